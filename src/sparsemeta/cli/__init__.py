@@ -18,7 +18,12 @@ import sys
 from sparsemeta.errors import SparsemetaError
 
 #: subcommand name -> module in this package
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "simulate": "simulate",
+    "batch": "batch",
+    "priors": "priors",
+    "revman-check": "revman_check",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,68 @@
+"""``sparsemeta priors``: list the tau-prior library with sources, or describe one prior.
+
+Examples::
+
+    sparsemeta priors                      # table of every prior in the library
+    sparsemeta priors --json               # the same as a JSON array of objects
+    sparsemeta priors "halfnormal(0.5)"    # what this prior says about tau (log-OR scale)
+    sparsemeta priors "rhodes2015()" --scale SMD --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sparsemeta import priors
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``priors`` subcommand."""
+    p = subparsers.add_parser(
+        "priors",
+        help="list the tau-prior library with sources, or describe one prior",
+        description="Without PRIOR: list every named tau prior (canonical string, family, "
+        "parameters, scale it was derived for, source). With PRIOR: median, 95%% quantile, "
+        "P(tau > 0.5), P(tau > 1) and the implied 97.5%% quantile of theta_i - mu.",
+    )
+    p.add_argument("prior", nargs="?", help='a prior string, e.g. "halfnormal(0.5)"')
+    p.add_argument(
+        "--scale",
+        default="logOR",
+        choices=priors.SCALES,
+        help="effect scale for the description (default logOR)",
+    )
+    p.add_argument("--family", help="list only priors whose name is this (e.g. turner2015)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the library or describe ``args.prior``; returns the exit status."""
+    if args.prior:
+        summary = priors.describe(priors.parse(args.prior), scale=args.scale)
+        print(json.dumps(summary.to_dict(), indent=2) if args.json else summary)
+        return 0
+    table = priors.library()
+    if args.family:
+        table = table[table["name"] == args.family]
+    if args.json:
+        print(
+            json.dumps(
+                table.drop(columns="reference").to_dict(orient="records"),
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    refs = list(dict.fromkeys(table["reference"]))
+    cols = {"string": "prior", "family": "family", "parameters": "parameters", "scale": "scale"}
+    width = {c: max(len(h), *(len(v) for v in table[c])) for c, h in cols.items()}
+    print("  ".join(h.ljust(width[c]) for c, h in cols.items()) + "  ref")
+    for row in table.itertuples(index=False):
+        ref = refs.index(row.reference) + 1
+        print("  ".join(str(getattr(row, c)).ljust(width[c]) for c in cols) + f"  [{ref}]")
+    print()
+    for i, ref in enumerate(refs, start=1):
+        print(f"[{i}] {ref}")
+    return 0

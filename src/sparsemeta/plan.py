@@ -1,0 +1,862 @@
+"""Analysis plans: which analyses of a review to run, and how (``models/<review>.toml``).
+
+A plan names the review's data and published results, lists every analysis (comparison x
+outcome x timepoint) with its effect measure and RevMan method, the Bayesian models to fit,
+the set of tau priors to compare (each with the reason it is in the set), and optional
+consistency relations between outcomes (categories that partition an arm). The format is
+documented in ``docs/plan-format.md``; :func:`load` reads and validates a plan and raises
+:class:`~sparsemeta.errors.PlanError` naming the file, the entry and the problem.
+
+Packaged plans (``sparsemeta/plans/*.toml``) are found by name with :func:`packaged`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sparsemeta import data as data_mod
+from sparsemeta import datasets, frequentist, priors
+from sparsemeta.data import AnalysisKey
+from sparsemeta.errors import DataError, PlanError, PriorError
+
+__all__ = [
+    "CI_METHODS",
+    "MEASURES",
+    "METHODS",
+    "MODELS",
+    "PLAN_VERSION",
+    "TAU2_METHODS",
+    "Analysis",
+    "McmcSettings",
+    "Plan",
+    "Relation",
+    "TauPriorChoice",
+    "load",
+    "packaged",
+    "published_row",
+]
+
+PLAN_VERSION = 1
+
+#: effect measure -> the RevMan methods allowed for it
+METHODS: dict[str, tuple[str, ...]] = {
+    "RR": ("MH", "IV"),
+    "OR": ("MH", "IV", "Peto"),
+    "RD": ("MH", "IV"),
+    "MD": ("IV",),
+    "SMD": ("IV",),
+    "GENERIC": ("IV",),
+}
+MEASURES: tuple[str, ...] = tuple(METHODS)
+TAU2_METHODS: tuple[str, ...] = ("DL", "REML", "PM")
+CI_METHODS: tuple[str, ...] = ("z", "hksj", "mhk")
+#: ``exact``: normal-normal model by quadrature, every prior of the set;
+#: ``binomial``: binomial-likelihood model by MCMC with the default prior (binary data)
+MODELS: tuple[str, ...] = ("exact", "binomial")
+#: measures a binomial-likelihood model is available for
+BINOMIAL_MEASURES: tuple[str, ...] = ("RR", "OR")
+#: data types each measure needs
+_DATA_TYPES: dict[str, tuple[str, ...]] = {
+    "RR": ("binary",),
+    "OR": ("binary",),
+    "RD": ("binary",),
+    "MD": ("continuous",),
+    "SMD": ("continuous",),
+    "GENERIC": ("generic",),
+}
+_DATASET_PREFIX = "dataset:"
+_PUBLISHED_COLUMNS = ("comparison", "outcome", "timepoint")
+
+_TOP_KEYS = {"plan_version", "review", "defaults", "bayes", "relations", "analyses"}
+_REVIEW_KEYS = {"id", "title", "citation", "also", "data", "published"}
+_SETTING_KEYS = {"method", "random", "tau2_method", "ci_method", "level", "models"}
+_ANALYSIS_KEYS = {"comparison", "outcome", "timepoint", "measure", "study_data", "note"}
+_BAYES_KEYS = {"mu_prior", "mcmc", "tau_priors"}
+_MCMC_KEYS = {"draws", "tune", "chains", "seed"}
+_PRIOR_KEYS = {"prior", "why", "default", "measures", "comparisons", "uisd_from_data"}
+_RELATION_KEYS = {"name", "sum", "equals", "comparisons", "timepoint"}
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis of the plan (comparison x outcome x timepoint) and how to run it.
+
+    Attributes
+    ----------
+    comparison, outcome, timepoint
+        Labels, as in the study table and the published table.
+    measure : str or None
+        ``"RR"``, ``"OR"``, ``"RD"``, ``"MD"``, ``"SMD"`` or ``"GENERIC"``; ``None`` only for
+        an analysis without study data whose measure the sources do not give.
+    method : str or None
+        RevMan pooling method: ``"MH"``, ``"IV"`` or ``"Peto"``.
+    random, tau2_method, ci_method, level
+        RevMan settings (random effects, tau^2 estimator, CI method, CI level).
+    models : tuple[str, ...]
+        Bayesian models to fit (:data:`MODELS`).
+    study_data : bool
+        Whether the data hold this analysis's studies (``False``: reported as no-data).
+    note : str or None
+        Free text carried into reports.
+    """
+
+    comparison: str
+    outcome: str
+    timepoint: str | None
+    measure: str | None
+    method: str | None
+    random: bool
+    tau2_method: str
+    ci_method: str
+    level: float
+    models: tuple[str, ...]
+    study_data: bool
+    note: str | None = None
+
+    @property
+    def key(self) -> AnalysisKey:
+        """The study-table key of this analysis."""
+        return AnalysisKey(self.comparison, self.outcome, self.timepoint)
+
+    @property
+    def label(self) -> str:
+        """``"comparison | outcome | timepoint"``, for messages and reports."""
+        return analysis_label(self.key)
+
+    def meta_analysis(self, rows: pd.DataFrame, **overrides: Any) -> frequentist.MetaResult:
+        """Pool ``rows`` (this analysis's studies) with the plan's RevMan settings.
+
+        ``overrides`` replace settings (e.g. ``tau2_method="REML"``); see
+        :func:`sparsemeta.frequentist.meta_analysis`.
+
+        Raises
+        ------
+        PlanError
+            If the analysis has no measure (an analysis without study data).
+        """
+        if self.measure is None or self.method is None:
+            raise PlanError(f"analysis {self.label!r} has no measure/method to pool with")
+        settings: dict[str, Any] = {
+            "method": self.method,
+            "random": self.random,
+            "tau2_method": self.tau2_method,
+            "ci_method": self.ci_method,
+            "level": self.level,
+        }
+        settings.update(overrides)
+        return frequentist.meta_analysis(rows, self.measure, **settings)
+
+
+def analysis_label(key: AnalysisKey) -> str:
+    """Human-readable label of an analysis key: ``"comparison | outcome | timepoint"``."""
+    parts = [key.comparison, key.outcome] + ([key.timepoint] if key.timepoint else [])
+    return " | ".join(parts)
+
+
+@dataclass(frozen=True)
+class TauPriorChoice:
+    """One tau prior of the plan's comparison set.
+
+    Attributes
+    ----------
+    text : str
+        The prior string as written in the plan.
+    prior : TauPrior
+        The parsed prior. For ``uisd_from_data`` priors a placeholder with ``uisd=1``:
+        use :meth:`build` to get the prior of one analysis.
+    why : str
+        The role of this prior in the comparison.
+    default : bool
+        The default prior (also the one used for MCMC fits).
+    measures, comparisons : tuple[str, ...] or None
+        Restrict the prior to these measures / comparisons (``None``: all).
+    uisd_from_data : bool
+        Scale a ``uisd_halfnormal`` prior to each analysis's unit-information SD.
+    """
+
+    text: str
+    prior: priors.TauPrior
+    why: str
+    default: bool = False
+    measures: tuple[str, ...] | None = None
+    comparisons: tuple[str, ...] | None = None
+    uisd_from_data: bool = False
+
+    @property
+    def label(self) -> str:
+        """Key of this prior in results: the canonical prior string.
+
+        For a data-scaled prior, the canonical string without the ``uisd`` argument
+        (e.g. ``"uisd_halfnormal(fraction=0.25)"``), since its value differs per analysis.
+        """
+        if not self.uisd_from_data:
+            return str(self.prior)
+        return f"{self.prior.name}(fraction={self.prior.params['fraction']!r})"
+
+    def applies(self, analysis: Analysis) -> bool:
+        """Whether this prior is in the set for ``analysis``."""
+        if self.measures is not None and analysis.measure not in self.measures:
+            return False
+        return self.comparisons is None or analysis.comparison in self.comparisons
+
+    def build(
+        self, n: Sequence[float] | np.ndarray, se: Sequence[float] | np.ndarray
+    ) -> priors.TauPrior:
+        """The prior for one analysis with per-study total sizes ``n`` and SEs ``se``.
+
+        Returns :attr:`prior` itself unless :attr:`uisd_from_data`, in which case the
+        unit-information SD ``sqrt(sum n_i / sum se_i^-2)`` (Röver et al. 2021) sets the
+        scale.
+        """
+        if not self.uisd_from_data:
+            return self.prior
+        return priors.UisdHalfNormal.from_data(
+            np.asarray(n, float), np.asarray(se, float), fraction=self.prior.params["fraction"]
+        )
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A consistency relation between outcome counts, checked per study arm.
+
+    ``sum(events of outcomes in sum) == sum(events of outcomes in equals)`` in each arm, or
+    ``== n`` (the arm size) when ``equals`` is ``None`` (the outcomes partition the arm).
+    """
+
+    name: str
+    sum: tuple[str, ...]
+    equals: tuple[str, ...] | None
+    comparisons: tuple[str, ...] | None = None
+    timepoint: str | None = None
+
+    def applies(self, comparison: str) -> bool:
+        """Whether the relation is checked in ``comparison``."""
+        return self.comparisons is None or comparison in self.comparisons
+
+
+@dataclass(frozen=True)
+class McmcSettings:
+    """Sampler settings of the binomial-likelihood fits."""
+
+    draws: int = 2000
+    tune: int = 1000
+    chains: int = 4
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated analysis plan (see :func:`load`).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The plan file (relative data paths are resolved against its folder).
+    id, title, citation, also
+        The review.
+    data : str
+        ``"dataset:<name>"`` (a packaged data set) or a CSV study-table path.
+    published : str or None
+        ``"dataset:<name>"`` or a CSV path of published results; ``None`` if none.
+    analyses : tuple[Analysis, ...]
+    tau_priors : tuple[TauPriorChoice, ...]
+    mu_prior : str
+        ``"default"`` (:func:`sparsemeta.priors.mu_prior_default` per measure) or a
+        mu-prior string.
+    mcmc : McmcSettings
+    relations : tuple[Relation, ...]
+    """
+
+    path: Path
+    id: str
+    title: str
+    citation: str
+    also: tuple[str, ...]
+    data: str
+    published: str | None
+    analyses: tuple[Analysis, ...]
+    tau_priors: tuple[TauPriorChoice, ...]
+    mu_prior: str
+    mcmc: McmcSettings
+    relations: tuple[Relation, ...]
+
+    @property
+    def default_prior(self) -> TauPriorChoice:
+        """The default tau prior."""
+        return next(p for p in self.tau_priors if p.default)
+
+    def priors_for(self, analysis: Analysis) -> tuple[TauPriorChoice, ...]:
+        """The tau priors compared for ``analysis`` (the default first)."""
+        chosen = [p for p in self.tau_priors if p.applies(analysis)]
+        return tuple(sorted(chosen, key=lambda p: not p.default))
+
+    def mu_prior_for(self, measure: str) -> priors.MuPrior:
+        """The mu prior of an analysis with this measure."""
+        if self.mu_prior == "default":
+            return priors.mu_prior_default(measure)
+        return priors.parse_mu(self.mu_prior)
+
+    def analysis(self, key: AnalysisKey) -> Analysis:
+        """The analysis with this key; :class:`PlanError` if the plan has none."""
+        for a in self.analyses:
+            if a.key == key:
+                return a
+        raise PlanError(f"{self.path}: no analysis {analysis_label(key)!r} in the plan")
+
+    def studies(self) -> pd.DataFrame:
+        """The plan's study table (validated by :func:`sparsemeta.data.study_table`)."""
+        return _read_studies(self.path, self.data)
+
+    def published_table(self, *, printed: bool = True) -> pd.DataFrame | None:
+        """The published results (printed strings by default), or ``None`` if the plan has none."""
+        if self.published is None:
+            return None
+        return _read_published(self.path, self.published, printed=printed)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def packaged(name: str) -> Path:
+    """Path of a plan shipped with the package, e.g. ``packaged("pip_barlow2015")``.
+
+    Raises
+    ------
+    PlanError
+        If no packaged plan has that name.
+    """
+    folder = resources.files("sparsemeta").joinpath("plans")
+    candidate = folder.joinpath(f"{name}.toml")
+    if not candidate.is_file():
+        known = sorted(
+            p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+        )
+        raise PlanError(f"no packaged plan {name!r}; packaged plans: {', '.join(known)}")
+    return Path(str(candidate))
+
+
+def load(path: str | Path, *, check_data: bool = True) -> Plan:
+    """Read and validate an analysis plan.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file.
+    check_data : bool, default True
+        Also read the data and published tables and check them against the plan: every
+        analysis marked ``study_data = true`` (the default) has studies and every other has
+        none, every analysis in the data and every published row is in the plan, each
+        measure fits its data type and the published measure.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    PlanError
+        Naming the file, the entry and the problem: unreadable file or bad TOML; unknown or
+        missing keys; wrong value types; unknown measure, method, tau^2 or CI method, or
+        model; a method not available for the measure; a prior string that does not parse
+        (with the prior's own error); no or several default priors; duplicate analyses or
+        priors; a relation naming an outcome no analysis has; a referenced data file or
+        data set that does not exist; data inconsistent with the plan.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise PlanError(f"plan file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise PlanError(f"plan file {str(path)!r} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{path}: not UTF-8 text: {exc}") from None
+    plan = _build(path, raw)
+    if check_data:
+        _check_data(plan)
+    return plan
+
+
+def _fail(path: Path, where: str, problem: str) -> PlanError:
+    return PlanError(f"{path}: {where}: {problem}")
+
+
+def _check_keys(
+    path: Path, where: str, table: Any, allowed: set[str], required: Sequence[str] = ()
+) -> Mapping[str, Any]:
+    if not isinstance(table, Mapping):
+        raise _fail(path, where, f"expected a table, got {type(table).__name__}")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise _fail(
+            path, where, f"unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(allowed))}"
+        )
+    for key in required:
+        if key not in table:
+            raise _fail(path, where, f"required key {key!r} is missing")
+    return table
+
+
+def _string(path: Path, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, where, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _strings(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(path, where, f"expected a non-empty list of strings, got {value!r}")
+    return tuple(_string(path, f"{where}[{i}]", v) for i, v in enumerate(value))
+
+
+def _bool(path: Path, where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, where, f"expected true or false, got {value!r}")
+    return value
+
+
+def _int(path: Path, where: str, value: Any, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _fail(path, where, f"expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _choice(path: Path, where: str, value: Any, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise _fail(path, where, f"unknown value {value!r}; expected one of {', '.join(choices)}")
+    return str(value)
+
+
+def _settings(
+    path: Path, where: str, table: Mapping[str, Any], base: Mapping[str, Any]
+) -> dict[str, Any]:
+    out = dict(base)
+    if "method" in table:
+        out["method"] = _choice(path, f"{where}.method", table["method"], ("MH", "IV", "Peto"))
+    if "random" in table:
+        out["random"] = _bool(path, f"{where}.random", table["random"])
+    if "tau2_method" in table:
+        out["tau2_method"] = _choice(
+            path, f"{where}.tau2_method", table["tau2_method"], TAU2_METHODS
+        )
+    if "ci_method" in table:
+        out["ci_method"] = _choice(path, f"{where}.ci_method", table["ci_method"], CI_METHODS)
+    if "level" in table:
+        level = table["level"]
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+            raise _fail(path, f"{where}.level", f"expected a number in (0, 1), got {level!r}")
+        out["level"] = float(level)
+    if "models" in table:
+        models = _strings(path, f"{where}.models", table["models"])
+        for i, m in enumerate(models):
+            _choice(path, f"{where}.models[{i}]", m, MODELS)
+        out["models"] = models
+    return out
+
+
+def _build(path: Path, raw: Mapping[str, Any]) -> Plan:
+    _check_keys(path, "top level", raw, _TOP_KEYS, ("plan_version", "review", "analyses"))
+    if raw["plan_version"] != PLAN_VERSION:
+        raise _fail(
+            path,
+            "plan_version",
+            f"unsupported version {raw['plan_version']!r}; "
+            f"this sparsemeta reads version {PLAN_VERSION}",
+        )
+    review = _check_keys(path, "[review]", raw["review"], _REVIEW_KEYS, ("id", "data"))
+    base = {
+        "method": None,
+        "random": True,
+        "tau2_method": "DL",
+        "ci_method": "z",
+        "level": 0.95,
+        "models": ("exact",),
+    }
+    defaults = _settings(
+        path,
+        "[defaults]",
+        _check_keys(path, "[defaults]", raw.get("defaults", {}), _SETTING_KEYS),
+        base,
+    )
+    analyses = _analyses(path, raw["analyses"], defaults)
+    mu_prior, mcmc, tau_priors = _bayes(path, raw.get("bayes", {}))
+    relations = _relations(path, raw.get("relations", []), analyses)
+    published = review.get("published")
+    plan = Plan(
+        path=path,
+        id=_string(path, "[review].id", review["id"]),
+        title=_string(path, "[review].title", review.get("title", review["id"])),
+        citation=_string(path, "[review].citation", review.get("citation", review["id"])),
+        also=_strings(path, "[review].also", review["also"]) if "also" in review else (),
+        data=_string(path, "[review].data", review["data"]),
+        published=None if published is None else _string(path, "[review].published", published),
+        analyses=analyses,
+        tau_priors=tau_priors,
+        mu_prior=mu_prior,
+        mcmc=mcmc,
+        relations=relations,
+    )
+    _check_source(path, "[review].data", plan.data)
+    if plan.published is not None:
+        _check_source(path, "[review].published", plan.published)
+    return plan
+
+
+def _analyses(path: Path, raw: Any, defaults: Mapping[str, Any]) -> tuple[Analysis, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise _fail(path, "[[analyses]]", "expected at least one [[analyses]] table")
+    out: list[Analysis] = []
+    seen: dict[AnalysisKey, int] = {}
+    for i, entry in enumerate(raw):
+        where = f"[[analyses]] #{i + 1}"
+        if isinstance(entry, Mapping) and all(
+            isinstance(entry.get(k), str) for k in ("comparison", "outcome")
+        ):
+            named = AnalysisKey(entry["comparison"], entry["outcome"], entry.get("timepoint"))
+            where = f"{where} ({analysis_label(named)})"
+        table = _check_keys(
+            path, where, entry, _ANALYSIS_KEYS | _SETTING_KEYS, ("comparison", "outcome")
+        )
+        comparison = _string(path, f"{where}.comparison", table["comparison"])
+        outcome = _string(path, f"{where}.outcome", table["outcome"])
+        timepoint = table.get("timepoint")
+        if timepoint is not None:
+            timepoint = _string(path, f"{where}.timepoint", timepoint)
+        study_data = _bool(path, f"{where}.study_data", table.get("study_data", True))
+        settings = _settings(path, where, table, defaults)
+        measure = table.get("measure")
+        if measure is None:
+            if study_data:
+                raise _fail(
+                    path,
+                    where,
+                    "required key 'measure' is missing (it may be left "
+                    "out only for an analysis with study_data = false)",
+                )
+            method = settings["method"]
+        else:
+            measure = _choice(path, f"{where}.measure", measure, MEASURES)
+            method = settings["method"] or METHODS[measure][0]
+            if method not in METHODS[measure]:
+                raise _fail(
+                    path,
+                    f"{where}.method",
+                    f"method {method!r} is not available for "
+                    f"{measure}; use one of {', '.join(METHODS[measure])}",
+                )
+            if "binomial" in settings["models"] and measure not in BINOMIAL_MEASURES:
+                raise _fail(
+                    path,
+                    f"{where}.models",
+                    f"the binomial model needs a binary "
+                    f"ratio measure ({', '.join(BINOMIAL_MEASURES)}), not {measure}; "
+                    'set models = ["exact"]',
+                )
+        note = table.get("note")
+        key = AnalysisKey(comparison, outcome, timepoint)
+        if key in seen:
+            raise _fail(
+                path,
+                where,
+                f"duplicate analysis: same comparison, outcome and "
+                f"timepoint as [[analyses]] #{seen[key] + 1}",
+            )
+        seen[key] = i
+        out.append(
+            Analysis(
+                comparison=comparison,
+                outcome=outcome,
+                timepoint=timepoint,
+                measure=measure,
+                method=method,
+                random=settings["random"],
+                tau2_method=settings["tau2_method"],
+                ci_method=settings["ci_method"],
+                level=settings["level"],
+                models=tuple(settings["models"]),
+                study_data=study_data,
+                note=None if note is None else _string(path, f"{where}.note", note),
+            )
+        )
+    return tuple(out)
+
+
+def _parse_prior(path: Path, where: str, text: str, from_data: bool) -> priors.TauPrior:
+    probe = text
+    if from_data:
+        name, _, rest = text.strip().partition("(")
+        if name.strip() != priors.UisdHalfNormal.name:
+            raise _fail(
+                path,
+                where,
+                f"uisd_from_data needs a {priors.UisdHalfNormal.name}(...) prior, not {text!r}",
+            )
+        inner = rest.rstrip().removesuffix(")").strip()
+        if "uisd" in inner.replace(priors.UisdHalfNormal.name, ""):
+            raise _fail(
+                path,
+                where,
+                "with uisd_from_data = true leave out the uisd argument: "
+                "it is computed from each analysis's studies",
+            )
+        probe = f"{name.strip()}(uisd=1.0{', ' if inner else ''}{inner})"
+    try:
+        return priors.parse(probe)
+    except PriorError as exc:
+        raise _fail(path, where, f"prior {text!r} does not parse: {exc}") from None
+
+
+def _bayes(path: Path, raw: Any) -> tuple[str, McmcSettings, tuple[TauPriorChoice, ...]]:
+    table = _check_keys(path, "[bayes]", raw, _BAYES_KEYS, ("tau_priors",))
+    mu_prior = _string(path, "[bayes].mu_prior", table.get("mu_prior", "default"))
+    if mu_prior != "default":
+        try:
+            priors.parse_mu(mu_prior)
+        except PriorError as exc:
+            raise _fail(
+                path, "[bayes].mu_prior", f"prior {mu_prior!r} does not parse: {exc}"
+            ) from None
+    mc = _check_keys(path, "[bayes.mcmc]", table.get("mcmc", {}), _MCMC_KEYS)
+    mcmc = McmcSettings(
+        draws=_int(path, "[bayes.mcmc].draws", mc.get("draws", 2000), 1),
+        tune=_int(path, "[bayes.mcmc].tune", mc.get("tune", 1000), 0),
+        chains=_int(path, "[bayes.mcmc].chains", mc.get("chains", 4), 1),
+        seed=_int(path, "[bayes.mcmc].seed", mc.get("seed", 0), 0),
+    )
+    entries = table["tau_priors"]
+    if not isinstance(entries, list) or not entries:
+        raise _fail(path, "[[bayes.tau_priors]]", "expected at least one [[bayes.tau_priors]]")
+    choices: list[TauPriorChoice] = []
+    for i, entry in enumerate(entries):
+        where = f"[[bayes.tau_priors]] #{i + 1}"
+        t = _check_keys(path, where, entry, _PRIOR_KEYS, ("prior", "why"))
+        text = _string(path, f"{where}.prior", t["prior"])
+        from_data = _bool(path, f"{where}.uisd_from_data", t.get("uisd_from_data", False))
+        measures = _strings(path, f"{where}.measures", t["measures"]) if "measures" in t else None
+        for j, m in enumerate(measures or ()):
+            _choice(path, f"{where}.measures[{j}]", m, MEASURES)
+        choice = TauPriorChoice(
+            text=text,
+            prior=_parse_prior(path, f"{where}.prior", text, from_data),
+            why=_string(path, f"{where}.why", t["why"]),
+            default=_bool(path, f"{where}.default", t.get("default", False)),
+            measures=measures,
+            comparisons=(
+                _strings(path, f"{where}.comparisons", t["comparisons"])
+                if "comparisons" in t
+                else None
+            ),
+            uisd_from_data=from_data,
+        )
+        for j, other in enumerate(choices):
+            if (
+                other.label == choice.label
+                and other.measures == choice.measures
+                and other.comparisons == choice.comparisons
+            ):
+                raise _fail(
+                    path,
+                    where,
+                    f"duplicate prior {choice.label!r} (same as [[bayes.tau_priors]] #{j + 1})",
+                )
+        choices.append(choice)
+    defaults = [c for c in choices if c.default]
+    if len(defaults) != 1:
+        raise _fail(
+            path,
+            "[[bayes.tau_priors]]",
+            f"exactly one prior must have default = true; found {len(defaults)}",
+        )
+    if defaults[0].measures is not None or defaults[0].comparisons is not None:
+        raise _fail(
+            path,
+            "[[bayes.tau_priors]]",
+            "the default prior must apply to every "
+            "analysis (no measures or comparisons restriction)",
+        )
+    return mu_prior, mcmc, tuple(choices)
+
+
+def _relations(path: Path, raw: Any, analyses: Sequence[Analysis]) -> tuple[Relation, ...]:
+    if not isinstance(raw, list):
+        raise _fail(path, "[[relations]]", "expected an array of [[relations]] tables")
+    outcomes = {a.outcome for a in analyses}
+    out: list[Relation] = []
+    for i, entry in enumerate(raw):
+        where = f"[[relations]] #{i + 1}"
+        t = _check_keys(path, where, entry, _RELATION_KEYS, ("name", "sum", "equals"))
+        total = _strings(path, f"{where}.sum", t["sum"])
+        equals_raw = t["equals"]
+        equals = None if equals_raw == "n" else _strings(path, f"{where}.equals", equals_raw)
+        for name in total + (equals or ()):
+            if name not in outcomes:
+                raise _fail(path, where, f"outcome {name!r} is not the outcome of any analysis")
+        timepoint = t.get("timepoint")
+        out.append(
+            Relation(
+                name=_string(path, f"{where}.name", t["name"]),
+                sum=total,
+                equals=equals,
+                comparisons=(
+                    _strings(path, f"{where}.comparisons", t["comparisons"])
+                    if "comparisons" in t
+                    else None
+                ),
+                timepoint=None
+                if timepoint is None
+                else _string(path, f"{where}.timepoint", timepoint),
+            )
+        )
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _dataset_name(source: str) -> str | None:
+    return source.removeprefix(_DATASET_PREFIX) if source.startswith(_DATASET_PREFIX) else None
+
+
+def _check_source(path: Path, where: str, source: str) -> None:
+    name = _dataset_name(source)
+    if name is not None:
+        if name not in datasets.DATASETS:
+            raise _fail(
+                path,
+                where,
+                f"unknown data set {name!r}; packaged data sets: "
+                f"{', '.join(sorted(datasets.DATASETS))}",
+            )
+        return
+    file = path.parent / source
+    if not file.is_file():
+        raise _fail(path, where, f"data file {str(file)!r} does not exist")
+
+
+def _read_studies(path: Path, source: str) -> pd.DataFrame:
+    name = _dataset_name(source)
+    try:
+        if name is not None:
+            return datasets.load(name, "studies")
+        return data_mod.study_table(pd.read_csv(path.parent / source))
+    except DataError as exc:
+        raise PlanError(f"{path}: [review].data {source!r}: {exc}") from None
+    except OSError as exc:
+        raise PlanError(f"{path}: [review].data {source!r} cannot be read: {exc}") from None
+
+
+def _read_published(path: Path, source: str, *, printed: bool) -> pd.DataFrame:
+    name = _dataset_name(source)
+    try:
+        if name is not None:
+            return datasets.load(name, "published", printed=printed)
+        df = pd.read_csv(path.parent / source, dtype=str, keep_default_na=False)
+    except OSError as exc:
+        raise PlanError(f"{path}: [review].published {source!r} cannot be read: {exc}") from None
+    missing = [c for c in _PUBLISHED_COLUMNS if c not in df.columns]
+    if missing:
+        raise PlanError(
+            f"{path}: [review].published {source!r}: required column {missing[0]!r} is missing"
+        )
+    if not printed:
+        for column in datasets.PUBLISHED_NUMERIC:
+            if column in df.columns:
+                df[column] = pd.to_numeric(df[column].replace("", None), errors="coerce")
+    return df
+
+
+def _check_data(plan: Plan) -> None:
+    studies = plan.studies()
+    by_key = {a.key: a for a in plan.analyses}
+    present: set[AnalysisKey] = set()
+    for key, rows in data_mod.analyses(studies):
+        present.add(key)
+        if key not in by_key:
+            raise PlanError(
+                f"{plan.path}: the data hold analysis {analysis_label(key)!r} "
+                f"({len(rows)} rows), which no [[analyses]] entry lists"
+            )
+        analysis = by_key[key]
+        if not analysis.study_data:
+            raise PlanError(
+                f"{plan.path}: analysis {analysis.label!r} is marked "
+                f"study_data = false but the data hold {len(rows)} rows for it"
+            )
+        kind = data_mod.data_type(rows)
+        assert analysis.measure is not None  # guaranteed by _analyses for study_data
+        if kind not in _DATA_TYPES[analysis.measure]:
+            raise PlanError(
+                f"{plan.path}: analysis {analysis.label!r}: measure "
+                f"{analysis.measure} needs {' or '.join(_DATA_TYPES[analysis.measure])}"
+                f" data, the data are {kind}"
+            )
+    for a in plan.analyses:
+        if a.study_data and a.key not in present:
+            raise PlanError(
+                f"{plan.path}: analysis {a.label!r} has study_data = true (the "
+                f"default) but the data hold no rows for it; mark it "
+                "study_data = false if its study data are not available"
+            )
+    published = plan.published_table()
+    if published is None:
+        return
+    for i, row in published.iterrows():
+        key = AnalysisKey(row["comparison"], row["outcome"], row["timepoint"] or None)
+        if key not in by_key:
+            raise PlanError(
+                f"{plan.path}: published row {i + 1} ({analysis_label(key)!r}) is "
+                "not an analysis of the plan"
+            )
+        measure = row.get("measure", "")
+        planned = by_key[key].measure
+        if measure and planned is not None and measure != planned:
+            raise PlanError(
+                f"{plan.path}: analysis {analysis_label(key)!r}: the plan's measure "
+                f"{planned} differs from the published measure {measure}"
+            )
+
+
+def published_row(published: pd.DataFrame | None, key: AnalysisKey) -> dict[str, str]:
+    """The published row of one analysis as ``{column: printed text}``.
+
+    Parameters
+    ----------
+    published : pandas.DataFrame or None
+        A published table read with ``printed=True`` (see :meth:`Plan.published_table`).
+    key : AnalysisKey
+        The analysis; a missing timepoint matches an empty one.
+
+    Returns
+    -------
+    dict[str, str]
+        Only the columns printed for this analysis (non-empty text); empty when the
+        analysis has no published row.
+    """
+    if published is None:
+        return {}
+    timepoint = published["timepoint"].replace("", None)
+    mask = (
+        (published["comparison"] == key.comparison)
+        & (published["outcome"] == key.outcome)
+        & (timepoint.isna() if key.timepoint is None else timepoint == key.timepoint)
+    )
+    hits = published[mask]
+    if hits.empty:
+        return {}
+    return {
+        k: v.strip() for k, v in hits.iloc[0].to_dict().items() if isinstance(v, str) and v.strip()
+    }

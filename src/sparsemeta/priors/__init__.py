@@ -1,0 +1,101 @@
+"""Priors for the normal-normal hierarchical model, as values.
+
+tau priors (:mod:`sparsemeta.priors.tau`) and mu priors (:mod:`sparsemeta.priors.mu`) are
+frozen values with densities, quantiles, draws, a PyMC form and a canonical string::
+
+    >>> from sparsemeta import priors
+    >>> p = priors.parse("halfnormal(0.5)")
+    >>> str(p)
+    'halfnormal(scale=0.5)'
+    >>> priors.parse(str(p)) == p
+    True
+
+Canonical strings always use keyword arguments (floats written with ``repr``); the
+parser also accepts positional arguments in the order of the parameters.
+"""
+
+from __future__ import annotations
+
+from sparsemeta.priors._parse import parse_call
+from sparsemeta.priors.mu import (
+    MU_DEFAULTS,
+    MU_PRIORS,
+    Flat,
+    MuPrior,
+    Normal,
+    mu_prior_default,
+    mu_prior_reason,
+)
+from sparsemeta.priors.registry import library
+from sparsemeta.priors.summary import SCALES, PriorSummary, describe
+from sparsemeta.priors.tau import (
+    TAU_PRIORS,
+    Bartos,
+    Exponential,
+    HalfCauchy,
+    HalfNormal,
+    HalfT,
+    InvGamma,
+    Jeffreys,
+    LogNormalTau2,
+    LogTTau2,
+    Lomax,
+    Rhodes2015,
+    TauPrior,
+    Turner2012,
+    Turner2015,
+    UisdHalfNormal,
+    Uniform,
+    UniformShrinkage,
+    uisd,
+)
+
+
+def parse(text: str) -> TauPrior:
+    """Parse a tau-prior string, e.g. ``'halfcauchy(scale=0.5)'`` or
+    ``'turner2015(outcome="pain", comparison="pharm vs placebo/control")'``.
+
+    Strict: unknown names, unknown/missing/duplicate arguments, non-literal arguments
+    and invalid values raise :class:`~sparsemeta.errors.PriorError`.
+    """
+    return parse_call(text, TAU_PRIORS, "tau")
+
+
+def parse_mu(text: str) -> MuPrior:
+    """Parse a mu-prior string: ``'normal(0, 10)'``, ``'normal(mean=0.0, sd=10.0)'``, ``'flat'``."""
+    return parse_call(text, MU_PRIORS, "mu")
+
+
+__all__ = [
+    "MU_DEFAULTS",
+    "SCALES",
+    "TAU_PRIORS",
+    "Bartos",
+    "Exponential",
+    "Flat",
+    "HalfCauchy",
+    "HalfNormal",
+    "HalfT",
+    "InvGamma",
+    "Jeffreys",
+    "LogNormalTau2",
+    "LogTTau2",
+    "Lomax",
+    "MuPrior",
+    "Normal",
+    "PriorSummary",
+    "Rhodes2015",
+    "TauPrior",
+    "Turner2012",
+    "Turner2015",
+    "UisdHalfNormal",
+    "Uniform",
+    "UniformShrinkage",
+    "describe",
+    "library",
+    "mu_prior_default",
+    "mu_prior_reason",
+    "parse",
+    "parse_mu",
+    "uisd",
+]

@@ -1,0 +1,80 @@
+"""Strict parsing of prior strings such as ``halfnormal(scale=0.5)`` (never ``eval``)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import MISSING, fields
+from typing import Any
+
+from sparsemeta.errors import PriorError
+
+
+def parse_call(text: str, registry: dict[str, type], kind: str) -> Any:
+    """Turn ``name(arg, key=value, ...)`` (or a bare ``name``) into ``registry[name](...)``.
+
+    Arguments must be number or string literals (a leading minus sign is allowed).
+    Raises :class:`PriorError` naming the prior, the parameter and the problem.
+    """
+    if not isinstance(text, str):
+        raise PriorError(f"{kind} prior must be given as a string, got {text!r}")
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise PriorError(f"cannot parse {kind} prior {text!r}: {exc.msg}") from None
+    if isinstance(node, ast.Name):
+        func, args, keywords = node.id, [], []
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        func, args, keywords = node.func.id, node.args, node.keywords
+    else:
+        raise PriorError(f"cannot parse {kind} prior {text!r}: expected name(arguments)")
+    if func not in registry:
+        raise PriorError(f"unknown {kind} prior {func!r}; valid names: {', '.join(registry)}")
+    cls = registry[func]
+    names = [f.name for f in fields(cls)]
+    required = [
+        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+    ]
+    kwargs: dict[str, Any] = {}
+    if args:
+        forms = cls.positional or (tuple(names),)
+        form = next((f for f in forms if len(f) == len(args)), None)
+        if form is None and len(args) <= len(names) and cls.positional is None:
+            form = tuple(names[: len(args)])
+        if form is None:
+            raise PriorError(
+                f"{func}: too many positional arguments ({len(args)}); "
+                f"parameters: {', '.join(names) or 'none'}"
+            )
+        for key, arg in zip(form, args, strict=True):
+            kwargs[key] = _literal(func, key, arg)
+    for kw in keywords:
+        if kw.arg is None:
+            raise PriorError(f"{func}: '**' arguments are not allowed")
+        if kw.arg not in names:
+            raise PriorError(
+                f"{func}: unknown parameter {kw.arg!r}; parameters: {', '.join(names) or 'none'}"
+            )
+        if kw.arg in kwargs:
+            raise PriorError(f"{func}: parameter {kw.arg!r} given more than once")
+        kwargs[kw.arg] = _literal(func, kw.arg, kw.value)
+    missing = [r for r in required if r not in kwargs]
+    if missing:
+        raise PriorError(f"{func}: missing parameter(s) {', '.join(map(repr, missing))}")
+    return cls(**kwargs)
+
+
+def _literal(func: str, key: str, node: ast.expr) -> Any:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _literal(func, key, node.operand)
+        if isinstance(inner, str):
+            raise PriorError(f"{func}: parameter {key!r} must be a number or a string literal")
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if (
+        isinstance(node, ast.Constant)
+        and not isinstance(node.value, bool)
+        and isinstance(node.value, int | float | str)
+    ):
+        return node.value
+    raise PriorError(
+        f"{func}: parameter {key!r} must be a number or a string literal, got {ast.unparse(node)!r}"
+    )

@@ -1,0 +1,519 @@
+"""Reproduce a review: recompute every analysis of a plan and compare with what was published.
+
+:func:`reproduce` is a pure computation (it writes nothing) returning a
+:class:`ReproduceResult` that report and command-line layers render. For each analysis of
+the plan it
+
+1. recomputes the frequentist result with the review's settings (RevMan 5 recipe,
+   :meth:`sparsemeta.plan.Analysis.meta_analysis`) and compares it with the published row at
+   printed precision (:func:`sparsemeta.check.compare_printed`); the analysis's status is
+
+   * ``"reproduced"`` — every printed value is what our result rounds to;
+   * ``"mismatch"`` — some printed value is not (both values are kept);
+   * ``"likely-typo"`` — everything reproduces except a printed value that no honest
+     computation gives and that equals another printed statistic
+     (:func:`sparsemeta.findings.heterogeneity_typo`);
+   * ``"no-data"`` — the plan marks the analysis as having no study-level data;
+   * ``"not-published"`` — study data but no published pooled figure to compare with;
+
+2. fits the Bayesian models the plan asks for: the exact normal-normal posterior
+   (:func:`sparsemeta.exact.posterior`) under every tau prior of the plan's set, and a
+   binomial-likelihood model by MCMC (:mod:`sparsemeta.fit`) under the default prior;
+
+3. runs the data checks of :mod:`sparsemeta.findings`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sparsemeta import check, data, exact, findings
+from sparsemeta.data import AnalysisKey
+from sparsemeta.findings import Finding
+from sparsemeta.frequentist import MetaResult
+from sparsemeta.plan import Analysis, Plan, TauPriorChoice, published_row
+
+__all__ = [
+    "COMPARED_FIELDS",
+    "STATUSES",
+    "AnalysisResult",
+    "BayesSummary",
+    "FieldCheck",
+    "ReproduceResult",
+    "reproduce",
+]
+
+Status = Literal["reproduced", "mismatch", "likely-typo", "no-data", "not-published"]
+STATUSES: tuple[str, ...] = ("reproduced", "mismatch", "likely-typo", "no-data", "not-published")
+
+#: published column -> what it is compared with (values on the printed scale)
+COMPARED_FIELDS: tuple[str, ...] = (
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "chi2",
+    "df",
+    "p_het",
+    "i2",
+    "p_overall",
+    "tau2",
+    "k_studies",
+    "n_participants",
+)
+_QUANTILES = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """One printed value against ours.
+
+    Attributes
+    ----------
+    field : str
+        Published column (:data:`COMPARED_FIELDS`).
+    printed : str
+        The printed text.
+    value : float
+        Our full-precision value on the printed scale (ratio scale for ratio measures).
+    rounded : str
+        Our value at the printed precision.
+    status : {"reproduced", "mismatch", "likely-typo"}
+    """
+
+    field: str
+    printed: str
+    value: float
+    rounded: str
+    status: Literal["reproduced", "mismatch", "likely-typo"]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain record of this check."""
+        return {
+            "field": self.field,
+            "printed": self.printed,
+            "value": _num(self.value),
+            "rounded": self.rounded,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class BayesSummary:
+    """Posterior summary of one Bayesian fit (one model, one tau prior).
+
+    Quantiles of ``mu``, ``tau``, ``theta_new`` and each study's shrunken effect ``theta``
+    are on the analysis scale (log for ratio measures), keyed ``q025, q50, q975``.
+
+    Attributes
+    ----------
+    model : str
+        ``"normal-normal (exact)"`` or the MCMC model's name.
+    prior : str
+        Canonical string of the tau prior actually used.
+    why : str
+        The plan's reason for this prior.
+    mu, tau, theta_new : dict[str, float]
+    theta : dict[str, dict[str, float]]
+        Shrunken study effects, keyed by study label.
+    p_positive : float
+        P(mu > 0): for ratio measures P(ratio > 1).
+    log_scale : bool
+        Whether mu, theta_new and theta are log ratios.
+    extra : dict
+        Model-specific numbers (KL divergence of tau, Bayes factors, diagnostics).
+    """
+
+    model: str
+    prior: str
+    why: str
+    mu: dict[str, float]
+    tau: dict[str, float]
+    theta_new: dict[str, float]
+    theta: dict[str, dict[str, float]]
+    p_positive: float
+    log_scale: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def ratio(self, param: Literal["mu", "theta_new"]) -> dict[str, float]:
+        """Quantiles of ``mu`` or ``theta_new`` on the ratio scale (log-ratio fits only)."""
+        if not self.log_scale:
+            raise ValueError("not a log-ratio analysis")
+        return {q: math.exp(v) for q, v in getattr(self, param).items()}
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain record: log-scale quantiles, plus ratio-scale ``mu_ratio``/``theta_new_ratio``."""
+        out: dict[str, Any] = {
+            "model": self.model,
+            "prior": self.prior,
+            "why": self.why,
+            "mu": _nums(self.mu),
+            "tau": _nums(self.tau),
+            "theta_new": _nums(self.theta_new),
+            "theta": {s: _nums(q) for s, q in self.theta.items()},
+            "p_positive": _num(self.p_positive),
+        }
+        if self.log_scale:
+            out["mu_ratio"] = _nums(self.ratio("mu"))
+            out["theta_new_ratio"] = _nums(self.ratio("theta_new"))
+            out["p_ratio_gt_1"] = _num(self.p_positive)
+        out.update({k: _jsonable(v) for k, v in self.extra.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything :func:`reproduce` found for one analysis of the plan.
+
+    Attributes
+    ----------
+    analysis : Analysis
+    status : str
+        One of :data:`STATUSES`.
+    published : dict[str, str]
+        The published row's printed values (empty when nothing was published).
+    frequentist : MetaResult or None
+        Our recomputation with the review's settings (``None`` without study data).
+    checks : tuple[FieldCheck, ...]
+        Every printed value compared.
+    exact : dict[str, BayesSummary]
+        Exact normal-normal posteriors, keyed by the prior's label (plan order).
+    mcmc : dict[str, BayesSummary]
+        Binomial-likelihood MCMC fits, keyed by the prior's label.
+    notes : tuple[str, ...]
+        Remarks (studies dropped by RevMan but kept by the binomial model, k = 1, ...).
+    """
+
+    analysis: Analysis
+    status: Status
+    published: dict[str, str]
+    frequentist: MetaResult | None
+    checks: tuple[FieldCheck, ...] = ()
+    exact: dict[str, BayesSummary] = field(default_factory=dict)
+    mcmc: dict[str, BayesSummary] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> AnalysisKey:
+        """The analysis key."""
+        return self.analysis.key
+
+    def reproduced_values(self) -> dict[str, Any]:
+        """Our frequentist numbers, estimates and CIs on the printed (ratio) scale."""
+        r = self.frequentist
+        if r is None:
+            return {}
+        scale = math.exp if r.log_scale else float
+        return {
+            "measure": r.measure,
+            "method": r.method,
+            "tau2_method": r.tau2_method,
+            "k": r.k,
+            "estimate": scale(r.estimate) if r.k else None,
+            "ci_low": scale(r.ci_low) if r.k else None,
+            "ci_high": scale(r.ci_high) if r.k else None,
+            "log_estimate": r.estimate if r.log_scale else None,
+            "se": r.se,
+            "z": r.z,
+            "p": r.p,
+            "chi2": r.chi2,
+            "df": r.df,
+            "p_chi2": r.p_chi2,
+            "i2": r.i2,
+            "tau2": r.tau2,
+            "tau": r.tau,
+            "excluded": [{"study": s, "reason": why} for s, why in r.excluded],
+            "weights": dict(zip(r.studies, (float(w) for w in r.weights), strict=True)),
+        }
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The record of this analysis in :meth:`ReproduceResult.to_json_dict`."""
+        a = self.analysis
+        published: dict[str, Any] = {
+            f: _printed_number(v) for f, v in self.published.items() if f in COMPARED_FIELDS
+        }
+        published["printed"] = dict(self.published)
+        diagnostics = {label: s.extra.get("diagnostics", {}) for label, s in self.mcmc.items()}
+        return {
+            "comparison": a.comparison,
+            "outcome": a.outcome,
+            "timepoint": a.timepoint,
+            "label": a.label,
+            "measure": a.measure,
+            "method": a.method,
+            "status": self.status,
+            "published": published,
+            "reproduced": _jsonable(self.reproduced_values()),
+            "checks": [c.to_json_dict() for c in self.checks],
+            "bayes": {label: s.to_json_dict() for label, s in self.exact.items()},
+            "bayes_mcmc": {label: s.to_json_dict() for label, s in self.mcmc.items()},
+            "diagnostics": diagnostics,
+            "notes": list(self.notes),
+            "note": a.note,
+        }
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    """Result of :func:`reproduce` for a whole plan.
+
+    Attributes
+    ----------
+    plan : Plan
+    analyses : tuple[AnalysisResult, ...]
+        In plan order.
+    findings : tuple[Finding, ...]
+    seconds : float
+        Wall-clock time of the computation.
+    """
+
+    plan: Plan
+    analyses: tuple[AnalysisResult, ...]
+    findings: tuple[Finding, ...]
+    seconds: float
+
+    def __getitem__(self, key: AnalysisKey | tuple[str, str, str | None]) -> AnalysisResult:
+        """The result of one analysis, by ``(comparison, outcome, timepoint)``."""
+        key = AnalysisKey(*key)
+        for r in self.analyses:
+            if r.key == key:
+                return r
+        raise KeyError(f"no analysis {key} in this result")
+
+    def counts(self) -> dict[str, int]:
+        """Number of analyses per status (every status listed, zeros included)."""
+        out = dict.fromkeys(STATUSES, 0)
+        for r in self.analyses:
+            out[r.status] += 1
+        return out
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-ready record (NaN and infinities become ``None``).
+
+        Shape: ``{"review", "analyses": [...], "findings": [...], "counts", "seconds"}``;
+        see :meth:`AnalysisResult.to_json_dict`. Estimates and CIs of ratio measures are on
+        the ratio scale, Bayesian quantiles on the log scale.
+        """
+        p = self.plan
+        return {
+            "review": {
+                "id": p.id,
+                "title": p.title,
+                "citation": p.citation,
+                "also": list(p.also),
+                "plan": str(p.path),
+            },
+            "analyses": [r.to_json_dict() for r in self.analyses],
+            "findings": [f.to_json_dict() for f in self.findings],
+            "counts": self.counts(),
+            "seconds": self.seconds,
+        }
+
+
+# ----------------------------------------------------------------------- entry point
+
+
+def reproduce(
+    plan: Plan, *, mcmc: bool = True, studies: pd.DataFrame | None = None
+) -> ReproduceResult:
+    """Recompute every analysis of ``plan`` and compare with the published results.
+
+    Parameters
+    ----------
+    plan : Plan
+        A loaded plan (:func:`sparsemeta.plan.load`).
+    mcmc : bool, default True
+        Fit the binomial-likelihood models the plan asks for (MCMC; the slow part). With
+        ``False`` only the exact normal-normal posteriors are computed.
+    studies : pandas.DataFrame, optional
+        A study table to use instead of the plan's data (e.g. a corrected copy).
+
+    Returns
+    -------
+    ReproduceResult
+    """
+    start = time.perf_counter()
+    table = plan.studies() if studies is None else data.study_table(studies)
+    published = plan.published_table(printed=True)
+    by_key = dict(data.analyses(table))
+    results = tuple(
+        _analysis(plan, a, by_key.get(a.key), published_row(published, a.key), mcmc=mcmc)
+        for a in plan.analyses
+    )
+    found = tuple(findings.detect(plan, table, published))
+    return ReproduceResult(plan, results, found, time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------- one analysis
+
+
+def _analysis(
+    plan: Plan, a: Analysis, rows: pd.DataFrame | None, row: dict[str, str], *, mcmc: bool
+) -> AnalysisResult:
+    if rows is None:
+        return AnalysisResult(
+            a, "no-data", row, None, notes=("no study-level data: nothing to recompute",)
+        )
+    result = a.meta_analysis(rows)
+    notes: list[str] = []
+    if result.k == 0:
+        notes.append("no estimable study: no pooled estimate")
+    checks = _compare(a, rows, result, row)
+    status: Status
+    if "estimate" not in row:
+        status = "not-published"
+    elif any(c.status == "mismatch" for c in checks):
+        status = "mismatch"
+    elif any(c.status == "likely-typo" for c in checks):
+        status = "likely-typo"
+    else:
+        status = "reproduced"
+    exact_fits = _exact_fits(plan, a, rows, result, notes) if "exact" in a.models else {}
+    mcmc_fits: dict[str, BayesSummary] = {}
+    if mcmc and "binomial" in a.models:
+        mcmc_fits = _mcmc_fits(plan, a, rows, result, notes)
+    return AnalysisResult(a, status, row, result, checks, exact_fits, mcmc_fits, tuple(notes))
+
+
+def _our_values(rows: pd.DataFrame, r: MetaResult) -> dict[str, float]:
+    scale = math.exp if r.log_scale else float
+    values = {
+        "chi2": r.chi2,
+        "df": float(r.df),
+        "p_het": r.p_chi2,
+        "i2": r.i2,
+        "p_overall": r.p,
+        "tau2": r.tau2,
+        "k_studies": float(len(rows)),
+        "n_participants": float((rows["n_t"] + rows["n_c"]).sum()),
+    }
+    if r.k:
+        values.update(estimate=scale(r.estimate), ci_low=scale(r.ci_low), ci_high=scale(r.ci_high))
+    return values
+
+
+def _compare(
+    a: Analysis, rows: pd.DataFrame, r: MetaResult, row: Mapping[str, str]
+) -> tuple[FieldCheck, ...]:
+    if not row:
+        return ()
+    ours = _our_values(rows, r)
+    typos = {f.details["field"] for f in findings.heterogeneity_typo(a, rows, row)}
+    out: list[FieldCheck] = []
+    for name in COMPARED_FIELDS:
+        printed = row.get(name)
+        value = ours.get(name, math.nan)
+        if printed is None or not math.isfinite(value):
+            continue
+        cmp = check.compare_printed(value, printed)
+        status = cmp.status
+        if status == "mismatch" and name in typos:
+            status = "likely-typo"
+        out.append(FieldCheck(name, printed, value, cmp.rounded, status))
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------- Bayes
+
+
+def _quantiles(dist: Any) -> dict[str, float]:
+    return {name: float(dist.quantile(p)) for name, p in _QUANTILES.items()}
+
+
+def _estimable(
+    rows: pd.DataFrame, r: MetaResult
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    keep = np.isfinite(r.yi) & np.isfinite(r.vi)
+    labels = [s for s, k in zip(r.studies, keep, strict=True) if k]
+    n = (rows["n_t"] + rows["n_c"]).to_numpy(float)[keep]
+    return r.yi[keep], np.sqrt(r.vi[keep]), labels, n
+
+
+def _exact_fits(
+    plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str]
+) -> dict[str, BayesSummary]:
+    y, se, labels, n = _estimable(rows, r)
+    if y.size == 0:
+        notes.append("exact normal-normal model not fitted: no study has an estimable effect")
+        return {}
+    assert a.measure is not None  # analyses with study data always have a measure
+    mu_prior = plan.mu_prior_for(a.measure)
+    out: dict[str, BayesSummary] = {}
+    for choice in plan.priors_for(a):
+        prior = choice.build(n, se)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            post = exact.posterior(y, se, prior, mu_prior, labels)
+        for w in caught:
+            if (text := f"exact model: {w.message}") not in notes:
+                notes.append(text)
+        out[choice.label] = _exact_summary(choice, prior, post, r.log_scale)
+    return out
+
+
+def _exact_summary(
+    choice: TauPriorChoice, prior: Any, post: exact.ExactPosterior, log_scale: bool
+) -> BayesSummary:
+    extra: dict[str, Any] = {}
+    if getattr(prior, "proper", True):
+        extra = {"kl_tau": post.kl_tau(), "bf_tau0": post.bayes_factor_tau0()}
+    return BayesSummary(
+        model="normal-normal (exact)",
+        prior=str(prior),
+        why=choice.why,
+        mu=_quantiles(post.mu),
+        tau=_quantiles(post.tau),
+        theta_new=_quantiles(post.theta_new),
+        theta={s: _quantiles(post.theta[s]) for s in post.labels},
+        p_positive=post.prob("mu", ">", 0.0),
+        log_scale=log_scale,
+        extra=extra,
+    )
+
+
+def _mcmc_fits(
+    plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str]
+) -> dict[str, BayesSummary]:
+    raise NotImplementedError
+
+
+# ----------------------------------------------------------------------- JSON helpers
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _nums(d: Mapping[str, Any]) -> dict[str, float | None]:
+    return {k: _num(v) for k, v in d.items()}
+
+
+def _printed_number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, bool | str) or x is None:
+        return x
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return _num(x)
+    return str(x)

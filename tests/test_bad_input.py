@@ -1,0 +1,624 @@
+"""Bad-input battery: every public entry point rejects bad input with a sparsemeta error.
+
+Each case feeds one kind of bad input to one entry point and checks three things:
+
+* the error is a :class:`~sparsemeta.errors.SparsemetaError` (never a ``KeyError``,
+  ``ZeroDivisionError`` or parser error from deep inside numpy, pandas or an XML library);
+* its message names what is wrong and where (the study, the field, the file position);
+* command-line runs exit with status 2, print one line and no traceback, and leave no
+  partial output file behind.
+
+The case lists are parametrised with ids, so ``pytest -v`` reads as the list of inputs
+that sparsemeta refuses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparsemeta import data, datasets, effects, exact, frequentist, priors
+from sparsemeta.errors import DataError, PriorError, SparsemetaError
+
+STUDY = "Ames 2001"
+BINARY = {
+    "comparison": "Drug vs placebo",
+    "outcome": "Death",
+    "study": STUDY,
+    "events_t": 1,
+    "n_t": 10,
+    "events_c": 2,
+    "n_c": 12,
+}
+CONTINUOUS = {
+    "comparison": "Drug vs placebo",
+    "outcome": "Pain score",
+    "study": STUDY,
+    "mean_t": 3.1,
+    "sd_t": 1.2,
+    "n_t": 20,
+    "mean_c": 4.0,
+    "sd_c": 1.4,
+    "n_c": 21,
+}
+GENERIC = {
+    "comparison": "Drug vs placebo",
+    "outcome": "Hazard",
+    "study": STUDY,
+    "effect": -0.2,
+    "se": 0.3,
+    "log_scale": True,
+}
+
+
+def second(row: dict, **changes) -> dict:
+    """A second study of the same analysis (different label, optional changes)."""
+    return {**row, "study": "Bell 2004", **changes}
+
+
+def raises(exc_type, *fragments: str):
+    """Context manager: ``exc_type`` is raised and its message holds every fragment."""
+    return _Raises(exc_type, fragments)
+
+
+class _Raises:
+    def __init__(self, exc_type, fragments):
+        self.exc_type = exc_type
+        self.fragments = fragments
+        self._ctx = pytest.raises(exc_type)
+
+    def __enter__(self):
+        self.info = self._ctx.__enter__()
+        return self.info
+
+    def __exit__(self, *exc):
+        handled = self._ctx.__exit__(*exc)
+        assert isinstance(self.info.value, SparsemetaError)
+        message = str(self.info.value)
+        for fragment in self.fragments:
+            assert fragment.lower() in message.lower(), f"message {message!r} lacks {fragment!r}"
+        return handled
+
+
+# ----------------------------------------------------------------------------- study table
+
+STUDY_TABLE_CASES = [
+    pytest.param(BINARY | {"events_t": -1}, "events_t", "negative", id="negative-events"),
+    pytest.param(BINARY | {"n_c": -3}, "n_c", "negative", id="negative-n"),
+    pytest.param(BINARY | {"events_t": 1.5}, "events_t", "not an integer", id="non-integer-events"),
+    pytest.param(BINARY | {"n_t": 10.2}, "n_t", "not an integer", id="non-integer-n"),
+    pytest.param(BINARY | {"events_t": 11}, "events_t", "exceed", id="events-above-n"),
+    pytest.param(BINARY | {"events_c": 13}, "events_c", "exceed", id="events-above-n-control"),
+    pytest.param(BINARY | {"n_t": 0, "events_t": 0}, "n_t", "> 0", id="zero-sample-size"),
+    pytest.param(BINARY | {"events_c": math.nan}, "events_c", "missing", id="nan-events"),
+    pytest.param(BINARY | {"n_t": math.inf}, "n_t", "not finite", id="infinite-n"),
+    pytest.param(BINARY | {"events_t": "three"}, "events_t", "must be a number", id="text-count"),
+    pytest.param(BINARY | {"events_t": [1]}, "events_t", "must be a number", id="list-count"),
+    pytest.param(BINARY | {"events_t": True}, "events_t", "must be a number", id="bool-count"),
+    pytest.param(CONTINUOUS | {"sd_t": 0.0}, "sd_t", "> 0", id="sd-zero"),
+    pytest.param(CONTINUOUS | {"sd_c": -1.0}, "sd_c", "> 0", id="sd-negative"),
+    pytest.param(CONTINUOUS | {"mean_t": math.nan}, "mean_t", "missing", id="nan-mean"),
+    pytest.param(CONTINUOUS | {"mean_c": -math.inf}, "mean_c", "not finite", id="infinite-mean"),
+    pytest.param(CONTINUOUS | {"n_c": 0}, "n_c", "> 0", id="continuous-zero-n"),
+    pytest.param(GENERIC | {"se": 0.0}, "se", "> 0", id="se-zero"),
+    pytest.param(GENERIC | {"se": math.nan}, "se", "missing", id="se-nan"),
+    pytest.param(GENERIC | {"effect": math.inf}, "effect", "not finite", id="effect-infinite"),
+    pytest.param(GENERIC | {"log_scale": "yes"}, "log_scale", "True or False", id="log-scale-text"),
+    pytest.param(BINARY | {"outcome": ""}, "outcome", "non-empty string", id="empty-outcome"),
+    pytest.param(
+        BINARY | {"comparison": None}, "comparison", "non-empty string", id="missing-comparison"
+    ),
+    pytest.param(BINARY | {"subgroup": 3}, "subgroup", "string", id="numeric-subgroup"),
+    pytest.param(
+        BINARY | {"mean_t": 2.0}, "events_t/", "mixes", id="binary-and-continuous-in-one-row"
+    ),
+    pytest.param(BINARY | {"effect": 0.1}, "effect", "mixes", id="binary-and-generic-in-one-row"),
+    pytest.param(
+        {k: v for k, v in BINARY.items() if k not in ("events_t", "events_c")},
+        "events_t/",
+        "no study data",
+        id="no-data-columns",
+    ),
+    pytest.param(
+        {k: v for k, v in BINARY.items() if k != "n_c"},
+        "n_c",
+        "column missing",
+        id="missing-n-column",
+    ),
+]
+
+
+@pytest.mark.parametrize("row, field, problem", STUDY_TABLE_CASES)
+def test_study_table_names_study_field_and_problem(row, field, problem):
+    where = field if field.endswith("/") or field == "effect" else f"'{field}'"
+    with raises(DataError, f"'{STUDY}'", where, problem):
+        data.study_table(pd.DataFrame([row]))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="data._row_types lists no column when the table has none of the data columns: "
+    "'all of  are missing' (reported to the data module's owner)",
+)
+def test_study_table_no_data_message_lists_expected_columns():
+    row = {k: v for k, v in BINARY.items() if k not in ("events_t", "events_c")}
+    with pytest.raises(DataError) as info:
+        data.study_table(pd.DataFrame([row]))
+    assert "all of  are" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "frame, fragments",
+    [
+        pytest.param(pd.DataFrame(), ("empty",), id="empty-table"),
+        pytest.param(pd.DataFrame(columns=list(BINARY)), ("empty",), id="columns-but-no-rows"),
+        pytest.param(
+            pd.DataFrame([BINARY, BINARY]),
+            (f"'{STUDY}'", "duplicate study label"),
+            id="duplicate-study",
+        ),
+        pytest.param(
+            pd.DataFrame([BINARY, second(CONTINUOUS, outcome="Death")]),
+            ("'Bell 2004'", "one analysis holds one data type"),
+            id="analysis-mixes-data-types",
+        ),
+        pytest.param(
+            pd.DataFrame([{k: v for k, v in BINARY.items() if k != "study"}]),
+            ("'study'", "missing"),
+            id="no-study-column",
+        ),
+        pytest.param(
+            pd.DataFrame([{k: v for k, v in BINARY.items() if k != "outcome"}]),
+            ("'outcome'", "missing"),
+            id="no-outcome-column",
+        ),
+    ],
+)
+def test_study_table_rejects_bad_tables(frame, fragments):
+    with raises(DataError, *fragments):
+        data.study_table(frame)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param([BINARY], id="list-of-dicts"),
+        pytest.param(np.ones((2, 4)), id="numpy-array"),
+        pytest.param("studies.csv", id="file-name"),
+        pytest.param(None, id="none"),
+    ],
+)
+def test_study_table_rejects_non_frames(value):
+    with raises(DataError, "expected a pandas DataFrame"):
+        data.study_table(value)
+
+
+def test_study_table_accepts_all_zero_events_and_one_study():
+    """All-zero events and a single study are valid data (estimability is decided later)."""
+    table = data.study_table(pd.DataFrame([BINARY | {"events_t": 0, "events_c": 0}]))
+    assert table["events_t"].tolist() == [0]
+
+
+# ----------------------------------------------------------------------------- effect sizes
+
+
+def binary_table(*rows: dict) -> pd.DataFrame:
+    return data.study_table(pd.DataFrame(list(rows)))
+
+
+@pytest.mark.parametrize(
+    "measure, table, fragments",
+    [
+        pytest.param("HR", [BINARY], ("unknown measure", "'HR'", "RR"), id="unknown-measure"),
+        pytest.param("rr", [BINARY], ("unknown measure", "'rr'"), id="lower-case-measure"),
+        pytest.param("", [BINARY], ("unknown measure",), id="empty-measure"),
+        pytest.param(None, [BINARY], ("unknown measure",), id="none-measure"),
+        pytest.param("MD", [BINARY], ("MD", "continuous", "binary"), id="md-on-binary"),
+        pytest.param("OR", [CONTINUOUS], ("OR", "binary", "continuous"), id="or-on-continuous"),
+        pytest.param("SMD", [GENERIC], ("SMD", "continuous", "generic"), id="smd-on-generic"),
+    ],
+)
+def test_effect_sizes_rejects_bad_measures(measure, table, fragments):
+    with raises(DataError, *fragments):
+        effects.effect_sizes(binary_table(*table), measure)
+
+
+def test_effect_sizes_double_zero_is_reported_not_raised():
+    """A study with no events in either arm is kept, flagged, with the reason in words."""
+    table = binary_table(BINARY | {"events_t": 0, "events_c": 0}, second(BINARY))
+    out = effects.effect_sizes(table, "RR")
+    assert out["estimable"].tolist() == [False, True]
+    assert "no events in either arm" in out["reason"].iloc[0]
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+@pytest.mark.parametrize(
+    "name, table, fragments",
+    [
+        pytest.param(
+            "pip", "studies", ("unknown data set", "'pip'", "pip_barlow2015"), id="unknown-dataset"
+        ),
+        pytest.param(
+            "pip_barlow2015", "forest", ("no table", "'forest'", "studies"), id="unknown-table"
+        ),
+        pytest.param("../../etc", "studies", ("unknown data set",), id="path-traversal-name"),
+    ],
+)
+def test_datasets_load_rejects_unknown_names(name, table, fragments):
+    with raises(DataError, *fragments):
+        datasets.load(name, table)
+
+
+# ----------------------------------------------------------------------------- frequentist
+
+
+def _known_bug(reason: str):
+    """Mark a case that fails today because of a reported bug in another module."""
+    return pytest.mark.xfail(strict=True, reason=reason)
+
+
+TWO_BINARY = [BINARY, second(BINARY, events_t=3, n_t=20, events_c=5, n_c=21)]
+
+META_ANALYSIS_CASES = [
+    pytest.param({"measure": "HR"}, ("unknown measure", "'HR'"), id="unknown-measure"),
+    pytest.param({"measure": None}, ("unknown measure",), id="none-measure"),
+    pytest.param({"measure": "SMD", "method": "MH"}, ("Mantel-Haenszel", "SMD"), id="mh-with-smd"),
+    pytest.param({"measure": "RR", "method": "Peto"}, ("Peto", "odds ratio"), id="peto-with-rr"),
+    pytest.param({"measure": "MD"}, ("MD", "continuous", "binary"), id="md-on-binary-data"),
+    pytest.param(
+        {"measure": "RR", "method": "XYZ"},
+        ("method", "'XYZ'"),
+        id="unknown-method",
+        marks=_known_bug(
+            "frequentist.meta_analysis raises ValueError, not DataError, for an unknown method"
+        ),
+    ),
+    pytest.param(
+        {"measure": "RR", "method": None},
+        ("method",),
+        id="none-method",
+        marks=_known_bug(
+            "frequentist.meta_analysis calls method.upper(): AttributeError for method=None"
+        ),
+    ),
+    pytest.param(
+        {"measure": "RR", "tau2_method": "SJ"},
+        ("tau2_method", "'SJ'"),
+        id="unknown-tau2-method",
+        marks=_known_bug(
+            "frequentist.meta_analysis raises ValueError, not DataError, for an unknown tau2_method"
+        ),
+    ),
+    pytest.param(
+        {"measure": "RR", "ci_method": "kr"},
+        ("ci_method", "'kr'"),
+        id="unknown-ci-method",
+        marks=_known_bug(
+            "frequentist.meta_analysis raises ValueError, not DataError, for an unknown ci_method"
+        ),
+    ),
+    pytest.param(
+        {"measure": "RR", "random": False, "ci_method": "hksj"},
+        ("hksj", "random"),
+        id="hksj-with-fixed-effect",
+        marks=_known_bug(
+            "frequentist.meta_analysis raises ValueError, not DataError, for hksj with random=False"
+        ),
+    ),
+    pytest.param(
+        {"measure": "RR", "level": 1.5},
+        ("level", "1.5"),
+        id="level-above-one",
+        marks=_known_bug(
+            "frequentist.meta_analysis does not check level: scipy brentq raises ValueError (NaN)"
+        ),
+    ),
+    pytest.param(
+        {"measure": "RR", "level": 0.0},
+        ("level",),
+        id="level-zero",
+        marks=_known_bug(
+            "frequentist.meta_analysis accepts level=0 and returns a zero-width interval"
+        ),
+    ),
+    pytest.param(
+        {"measure": "RR", "level": math.nan},
+        ("level",),
+        id="level-nan",
+        marks=_known_bug(
+            "frequentist.meta_analysis does not check level: scipy brentq raises ValueError (NaN)"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("kwargs, fragments", META_ANALYSIS_CASES)
+def test_meta_analysis_rejects_bad_settings(kwargs, fragments):
+    kwargs = dict(kwargs)
+    measure = kwargs.pop("measure")
+    with raises(DataError, *fragments):
+        frequentist.meta_analysis(binary_table(*TWO_BINARY), measure, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "frame, fragments",
+    [
+        pytest.param(lambda: binary_table(BINARY).iloc[:0], ("empty",), id="no-studies"),
+        pytest.param(
+            lambda: [1, 2],
+            ("DataFrame",),
+            id="list-instead-of-table",
+            marks=_known_bug("frequentist.meta_analysis: AttributeError ('list' has no 'columns')"),
+        ),
+        pytest.param(
+            lambda: None,
+            ("DataFrame",),
+            id="none-instead-of-table",
+            marks=_known_bug(
+                "frequentist.meta_analysis: AttributeError ('NoneType' has no 'columns')"
+            ),
+        ),
+        pytest.param(
+            lambda: pd.DataFrame([BINARY | {"events_t": -1}, second(BINARY)]),
+            (f"'{STUDY}'", "'events_t'", "negative"),
+            id="unvalidated-negative-count",
+            marks=_known_bug(
+                "frequentist.meta_analysis does not validate a raw table: a negative count is "
+                "silently dropped as not estimable"
+            ),
+        ),
+        pytest.param(
+            lambda: pd.DataFrame([BINARY | {"events_t": 20}, second(BINARY)]),
+            (f"'{STUDY}'", "'events_t'", "exceed"),
+            id="unvalidated-events-above-n",
+            marks=_known_bug(
+                "frequentist.meta_analysis does not validate a raw table: events > n gives a "
+                "finite, meaningless pooled estimate"
+            ),
+        ),
+        pytest.param(
+            lambda: pd.DataFrame({"study": ["a", "b"], "yi": ["x", 0.2], "vi": [0.1, 0.2]}),
+            ("'yi'",),
+            id="text-effect-in-yi-table",
+            marks=_known_bug("frequentist.meta_analysis: numpy ValueError for a non-numeric yi"),
+        ),
+        pytest.param(
+            lambda: pd.DataFrame({"yi": [0.1, 0.2], "vi": [0.1, 0.2]}),
+            ("'study'",),
+            id="yi-table-without-study-column",
+            marks=_known_bug(
+                "frequentist.meta_analysis: KeyError 'study' for a yi/vi table without labels"
+            ),
+        ),
+    ],
+)
+def test_meta_analysis_rejects_bad_tables(frame, fragments):
+    with raises(DataError, *fragments):
+        frequentist.meta_analysis(frame(), "RR")
+
+
+@pytest.mark.parametrize(
+    "rows, measure, method",
+    [
+        pytest.param([BINARY], "RR", "MH", id="one-study"),
+        pytest.param(
+            [BINARY | {"events_t": 0, "events_c": 0}], "RR", "IV", id="one-double-zero-study"
+        ),
+        pytest.param(
+            [BINARY | {"events_t": 0, "events_c": 0}, second(BINARY, events_t=0, events_c=0)],
+            "OR",
+            "MH",
+            id="all-zero-events-MH",
+        ),
+        pytest.param(
+            [BINARY | {"events_t": 0, "events_c": 0}, second(BINARY, events_t=0, events_c=0)],
+            "OR",
+            "Peto",
+            id="all-zero-events-Peto",
+        ),
+    ],
+)
+def test_meta_analysis_sparse_edge_cases_give_results_not_errors(rows, measure, method):
+    """One study and all-zero events are legitimate sparse data: a result, with reasons."""
+    result = frequentist.meta_analysis(binary_table(*rows), measure, method=method)
+    text = result.summary()
+    assert f"k = {result.k}" in text
+    if result.k == 0:
+        assert "not estimable" in text and result.excluded
+
+
+# ----------------------------------------------------------------------------- priors
+
+
+PRIOR_STRING_CASES = [
+    pytest.param(
+        "halfnorml(0.5)", ("unknown tau prior", "'halfnorml'", "halfnormal"), id="misspelt-name"
+    ),
+    pytest.param("normal(0, 1)", ("unknown tau prior", "'normal'"), id="mu-prior-as-tau-prior"),
+    pytest.param("halfnormal(-1)", ("halfnormal", "'scale'", "positive"), id="negative-scale"),
+    pytest.param("halfnormal(0)", ("'scale'", "positive"), id="zero-scale"),
+    pytest.param("halfnormal(nan)", ("'scale'", "number"), id="nan-scale"),
+    pytest.param("halfnormal(1e400)", ("'scale'", "finite"), id="overflowing-scale"),
+    pytest.param("halfnormal('wide')", ("'scale'", "number"), id="text-scale"),
+    pytest.param("halfnormal(True)", ("'scale'",), id="bool-scale"),
+    pytest.param(
+        "halfnormal(sigma=1)", ("unknown parameter", "'sigma'", "scale"), id="unknown-parameter"
+    ),
+    pytest.param("halfnormal(0.5, 2)", ("too many positional",), id="too-many-arguments"),
+    pytest.param("halfnormal(scale=1, scale=2)", ("more than once",), id="duplicate-parameter"),
+    pytest.param("halfnormal", ("missing parameter", "'scale'"), id="missing-parameter"),
+    pytest.param("halfnormal(0.5", ("cannot parse",), id="unclosed-bracket"),
+    pytest.param("", ("cannot parse",), id="empty-string"),
+    pytest.param("__import__('os').system('true')", ("cannot parse",), id="code-injection"),
+    pytest.param("halfnormal(**{'scale': 1})", ("'**'",), id="double-star-injection"),
+    pytest.param("uniform(2, 1)", ("'lower'", "lower < upper"), id="uniform-bounds-reversed"),
+    pytest.param(
+        'turner2015(outcome="nonsense", comparison="pharm vs pharm")',
+        ("turner2015", "unknown outcome", "'nonsense'", "all-cause mortality"),
+        id="turner-unknown-outcome",
+    ),
+    pytest.param(
+        'turner2015(outcome="pain")',
+        ("turner2015", "missing parameter 'comparison'"),
+        id="turner-missing-comparison",
+    ),
+    pytest.param(
+        'turner2015(outcome="pain", comparison="placebo vs placebo")',
+        ("placebo/control vs placebo/control", "not"),
+        id="turner-placebo-vs-placebo",
+    ),
+    pytest.param('bartos(measure="AUC")', ("bartos", "'AUC'"), id="bartos-unknown-measure"),
+]
+
+
+@pytest.mark.parametrize("text, fragments", PRIOR_STRING_CASES)
+def test_prior_strings_are_parsed_strictly(text, fragments):
+    with raises(PriorError, *fragments):
+        priors.parse(text)
+
+
+@pytest.mark.parametrize(
+    "call, fragments",
+    [
+        pytest.param(lambda: priors.parse(None), ("string",), id="parse-none"),
+        pytest.param(lambda: priors.parse(0.5), ("string",), id="parse-number"),
+        pytest.param(
+            lambda: priors.parse_mu("cauchy(0, 1)"),
+            ("unknown mu prior", "'cauchy'"),
+            id="unknown-mu-prior",
+        ),
+        pytest.param(
+            lambda: priors.parse_mu("normal(0, -1)"),
+            ("'sd'", "positive"),
+            id="mu-prior-negative-sd",
+        ),
+        pytest.param(
+            lambda: priors.HalfNormal(-1.0),
+            ("'scale'", "positive"),
+            id="constructor-negative-scale",
+        ),
+        pytest.param(
+            lambda: priors.describe(priors.parse("halfnormal(0.5)"), scale="log"),
+            ("unknown scale", "'log'", "logOR"),
+            id="describe-unknown-scale",
+        ),
+        pytest.param(
+            lambda: priors.describe(priors.parse("jeffreys")),
+            ("improper",),
+            id="describe-improper-prior",
+        ),
+        pytest.param(
+            lambda: priors.describe(priors.parse("uniform_shrinkage")),
+            ("standard errors", "se="),
+            id="describe-se-prior-without-se",
+        ),
+        pytest.param(
+            lambda: priors.parse("uniform_shrinkage").pdf(0.1, se=[0.2, -1.0]),
+            ("se", "positive"),
+            id="negative-se-for-se-prior",
+        ),
+        pytest.param(
+            lambda: priors.describe("halfnormal(0.5)"),
+            ("halfnormal",),
+            id="describe-given-a-string",
+            marks=_known_bug(
+                "priors.describe('halfnormal(0.5)'): AttributeError ('str' has no 'proper')"
+            ),
+        ),
+    ],
+)
+def test_prior_api_rejects_bad_values(call, fragments):
+    with raises(PriorError, *fragments):
+        call()
+
+
+# ----------------------------------------------------------------------------- exact posterior
+
+
+Y, SE = [0.1, 0.5], [0.2, 0.3]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, fragments",
+    [
+        pytest.param(
+            {"y": [0.1, math.nan]}, DataError, ("'study 2'", "not finite"), id="nan-effect"
+        ),
+        pytest.param(
+            {"y": [0.1, math.inf]}, DataError, ("'study 2'", "not finite"), id="infinite-effect"
+        ),
+        pytest.param({"se": [0.2, 0.0]}, DataError, ("'study 2'", "se", "> 0"), id="zero-se"),
+        pytest.param({"se": [0.2, -0.3]}, DataError, ("'study 2'", "> 0"), id="negative-se"),
+        pytest.param({"se": [0.2, math.nan]}, DataError, ("'study 2'", "finite"), id="nan-se"),
+        pytest.param({"se": [0.2]}, DataError, ("2 values", "1"), id="length-mismatch"),
+        pytest.param({"y": [], "se": []}, DataError, ("no studies",), id="no-studies"),
+        pytest.param(
+            {"y": [[0.1, 0.2]], "se": [[0.2, 0.3]]}, DataError, ("one-dimensional",), id="2d-input"
+        ),
+        pytest.param({"labels": ["A", "A"]}, DataError, ("unique",), id="duplicate-labels"),
+        pytest.param(
+            {"labels": ["A"]}, DataError, ("1 labels", "2 studies"), id="wrong-number-of-labels"
+        ),
+        pytest.param(
+            {"tau_prior": "nope(1)"},
+            PriorError,
+            ("unknown tau prior", "'nope'"),
+            id="unknown-prior",
+        ),
+        pytest.param({"tau_prior": 0.5}, PriorError, ("logpdf",), id="number-as-prior"),
+        pytest.param({"tau_prior": None}, PriorError, ("logpdf",), id="no-prior"),
+        pytest.param(
+            {"mu_prior": {"mean": 0.0, "sd": -1.0}},
+            PriorError,
+            ("sd > 0",),
+            id="mu-prior-negative-sd",
+        ),
+        pytest.param(
+            {"mu_prior": "cauchy"}, PriorError, ("mu prior", "'cauchy'"), id="unknown-mu-prior"
+        ),
+        pytest.param(
+            {"y": ["a", "b"]},
+            DataError,
+            ("y",),
+            id="text-effects",
+            marks=_known_bug("exact.posterior(['a', 'b'], ...): numpy ValueError, not DataError"),
+        ),
+    ],
+)
+def test_exact_posterior_rejects_bad_input(kwargs, error, fragments):
+    args = {"y": Y, "se": SE, "tau_prior": "halfnormal(0.5)"} | kwargs
+    with raises(error, *fragments):
+        exact.posterior(**args)
+
+
+def test_exact_posterior_improper_posterior_is_refused():
+    """An improper tau prior that leaves the posterior improper must not give numbers."""
+    with pytest.warns(UserWarning, match="only one study"), raises(PriorError, "improper", "k = 1"):
+        exact.posterior([0.3], [0.2], "jeffreys")
+
+
+def test_exact_posterior_one_study_warns_and_still_answers():
+    with pytest.warns(UserWarning, match="only one study"):
+        post = exact.posterior([0.3], [0.2], "halfnormal(0.5)")
+    assert post.tau.median > 0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda p: p.mu.interval(2.0), id="interval-level-above-one"),
+        pytest.param(lambda p: p.mu.quantile(1.5), id="quantile-above-one"),
+        pytest.param(lambda p: p.prob("mu", "!=", 0.0), id="unknown-comparison-operator"),
+        pytest.param(lambda p: p.summary(level=1.5), id="summary-level-above-one"),
+    ],
+)
+@_known_bug("ExactPosterior methods raise ValueError, not a SparsemetaError, for bad arguments")
+def test_exact_posterior_methods_reject_bad_arguments(call):
+    post = exact.posterior(Y, SE, "halfnormal(0.5)")
+    with pytest.raises(SparsemetaError):
+        call(post)
