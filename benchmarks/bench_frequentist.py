@@ -49,8 +49,10 @@ def main() -> None:
         raise SystemExit(f"no .rm5 or .csv files in {args.folder}")
     per_analysis: list[float] = []
     total_recompute = total_check = total_read = 0.0
-    print(f"{'file':<40} {'read s':>7} {'n':>4} {'recompute ms':>13} {'check ms':>9} "
-          f"{'median ms/analysis':>19} {'max ms':>7}")
+    print(
+        f"{'file':<40} {'read s':>7} {'n':>4} {'recompute ms':>13} {'check ms':>9} "
+        f"{'median ms/analysis':>19} {'max ms':>7}"
+    )
     for path in files:
         t0 = time.perf_counter()
         review = read_revman(path)
@@ -67,8 +69,10 @@ def main() -> None:
         total_recompute += sum(times)
         total_check += check_s
         total_read += read_s
-        print(f"{path.name:<40} {read_s:7.3f} {len(times):4d} {1e3 * sum(times):13.2f} "
-              f"{1e3 * check_s:9.2f} {1e3 * statistics.median(times):19.3f} {1e3 * max(times):7.3f}")
+        print(
+            f"{path.name:<40} {read_s:7.3f} {len(times):4d} {1e3 * sum(times):13.2f} "
+            f"{1e3 * check_s:9.2f} {1e3 * statistics.median(times):19.3f} {1e3 * max(times):7.3f}"
+        )
     print(
         f"all files: {len(per_analysis)} analyses; recompute {1e3 * total_recompute:.1f} ms "
         f"(mean {1e3 * statistics.mean(per_analysis):.3f} ms, median "

@@ -261,12 +261,19 @@ def example() -> tuple[pd.DataFrame, dict[tuple[str | None, ...], dict[str, obje
         sub_est.append(e_g)
         sub_var.append(se_g**2)
         for i, w_i in zip(idx, w_g, strict=True):
-            attrs[(COMPARISON, out, sub, WITHDRAWAL[i][1])] = study(ys[i], vs[i], True, 100 * w_i / sum(w_g))
+            attrs[(COMPARISON, out, sub, WITHDRAWAL[i][1])] = study(
+                ys[i], vs[i], True, 100 * w_i / sum(w_g)
+            )
     est, se = iv_pool(sub_est, sub_var)
     q_sub, df_sub, _ = heterogeneity(sub_est, sub_var, est)
     attrs[(COMPARISON, out)] = {
-        "METHOD": "MH", "EFFECT_MEASURE": "RR", "RANDOM": False, "TOTALS": "SUB",
-        **level(est, se, q, df, 0.0, True, 100.0),
+        "METHOD": "MH",
+        "EFFECT_MEASURE": "RR",
+        "RANDOM": False,
+        "TOTALS": "SUB",
+        # RevMan stores the sum of the subgroup weights (100 each): CD007868 analysis 4.1,
+        # TOTALS="SUB" with two subgroups, has WEIGHT="200.0".
+        **level(est, se, q, df, 0.0, True, 100.0 * len(sub_est)),
         "Q": q_sub,
         "P_Q": chi2_sf(q_sub, df_sub),
         "I2_Q": max(0.0, (q_sub - df_sub) / q_sub) * 100 if q_sub > 0 else 0.0,

@@ -15,13 +15,22 @@ that sparsemeta refuses.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta import data, datasets, effects, exact, frequentist, priors
-from sparsemeta.errors import DataError, PriorError, SparsemetaError
+from sparsemeta import cli, data, datasets, effects, exact, frequentist, io, plan, priors
+from sparsemeta.errors import (
+    DataError,
+    PlanError,
+    PriorError,
+    RevManFormatError,
+    SparsemetaError,
+)
 
 STUDY = "Ames 2001"
 BINARY = {
@@ -138,11 +147,6 @@ def test_study_table_names_study_field_and_problem(row, field, problem):
         data.study_table(pd.DataFrame([row]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data._row_types lists no column when the table has none of the data columns: "
-    "'all of  are missing' (reported to the data module's owner)",
-)
 def test_study_table_no_data_message_lists_expected_columns():
     row = {k: v for k, v in BINARY.items() if k not in ("events_t", "events_c")}
     with pytest.raises(DataError) as info:
@@ -622,3 +626,432 @@ def test_exact_posterior_methods_reject_bad_arguments(call):
     post = exact.posterior(Y, SE, "halfnormal(0.5)")
     with pytest.raises(SparsemetaError):
         call(post)
+
+
+# ----------------------------------------------------------------------------- RevMan files
+
+EXAMPLE_RM5 = resources.files("sparsemeta") / "examples_data" / "synthetic_sparse.rm5"
+VALID = EXAMPLE_RM5.read_text(encoding="utf-8")
+CSV_HEADER = "Comparison Number,Outcome Number,Subgroup Number,Name\n"
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
+    + "".join(
+        f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
+        for i in range(1, 10)
+    )
+    + "]>\n<COCHRANE_REVIEW>&lol9;</COCHRANE_REVIEW>\n"
+)
+EXTERNAL_ENTITY = (
+    '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n'
+    "<COCHRANE_REVIEW>&secret;</COCHRANE_REVIEW>\n"
+)
+PARAMETER_ENTITY = (
+    '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY % remote SYSTEM "http://example.invalid/x.dtd">'
+    " %remote;]>\n<COCHRANE_REVIEW/>\n"
+)
+EXTERNAL_DTD = (
+    '<?xml version="1.0"?>\n<!DOCTYPE COCHRANE_REVIEW SYSTEM "http://example.invalid/rm5.dtd">\n'
+    + VALID.split("\n", 1)[1]
+)
+
+
+def _mutate(old: str, new: str) -> bytes:
+    assert old in VALID, old
+    return VALID.replace(old, new, 1).encode("utf-8")
+
+
+READER_CASES = [
+    pytest.param(b"", ("empty",), id="empty-file"),
+    pytest.param(b"  \n\t\n", ("empty",), id="whitespace-only"),
+    pytest.param(VALID[: len(VALID) // 2].encode(), ("well-formed", "line"), id="truncated-xml"),
+    pytest.param(b"<<<<>>>>", ("well-formed",), id="malformed-xml"),
+    pytest.param(
+        VALID[:600].encode() + b"\x00" + VALID[600:].encode(), ("well-formed",), id="nul-byte"
+    ),
+    pytest.param(BILLION_LAUGHS.encode(), ("refused", "entit"), id="billion-laughs"),
+    pytest.param(EXTERNAL_ENTITY.encode(), ("refused", "entit"), id="external-entity-file"),
+    pytest.param(PARAMETER_ENTITY.encode(), ("refused",), id="external-parameter-entity"),
+    pytest.param(
+        EXTERNAL_DTD.encode(),
+        ("refused",),
+        id="external-dtd",
+    ),
+    pytest.param(
+        b"<html><body/></html>", ("root element", "<html>", "COCHRANE_REVIEW"), id="wrong-root"
+    ),
+    pytest.param(
+        ("<a>" * 50_000 + "</a>" * 50_000).encode(), ("COCHRANE_REVIEW",), id="deep-nesting"
+    ),
+    pytest.param(
+        VALID.encode("utf-16"),
+        ("not UTF-8",),
+        id="utf16-xml",
+    ),
+    pytest.param(
+        _mutate('EVENTS_1="2" TOTAL_1="40"', 'EVENTS_1="-2" TOTAL_1="40"'),
+        ("line", "'Birch 2005'", "EVENTS_1", "whole number"),
+        id="negative-events",
+    ),
+    pytest.param(
+        _mutate('EVENTS_1="2" TOTAL_1="40"', 'EVENTS_1="2.5" TOTAL_1="40"'),
+        ("line", "'Birch 2005'", "EVENTS_1"),
+        id="non-integer-events",
+    ),
+    pytest.param(
+        _mutate('EVENTS_1="2" TOTAL_1="40"', 'EVENTS_1="NaN" TOTAL_1="40"'),
+        ("line", "EVENTS_1", "'NaN'"),
+        id="nan-events",
+    ),
+    pytest.param(
+        _mutate('EVENTS_1="2" TOTAL_1="40"', 'EVENTS_1="two" TOTAL_1="40"'),
+        ("line", "EVENTS_1", "not a number"),
+        id="text-events",
+    ),
+    pytest.param(
+        _mutate('EVENTS_1="2" TOTAL_1="40"', 'EVENTS_1="1e400" TOTAL_1="40"'),
+        ("line", "EVENTS_1", "1e400"),
+        id="huge-number",
+    ),
+    pytest.param(
+        _mutate('EVENTS_1="2" TOTAL_1="40"', 'EVENTS_1="99" TOTAL_1="40"'),
+        ("line", "'Birch 2005'", "'events_t'", "exceed"),
+        id="events-above-n",
+    ),
+    pytest.param(
+        _mutate('SD_1="1.2"', 'SD_1="0"'), ("line", "'Ivy 2004'", "'sd_t'", "> 0"), id="sd-zero"
+    ),
+    pytest.param(
+        _mutate(' TOTAL_1="40"', ""), ("line", "<DICH_DATA>", "TOTAL_1"), id="missing-attribute"
+    ),
+    pytest.param(
+        _mutate('EFFECT_MEASURE="RR"', 'EFFECT_MEASURE="XX"'),
+        ("line", "EFFECT_MEASURE", "'XX'"),
+        id="unknown-effect-measure",
+    ),
+    pytest.param(
+        _mutate('METHOD="MH"', 'METHOD="ZZ"'), ("line", "METHOD", "'ZZ'"), id="unknown-method"
+    ),
+    pytest.param(b"\x00\x01\x02garbage", ("not a RevMan 5 CSV export",), id="binary-garbage"),
+    pytest.param(
+        b"A" * 2_000_000,
+        ("not a RevMan 5",),
+        id="huge-single-field",
+    ),
+    pytest.param(
+        CSV_HEADER.replace(",", ";").encode() + b"1;0;0;x\n",
+        ("semicolon",),
+        id="csv-semicolon-delimiter",
+    ),
+    pytest.param(
+        CSV_HEADER.replace(",", "\t").encode() + b"1\t0\t0\tx\n",
+        ("tab",),
+        id="csv-tab-delimiter",
+    ),
+    pytest.param(
+        (CSV_HEADER + "1,0,0,Müller\n").encode("latin-1"),
+        ("not UTF-8", "offset"),
+        id="csv-latin1-encoding",
+    ),
+]
+
+
+@pytest.mark.parametrize("content, fragments", READER_CASES)
+def test_read_revman_rejects_bad_files(tmp_path, content, fragments):
+    path = tmp_path / "review.rm5"
+    path.write_bytes(content)
+    with raises(RevManFormatError, "review.rm5", *fragments):
+        io.read_revman(path)
+
+
+@pytest.mark.parametrize(
+    "path, fragments",
+    [
+        pytest.param(
+            "does-not-exist.rm5", ("does-not-exist.rm5", "cannot read"), id="missing-file"
+        ),
+        pytest.param(".", ("cannot read",), id="directory"),
+        pytest.param(
+            None,
+            ("path",),
+            id="none-path",
+        ),
+    ],
+)
+def test_read_revman_rejects_bad_paths(tmp_path, monkeypatch, path, fragments):
+    monkeypatch.chdir(tmp_path)
+    with raises(RevManFormatError, *fragments):
+        io.read_revman(path)
+
+
+def test_write_revman_refuses_an_invalid_table_and_writes_nothing(tmp_path):
+    bad = pd.DataFrame([BINARY | {"events_t": 50}])
+    with raises(DataError, f"'{STUDY}'", "exceed"):
+        io.write_revman(bad, tmp_path / "out.rm5")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- analysis plans
+
+GOOD_PLAN = (resources.files("sparsemeta") / "plans" / "pip_barlow2015.toml").read_text("utf-8")
+
+
+def _plan_edit(old: str, new: str) -> str:
+    assert old in GOOD_PLAN, old
+    return GOOD_PLAN.replace(old, new, 1)
+
+
+PLAN_CASES = [
+    pytest.param("", ("plan_version",), id="empty-plan"),
+    pytest.param("this is not toml", ("not valid TOML", "line 1"), id="not-toml"),
+    pytest.param(GOOD_PLAN[: len(GOOD_PLAN) // 3], ("missing",), id="truncated-plan"),
+    pytest.param(b"\xff\xfe\x00\x01", ("UTF-8",), id="binary-plan"),
+    pytest.param(
+        _plan_edit("plan_version = 1", "plan_version = 99"), ("version 99",), id="future-version"
+    ),
+    pytest.param(
+        _plan_edit("[defaults]", "[defaults]\nfoo = 1"), ("[defaults]", "'foo'"), id="unknown-key"
+    ),
+    pytest.param(
+        _plan_edit('prior = "halfnormal(1.0)"', 'prior = "halfnormal(-1.0)"'),
+        ("tau_priors", "halfnormal", "positive"),
+        id="bad-prior-parameter",
+    ),
+    pytest.param(
+        _plan_edit('prior = "halfnormal(1.0)"', 'prior = "wide(1.0)"'),
+        ("tau_priors", "unknown tau prior", "'wide'"),
+        id="unknown-prior",
+    ),
+    pytest.param(
+        _plan_edit('prior = "halfnormal(1.0)"', 'prior = "halfnormal(1.0)"\ndefault = true'),
+        ("exactly one prior", "default"),
+        id="two-default-priors",
+    ),
+    pytest.param(
+        _plan_edit('tau2_method = "DL"', 'tau2_method = "XX"'),
+        ("tau2_method", "'XX'"),
+        id="unknown-tau2-method",
+    ),
+    pytest.param(_plan_edit("level = 0.95", "level = 1.5"), ("level", "1.5"), id="level-above-one"),
+    pytest.param(
+        _plan_edit("level = 0.95", 'level = "high"'), ("level", "'high'"), id="level-text"
+    ),
+    pytest.param(_plan_edit("draws = 2000", "draws = -1"), ("draws", "-1"), id="negative-draws"),
+    pytest.param(
+        _plan_edit("chains = 4", "chains = 2.5"), ("chains", "2.5"), id="fractional-chains"
+    ),
+    pytest.param(
+        _plan_edit('models = ["exact", "binomial"]', 'models = ["exact", "nuts"]'),
+        ("models", "'nuts'"),
+        id="unknown-model",
+    ),
+    pytest.param(
+        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "dataset:nope"'),
+        ("[review].data", "'nope'"),
+        id="unknown-dataset",
+    ),
+    pytest.param(
+        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "missing.csv"'),
+        ("[review].data", "missing.csv", "does not exist"),
+        id="missing-data-file",
+    ),
+    pytest.param(
+        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "semicolons.csv"'),
+        ("semicolons.csv",),
+        id="data-csv-wrong-delimiter",
+    ),
+    pytest.param(
+        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "latin1.csv"'),
+        ("latin1.csv", "UTF-8"),
+        id="data-csv-latin1",
+        marks=_known_bug("plan._read_studies: UnicodeDecodeError escapes for a Latin-1 CSV"),
+    ),
+]
+
+
+@pytest.mark.parametrize("text, fragments", PLAN_CASES)
+def test_plan_load_rejects_bad_plans(tmp_path, text, fragments):
+    studies = (
+        resources.files("sparsemeta") / "datasets_files" / "pip_barlow2015" / "studies.csv"
+    ).read_text("utf-8")
+    (tmp_path / "semicolons.csv").write_text(studies.replace(",", ";"), encoding="utf-8")
+    (tmp_path / "latin1.csv").write_bytes(
+        studies.replace("Cicchetti", "Müller").encode("latin-1", "replace")
+    )
+    path = tmp_path / "plan.toml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    with raises(PlanError, "plan.toml", *fragments):
+        plan.load(path)
+
+
+# ----------------------------------------------------------------------------- command line
+
+JUNK = "<<<< not a review"
+
+
+def run_cli(argv, tmp_path, monkeypatch, capsys):
+    """Run ``sparsemeta argv`` in ``tmp_path``; return (status, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junk.rm5").write_text(JUNK, encoding="utf-8")
+    (tmp_path / "empty.rm5").write_text('<?xml version="1.0"?><COCHRANE_REVIEW/>', encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    try:
+        status = cli.main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+CLI_CASES = [
+    pytest.param(["revman-check"], ("FILE", "--example"), id="revman-check-no-file"),
+    pytest.param(
+        ["revman-check", "missing.rm5"],
+        ("missing.rm5", "cannot read"),
+        id="revman-check-missing-file",
+    ),
+    pytest.param(
+        ["revman-check", "junk.rm5"], ("junk.rm5", "well-formed"), id="revman-check-malformed-file"
+    ),
+    pytest.param(["revman-check", "."], ("cannot read",), id="revman-check-directory"),
+    pytest.param(
+        ["revman-check", "empty.rm5"],
+        ("empty.rm5", "no analyses"),
+        id="revman-check-review-without-analyses",
+    ),
+    pytest.param(["priors", "nope(1)"], ("unknown tau prior", "'nope'"), id="priors-unknown-prior"),
+    pytest.param(["priors", "halfnormal(-1)"], ("'scale'", "positive"), id="priors-bad-parameter"),
+    pytest.param(["priors", "jeffreys"], ("improper",), id="priors-describe-improper"),
+    pytest.param(
+        ["priors", "--scale", "XX", "halfnormal(0.5)"],
+        ("--scale", "'XX'"),
+        id="priors-unknown-scale",
+    ),
+    pytest.param(
+        ["priors", "--family", "nope"],
+        ("'nope'",),
+        id="priors-unknown-family",
+    ),
+    pytest.param(["simulate", "--k", "0", "--reps", "5"], ("k", ">= 1"), id="simulate-k-zero"),
+    pytest.param(
+        ["simulate", "--k", "1.5", "--reps", "5"],
+        ("k", "whole numbers"),
+        id="simulate-k-fractional",
+    ),
+    pytest.param(
+        ["simulate", "--tau", "-1", "--reps", "5"], ("tau", ">= 0"), id="simulate-negative-tau"
+    ),
+    pytest.param(
+        ["simulate", "--tau", "nan", "--reps", "5"], ("tau", "finite"), id="simulate-nan-tau"
+    ),
+    pytest.param(["simulate", "--reps", "0"], ("reps", ">= 1"), id="simulate-zero-reps"),
+    pytest.param(
+        ["simulate", "--se", "0", "--reps", "5"], ("se", "positive"), id="simulate-zero-se"
+    ),
+    pytest.param(
+        ["simulate", "--se", "1:0", "--reps", "5"], ("se range",), id="simulate-reversed-se-range"
+    ),
+    pytest.param(
+        ["simulate", "--se", "abc", "--reps", "5"], ("se", "'abc'"), id="simulate-text-se"
+    ),
+    pytest.param(
+        ["simulate", "--n", "10", "--risk", "1.5", "--reps", "5"],
+        ("risk", "1.5"),
+        id="simulate-risk-above-one",
+    ),
+    pytest.param(
+        ["simulate", "--methods", "foo", "--reps", "5"], ("'foo'",), id="simulate-unknown-method"
+    ),
+    pytest.param(
+        ["simulate", "--mu-prior", "cauchy", "--reps", "5"],
+        ("'cauchy'",),
+        id="simulate-unknown-mu-prior",
+    ),
+    pytest.param(
+        ["simulate", "--workers", "0", "--reps", "5"],
+        ("--workers", ">= 1"),
+        id="simulate-zero-workers",
+    ),
+    pytest.param(
+        ["simulate", "--reps", "5", "--methods", "dl", "--out", "nowhere/table.csv"],
+        ("nowhere/table.csv",),
+        id="simulate-output-folder-missing",
+        marks=_known_bug(
+            "simulate.atomic_path: the error names the hidden temporary file "
+            "('nowhere/.table.csv.<random>.csv'), not the output path"
+        ),
+    ),
+    pytest.param(
+        ["simulate", "--reps", "5", "--methods", "dl", "--figure", "out/figure.xyz"],
+        ("figure.xyz", "xyz"),
+        id="simulate-unknown-figure-format",
+        marks=_known_bug(
+            "cli.simulate: matplotlib ValueError traceback for --figure with an unknown "
+            "extension, raised only after the whole simulation has run"
+        ),
+    ),
+    pytest.param(
+        ["batch", "--out", "out/o.parquet", "missing"],
+        ("missing", "no such file"),
+        id="batch-missing-input",
+    ),
+    pytest.param(
+        ["batch", "--out", "out/o.parquet", "--priors", "nope", "junk.rm5"],
+        ("'nope'",),
+        id="batch-unknown-prior",
+    ),
+    pytest.param(
+        ["batch", "--workers", "0", "--out", "out/o.parquet", "junk.rm5"],
+        ("--workers",),
+        id="batch-zero-workers",
+    ),
+]
+
+
+@pytest.mark.parametrize("argv, fragments", CLI_CASES)
+def test_cli_reports_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, fragments):
+    status, out, err = run_cli(argv, tmp_path, monkeypatch, capsys)
+    assert status == 2, (status, out, err)
+    assert "Traceback" not in err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith(("sparsemeta", "usage:")), err
+    for fragment in fragments:
+        assert fragment.lower() in message.lower(), f"{message!r} lacks {fragment!r}"
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [], f"a failed run left files behind: {written}"
+    assert not list(tmp_path.glob(".*.csv*")) and not list(tmp_path.glob("nowhere*")), (
+        "partial output"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["revman-check", "junk.rm5"], id="malformed-review"),
+        pytest.param(["priors", "halfnormal(0.5"], id="unparsable-prior"),
+        pytest.param(["simulate", "--k", "0"], id="bad-simulation-design"),
+        pytest.param(["no-such-command"], id="unknown-subcommand"),
+    ],
+)
+def test_cli_process_prints_no_traceback(tmp_path, argv):
+    """The real console entry point, in its own process: status 2 and a message, no traceback."""
+    (tmp_path / "junk.rm5").write_text(JUNK, encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from sparsemeta.cli import main; sys.exit(main())",
+            *argv,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "error:" in proc.stderr.strip().splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.rm5"]

@@ -137,7 +137,7 @@ def by_level(report):
 
 def test_hand_calculated_review_reproduces(tmp_path):
     report = revman_check(hand_review(tmp_path))
-    assert report.totals == {"reproduced": 5, "mismatch": 0, "not_comparable": 0}
+    assert report.totals == {"reproduced": 8, "mismatch": 0, "not_comparable": 0}
     assert report.ok
     entries = by_level(report)
     sae = entries[("Serious adverse events", None)]
@@ -147,6 +147,10 @@ def test_hand_calculated_review_reproduces(tmp_path):
     failure = entries[("Treatment failure", None)]
     assert failure.n_fields == 11 + 3  # overall line + subgroup test (Q, P_Q, I2_Q)
     assert entries[("Treatment failure", "Adults")].n_studies == 2
+    # TOTALS=SUB: the total line and each subgroup (study weights within subgroups)
+    withdrawal = entries[("Withdrawal due to adverse events", None)]
+    assert withdrawal.totals == "SUB" and withdrawal.n_fields == 11 + 3
+    assert entries[("Withdrawal due to adverse events", "Low dose")].n_fields == 11 + 2 * 5
 
 
 @pytest.mark.parametrize(
@@ -156,6 +160,13 @@ def test_hand_calculated_review_reproduces(tmp_path):
         ((COMPARISON, "Serious adverse events"), "CI_END", 1 + 1e-8),
         ((COMPARISON, "Treatment failure", "Children"), "WEIGHT", 1 + 1e-6),
         ((COMPARISON, "Treatment failure"), "Q", 1.01),
+        ((COMPARISON, "Withdrawal due to adverse events"), "EFFECT_SIZE", 1 + 1e-7),
+        ((COMPARISON, "Withdrawal due to adverse events"), "CHI2", 1 + 1e-7),
+        (
+            (COMPARISON, "Withdrawal due to adverse events", "High dose", "Olive 2015"),
+            "WEIGHT",
+            1 + 1e-7,
+        ),
         ((COMPARISON, "Pain score (0-10)", None, "Kauri 2016"), "SE", 1 + 1e-6),
     ],
 )
@@ -199,7 +210,7 @@ def test_not_comparable_levels_give_their_reason(tmp_path):
     assert "ESTIMABLE=NO" in entries[("Serious adverse events", None)].reason
     assert "ESTIMABLE=NO" in entries[("Treatment failure", "Children")].reason
     assert "no stored results" in entries[("Pain score (0-10)", None)].reason
-    assert report.totals == {"reproduced": 2, "mismatch": 0, "not_comparable": 3}
+    assert report.totals == {"reproduced": 5, "mismatch": 0, "not_comparable": 3}
     assert report.ok
 
 
@@ -243,10 +254,62 @@ def test_other_ci_levels_skip_cis(tmp_path):
 def test_json_document_shape(tmp_path):
     doc = revman_check(hand_review(tmp_path)).to_dict()
     assert set(doc) >= {"file", "outcomes", "totals"}
-    assert doc["totals"] == {"reproduced": 5, "mismatch": 0, "not_comparable": 0}
+    assert doc["totals"] == {"reproduced": 8, "mismatch": 0, "not_comparable": 0}
     first = doc["outcomes"][0]
     assert list(first)[:8] == [
-        "comparison", "outcome", "subgroup", "status", "max_rel_diff", "field", "reason",
+        "comparison",
+        "outcome",
+        "subgroup",
+        "status",
+        "max_rel_diff",
+        "field",
+        "reason",
         "analysis_id",
     ]
     assert first["subgroup"] is None and first["comparison"] == COMPARISON
+
+
+GENERIC = """<?xml version="1.0" encoding="UTF-8"?>
+<COCHRANE_REVIEW><COVER_SHEET><TITLE>Generic</TITLE></COVER_SHEET>
+<ANALYSES_AND_DATA><COMPARISON NO="1"><NAME>C</NAME>
+<IV_OUTCOME NO="1" LOG_DATA="YES" RANDOM="NO" TOTALS="YES" ESTIMABLE="YES" {pooled}>
+<NAME>Relapse</NAME><EFFECT_MEASURE>Hazard Ratio</EFFECT_MEASURE>
+<IV_DATA STUDY_ID="STD-A" EFFECT_SIZE="-0.25" SE="0.125" WEIGHT="80.0"/>
+<IV_DATA STUDY_ID="STD-B" EFFECT_SIZE="0.5" SE="0.25" WEIGHT="20.0"/>
+</IV_OUTCOME>
+<IPD_OUTCOME NO="2"><NAME>Survival</NAME><IPD_DATA STUDY_ID="STD-A" O_E="-1.5" VAR="4.0"/></IPD_OUTCOME>
+</COMPARISON></ANALYSES_AND_DATA></COCHRANE_REVIEW>
+"""
+
+
+def test_generic_log_outcome_by_hand_and_ipd_not_comparable(tmp_path):
+    # Inverse-variance fixed effect by hand: w = 1/0.125² = 64 and 1/0.25² = 16 (80 %, 20 %);
+    # θ = (64·(−0.25) + 16·0.5)/80 = −0.1, SE = 1/√80; Q = 64·0.15² + 16·0.6² = 7.2 on 1 df;
+    # I² = (7.2 − 1)/7.2; reported as a ratio (log data): exp(θ), exp(θ ± z·SE).
+    se = 1 / math.sqrt(80)
+    z975 = 1.959963984540054
+    pooled = {
+        "EFFECT_SIZE": math.exp(-0.1),
+        "CI_START": math.exp(-0.1 - z975 * se),
+        "CI_END": math.exp(-0.1 + z975 * se),
+        "Z": 0.1 / se,
+        "P_Z": math.erfc(0.1 / se / math.sqrt(2)),
+        "CHI2": 7.2,
+        "DF": 1,
+        "P_CHI2": math.erfc(math.sqrt(7.2 / 2)),
+        "I2": (7.2 - 1) / 7.2 * 100,
+        "TAU2": 0.0,
+        "WEIGHT": 100.0,
+    }
+    text = GENERIC.format(pooled=" ".join(f'{k}="{v!r}"' for k, v in pooled.items()))
+    path = tmp_path / "generic.rm5"
+    path.write_text(text, encoding="utf-8")
+    report = revman_check(read_revman(path))
+    generic, ipd = report.entries
+    assert generic.status == "reproduced" and generic.measure == "HR"
+    assert generic.n_fields == 11 + 2  # pooled fields and the two study weights
+    assert ipd.status == "not-comparable" and "IPD" in ipd.reason
+    # one changed value is caught
+    path.write_text(text.replace('CHI2="7.2"', 'CHI2="7.3"'), encoding="utf-8")
+    (bad,) = [e for e in revman_check(read_revman(path)).entries if e.status == "mismatch"]
+    assert bad.field == "CHI2"

@@ -25,21 +25,30 @@ def test_example_reproduces_and_exits_0(capsys):
     assert main(["revman-check", "--example"]) == 0
     out = capsys.readouterr().out
     assert "Serious adverse events" in out and "Adults" in out
-    assert "5 reproduced, 0 mismatch, 0 not comparable" in out
+    assert "8 reproduced, 0 mismatch, 0 not comparable" in out
 
 
 def test_json_is_one_document_with_the_specified_shape(capsys):
     assert main(["revman-check", "--example", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)  # exactly one JSON document
     assert doc["file"].endswith("synthetic_sparse.rm5")
-    assert doc["totals"] == {"reproduced": 5, "mismatch": 0, "not_comparable": 0}
-    assert len(doc["outcomes"]) == 5
+    assert doc["totals"] == {"reproduced": 8, "mismatch": 0, "not_comparable": 0}
+    assert len(doc["outcomes"]) == 8
     for entry in doc["outcomes"]:
         assert KEYS <= set(entry)
         assert entry["status"] in {"reproduced", "mismatch", "not-comparable"}
         assert entry["subgroup"] is None or isinstance(entry["subgroup"], str)
         assert isinstance(entry["max_rel_diff"], float)
-    assert [e["subgroup"] for e in doc["outcomes"]] == [None, None, "Adults", "Children", None]
+    assert [e["subgroup"] for e in doc["outcomes"]] == [
+        None,
+        None,
+        "Adults",
+        "Children",
+        None,
+        "Low dose",
+        "High dose",
+        None,
+    ]
 
 
 def test_mismatch_exits_1_and_names_the_field(tmp_path, capsys):
@@ -66,6 +75,13 @@ def test_unreadable_file_one_line_on_stderr_exit_2(tmp_path, capsys):
         lines = captured.err.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in captured.err
         assert lines[0].startswith("sparsemeta revman-check: error:") and str(target) in lines[0]
+
+
+def test_review_without_analyses_is_an_error(tmp_path, capsys):
+    empty = tmp_path / "protocol.rm5"
+    empty.write_text("<COCHRANE_REVIEW/>", encoding="utf-8")
+    assert main(["revman-check", str(empty)]) == 2
+    assert "no analyses" in capsys.readouterr().err
 
 
 def test_file_or_example_is_required(capsys):

@@ -160,6 +160,15 @@ def test_bad_generic_values(field, value, problem):
     assert "'b'" in message and f"'{field}'" in message and problem in message
 
 
+def test_table_without_any_data_column():
+    raw = binary_rows().drop(columns=["events_t", "events_c"])
+    with pytest.raises(DataError) as err:
+        study_table(raw)
+    message = str(err.value)
+    assert "study 'Smith 2001'" in message and "'events_t/events_c/" in message
+    assert "none of the columns events_t, events_c, mean_t" in message
+
+
 def test_missing_data_column():
     raw = binary_rows().drop(columns="n_c")
     with pytest.raises(DataError, match=r"study 'Smith 2001', field 'n_c': column missing"):

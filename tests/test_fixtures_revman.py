@@ -61,11 +61,23 @@ def test_file_structure_is_read_completely(revman_fixtures):
     dental = review(revman_fixtures / "CD007868.rm5")
     kinds = [(a.measure, a.random) for a in dental.analyses]
     # README: 25 IV-random SMD, 8 IV-random MD, 8 M-H random RR
-    assert (kinds.count(("SMD", True)), kinds.count(("MD", True)), kinds.count(("RR", True))) == (25, 8, 8)
+    assert (kinds.count(("SMD", True)), kinds.count(("MD", True)), kinds.count(("RR", True))) == (
+        25,
+        8,
+        8,
+    )
     assert {a.totals for a in dental.analyses} == {"YES", "SUB", "NO"}
     fleiss = review(revman_fixtures / "Fleiss1993.rm5")
     aspirin = fleiss.analyses[0]
-    assert list(aspirin.studies["study"]) == ["MRC-1", "CDP", "MRC-2", "GASP", "PARIS", "AMIS", "ISIS-2"]
+    assert list(aspirin.studies["study"]) == [
+        "MRC-1",
+        "CDP",
+        "MRC-2",
+        "GASP",
+        "PARIS",
+        "AMIS",
+        "ISIS-2",
+    ]
     assert list(aspirin.studies["events_t"]) == [49, 44, 102, 32, 85, 246, 1570]
 
 

@@ -382,6 +382,10 @@ def test_totals_yes_and_sub_random_by_hand():
     assert sub.study_weights == pytest.approx([50, 50, 100])
     assert sub.test_subgroups.q == pytest.approx(3.0)
     assert list(sub.to_frame()["level"]) == ["overall", "g1", "g2"]
+    studies = sub.study_frame()
+    assert list(studies["subgroup"]) == ["g1", "g1", "g2"]
+    assert list(studies["weight"]) == pytest.approx([50, 50, 100])
+    assert "TOTALS=SUB" in str(sub)
 
 
 def test_totals_no_and_sub_without_subgroups_have_no_total():

@@ -223,7 +223,7 @@ def test_billion_laughs_is_refused_without_expansion(tmp_path):
         )
         + "]>\n<COCHRANE_REVIEW>&lol9;</COCHRANE_REVIEW>\n"
     )
-    assert_error(write(tmp_path, bomb), "line 3", "entity")
+    assert_error(write(tmp_path, bomb), "line 3", "refused", "entity declaration")
 
 
 def test_external_entity_is_not_fetched(tmp_path):
@@ -231,7 +231,7 @@ def test_external_entity_is_not_fetched(tmp_path):
         '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
         "<COCHRANE_REVIEW><COVER_SHEET><TITLE>&xxe;</TITLE></COVER_SHEET></COCHRANE_REVIEW>\n"
     )
-    message = assert_error(write(tmp_path, xxe), "line 2", "entity")
+    message = assert_error(write(tmp_path, xxe), "line 2", "refused", "entity declaration")
     assert "root:" not in message
 
 
@@ -240,7 +240,12 @@ def test_external_dtd_reference_is_not_fetched(tmp_path):
         '<?xml version="1.0"?>\n<!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd">\n'
         "<COCHRANE_REVIEW>&ext;</COCHRANE_REVIEW>\n"
     )
-    assert_error(write(tmp_path, text), "line 3")
+    assert_error(write(tmp_path, text), "line 2", "refused", "external DTD")
+
+
+def test_internal_doctype_without_entities_is_accepted(tmp_path):
+    text = rm5(DICH).replace("<COCHRANE_REVIEW ", "<!DOCTYPE COCHRANE_REVIEW>\n<COCHRANE_REVIEW ", 1)
+    assert read_revman(write(tmp_path, text)).analyses[0].outcome == "Death"
 
 
 def test_truncated_file_names_the_line(tmp_path):
@@ -267,6 +272,13 @@ def test_wrong_root_element(tmp_path):
 def test_empty_and_missing_files(tmp_path):
     assert_error(write(tmp_path, b"  \n"), "empty")
     assert_error(tmp_path / "nope.rm5", "cannot read")
+    assert_error(tmp_path, "cannot read")  # a directory
+    with pytest.raises(RevManFormatError, match="expected a file path"):
+        read_revman(None)
+
+
+def test_csv_with_a_huge_field(tmp_path):
+    assert_error(write(tmp_path, b"A" * 200_000, "e.csv"), "line 1", "not a RevMan 5 CSV export")
 
 
 S1, S2, S3 = '<DICH_DATA CI_END="2.0"', '<DICH_DATA CI_END="0.0"', '<DICH_DATA CI_END="3.0"'
@@ -375,9 +387,17 @@ def test_csv_non_numeric_count(tmp_path):
     assert_error(write(tmp_path, csv_text(rows), "e.csv"), "line 5", "events1", "'one'")
 
 
-def test_csv_unknown_data_type(tmp_path):
-    rows = [CSV_ROWS[0], CSV_ROWS[1].replace(",DIC,", ",XYZ,")]
-    assert_error(write(tmp_path, csv_text(rows), "e.csv"), "line 3", "Data Type 'XYZ'")
+def test_csv_other_data_types_are_listed_as_unsupported(tmp_path):
+    rows = [r.replace(",DIC,", ",IV,") for r in CSV_ROWS]
+    (a,) = read_revman(write(tmp_path, csv_text(rows), "e.csv")).analyses
+    assert a.data_type is None and "'IV' is not read" in a.unsupported and len(a.studies) == 0
+
+
+def test_csv_bad_settings(tmp_path):
+    rows = [CSV_ROWS[0], CSV_ROWS[1].replace(",Random,", ",Mixed,"), *CSV_ROWS[2:]]
+    assert_error(write(tmp_path, csv_text(rows), "e.csv"), "line 3", "Analysis Model 'Mixed'")
+    rows = [CSV_ROWS[0], CSV_ROWS[1].replace(",RR,", ",HR,"), *CSV_ROWS[2:]]
+    assert_error(write(tmp_path, csv_text(rows), "e.csv"), "line 3", "Effect Measure 'HR'")
 
 
 # --------------------------------------------------------------------------- writer

@@ -8,6 +8,7 @@ the statements of Röver (2020, bayesmeta JSS paper, Sec. 3.4).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import tomllib
@@ -57,8 +58,9 @@ PROPER = [
 def test_pdf_integrates_to_one(prior):
     # split at quantiles so quad sees the mass of heavy-tailed priors; the pieces are
     # integrals of the density only, so the check is independent of cdf/ppf accuracy
-    cuts = [0.0, *prior.ppf([0.5, 0.99]).tolist(), np.inf]
-    total = sum(integrate.quad(prior.pdf, a, b, limit=200)[0] for a, b in zip(cuts, cuts[1:]))
+    q = prior.ppf([0.0, 0.5, 0.99, 1.0])
+    cuts = sorted({0.0, *q[np.isfinite(q)].tolist()}) + ([] if np.isfinite(q[-1]) else [np.inf])
+    total = sum(integrate.quad(prior.pdf, a, b, limit=200)[0] for a, b in itertools.pairwise(cuts))
     assert total == pytest.approx(1.0, abs=1e-6)
 
 
@@ -73,7 +75,8 @@ def test_cdf_ppf_inverse_and_cdf_is_integral_of_pdf(prior):
     q = np.array([0.01, 0.1, 0.5, 0.9, 0.99])
     np.testing.assert_allclose(prior.cdf(prior.ppf(q)), q, atol=1e-10)
     t = prior.ppf(0.7)
-    assert integrate.quad(prior.pdf, 0, t, limit=200)[0] == pytest.approx(0.7, abs=1e-6)
+    lower = float(prior.ppf(0.0))  # 0, or the lower end of a bounded support
+    assert integrate.quad(prior.pdf, lower, t, limit=200)[0] == pytest.approx(0.7, abs=1e-6)
 
 
 @pytest.mark.parametrize("prior", PROPER, ids=str)
@@ -408,6 +411,8 @@ def test_cli_priors(capsys):
     assert "turner2012" in out and "Int J Epidemiol" in out
     assert main(["priors", "halfnormal(-1)"]) == 2
     assert "scale" in capsys.readouterr().err
+    assert main(["priors", "--family", "turner"]) == 2
+    assert "turner2015" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- bad input
@@ -474,9 +479,17 @@ def test_other_bad_input():
         priors.describe(UniformShrinkage())
     with pytest.raises(PriorError, match="one per standard error"):
         priors.uisd([100], [0.2, 0.3])
+    with pytest.raises(PriorError, match="one per standard error"):
+        priors.uisd(["a", "b"], [0.2, 0.3])
+    with pytest.raises(PriorError, match="positive finite"):
+        UniformShrinkage().cdf(0.3, se=["x"])
     with pytest.raises(PriorError, match="'sd' must be positive"):
         priors.parse_mu("normal(0, 0)")
     with pytest.raises(PriorError, match="unknown mu prior"):
         priors.parse_mu("cauchy(0, 1)")
+    with pytest.raises(PriorError, match="a mu prior: use parse_mu"):
+        priors.parse("normal(0, 10)")
+    with pytest.raises(PriorError, match="a tau prior: use parse"):
+        priors.parse_mu("halfnormal(0.5)")
     with pytest.raises(PriorError, match="unknown measure"):
         priors.mu_prior_default("logit")

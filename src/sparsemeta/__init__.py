@@ -53,11 +53,14 @@ __all__ = [
     "RevManFormatError",
     "SparsemetaError",
     "__version__",
+    "compare_priors",
     *sorted(_SUBMODULES),
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "compare_priors":
+        return importlib.import_module("sparsemeta.sensitivity").compare_priors
     if name in _SUBMODULES:
         return importlib.import_module(f"sparsemeta.{name}")
     raise AttributeError(f"module 'sparsemeta' has no attribute {name!r}")

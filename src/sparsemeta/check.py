@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -63,7 +63,7 @@ LEVEL_FIELDS: tuple[str, ...] = (
 )
 #: Study-level fields compared by :func:`revman_check`.
 STUDY_FIELDS: tuple[str, ...] = ("EFFECT_SIZE", "CI_START", "CI_END", "SE", "WEIGHT")
-_CI_FIELDS = {"CI_START", "CI_END"}
+_CI_FIELDS = frozenset({"CI_START", "CI_END"})
 
 
 @dataclass(frozen=True)
@@ -447,7 +447,7 @@ def _level_values(level: frequentist.RevManLevel) -> dict[str, float]:
 
 
 def _reference(
-    stored: StoredResult, df: float | None, fields: Iterable[str], skip: set[str]
+    stored: StoredResult, df: float | None, fields: Iterable[str], skip: Iterable[str]
 ) -> dict[str, float]:
     out = {k: stored.values[k] for k in fields if k in stored.values and k not in skip}
     if df == 0:
@@ -555,12 +555,14 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
     except SparsemetaError as exc:
         return [_simple_entry(analysis, "mismatch", f"recomputation failed: {exc}")]
     tol = _tolerances(analysis)
-    skip: set[str] = set()
-    notes = []
-    for name, level in (("CI_STUDY", analysis.ci_study), ("CI_TOTAL", analysis.ci_total)):
-        if level is not None and level != 95:
-            skip |= _CI_FIELDS
-            notes.append(f"{name}={level:g}%")
+    # frequentist.revman computes 95% intervals: other stored levels are not compared
+    notes = [
+        f"{name}={level:g}%"
+        for name, level in (("CI_STUDY", analysis.ci_study), ("CI_TOTAL", analysis.ci_total))
+        if level is not None and level != 95
+    ]
+    skip_total = _CI_FIELDS if analysis.ci_total not in (None, 95) else set()
+    skip_study = _CI_FIELDS if analysis.ci_study not in (None, 95) else set()
     study_values = _study_values(result)
     entries = []
     levels: list[tuple[str | None, StoredResult, frequentist.RevManLevel | None]] = [
@@ -576,7 +578,7 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
         if reason is None and computed is None:
             reason = "no recomputed total (RevMan stored one)"
         if reason is None and computed is not None:
-            reference = _reference(stored, computed.df, LEVEL_FIELDS, skip)
+            reference = _reference(stored, computed.df, LEVEL_FIELDS, skip_total)
             values = _level_values(computed)
             if subgroup is None and analysis.has_subgroups and result.test_subgroups is not None:
                 test = result.test_subgroups
@@ -595,22 +597,15 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
             weight_ok = analysis.totals != "NO" and reason is None
             fields = [f for f in STUDY_FIELDS if f != "WEIGHT" or weight_ok]
             for key in fields:
-                if key in s.values and key not in skip:
+                if key in s.values and key not in skip_study:
                     reference[f"{s.study}/{key}"] = s.values[key]
                     values[f"{s.study}/{key}"] = study_values[i][key]
         comparison = compare(values, reference, **tol)
         if reason is None and not any("/" not in k for k in comparison.compared):
             reason = "no stored results (empty attributes)"
         if notes and reason is None and comparison.status == "reproduced":
-            comparison = Comparison(
-                comparison.status,
-                comparison.max_rel_diff,
-                comparison.field,
-                comparison.max_p_diff,
-                comparison.p_field,
-                comparison.compared,
-                comparison.mismatches,
-                f"CIs not compared ({', '.join(notes)}; recomputed at 95%)",
+            comparison = replace(
+                comparison, reason=f"CIs not compared ({', '.join(notes)}; recomputed at 95%)"
             )
         entries.append(
             _entry(
@@ -654,7 +649,8 @@ def revman_check(review: RevManReview) -> CheckReport:
         ``mismatch`` (largest difference and its field) or ``not-comparable`` (with the
         reason: ``ESTIMABLE=NO``, ``TOTALS=NO``, empty stored results, unsupported outcome
         type). Files read from a CSV export (values rounded to 8 decimals) are compared at
-        that precision: a value matches when it rounds to the stored digits.
+        that precision: a value matches when it is within half a unit of the 8th decimal
+        (5e-9), or within the relative tolerance 1e-9 for values above 5.
     """
     entries: list[CheckEntry] = []
     for analysis in review.analyses:

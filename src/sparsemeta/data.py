@@ -160,12 +160,14 @@ def _row_types(df: pd.DataFrame) -> list[DataType]:
     if bad.size:
         i = int(bad[0])
         found = [k for j, k in enumerate(_MARKERS) if present[j, i]]
-        cols = ", ".join(c for k in _MARKERS for c in _MARKERS[k] if c in df.columns)
-        problem = (
-            f"no study data: all of {cols} are missing"
-            if not found
-            else f"row mixes {' and '.join(found)} data; fill in one data type per row"
-        )
+        markers = [c for k in _MARKERS for c in _MARKERS[k]]
+        have = [c for c in markers if c in df.columns]
+        if found:
+            problem = f"row mixes {' and '.join(found)} data; fill in one data type per row"
+        elif have:
+            problem = f"no study data: all of {', '.join(have)} are missing"
+        else:
+            problem = f"no study data: the table has none of the columns {', '.join(markers)}"
         field = "/".join(c for k in (found or _MARKERS) for c in _MARKERS[k])
         raise _fail(df["study"].iloc[i], df.index[i], field, problem)
     names: list[DataType] = list(_MARKERS)  # type: ignore[arg-type]

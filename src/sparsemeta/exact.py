@@ -76,6 +76,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -99,7 +100,8 @@ __all__ = [
 _LOG_2PI = math.log(2.0 * math.pi)
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 
-# Prior tail probabilities whose quantiles become panel break points.
+# Prior probabilities whose quantiles become panel break points (probability 1 gives the
+# upper end of a bounded support, e.g. of a uniform prior).
 _PRIOR_PROBS_FINE = np.array(
     [
         1e-8,
@@ -124,9 +126,10 @@ _PRIOR_PROBS_FINE = np.array(
         1 - 1e-4,
         1 - 1e-6,
         1 - 1e-8,
+        1.0,
     ]
 )
-_PRIOR_PROBS_FAST = np.array([1e-4, 0.02, 0.15, 0.4, 0.7, 0.93, 0.999])
+_PRIOR_PROBS_FAST = np.array([1e-4, 0.02, 0.15, 0.4, 0.7, 0.93, 0.999, 1.0])
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class _Resolution:
 
 _FINE = _Resolution(n_breaks=48, order=12, prior_probs=_PRIOR_PROBS_FINE)
 _BATCH_TOL = 1e-7  # quantile solver tolerance in batch mode (quadrature error is larger)
-_FAST = _Resolution(n_breaks=10, order=4, prior_probs=_PRIOR_PROBS_FAST)
+_FAST = _Resolution(n_breaks=10, order=5, prior_probs=_PRIOR_PROBS_FAST)
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,19 @@ class _NormalMuPrior:
 
 
 def _mu_prior(mu_prior: Any) -> _NormalMuPrior | None:
-    """Normalise the mu prior: ``None``/``"flat"`` -> flat, else an object with mean and sd."""
-    if mu_prior is None or (isinstance(mu_prior, str) and mu_prior.strip().lower() == "flat"):
+    """Normalise the mu prior to ``None`` (flat) or a normal prior.
+
+    Accepts ``None``, ``"flat"``, a prior string for ``sparsemeta.priors.parse_mu``, a
+    ``sparsemeta.priors`` mu prior (``Flat`` or ``Normal``), any object with ``mean`` and
+    ``sd`` attributes, or a mapping with those keys.
+    """
+    if isinstance(mu_prior, str):
+        if mu_prior.strip().lower() == "flat":
+            return None
+        from sparsemeta import priors
+
+        mu_prior = priors.parse_mu(mu_prior)
+    if mu_prior is None or getattr(mu_prior, "name", None) == "flat":
         return None
     if isinstance(mu_prior, Mapping):
         mean, sd = mu_prior.get("mean"), mu_prior.get("sd")
@@ -480,29 +494,34 @@ def _mixture_quantile(
     w: NDArray[np.float64],
     tol: float = 1e-11,
 ) -> NDArray[np.float64]:
-    """Quantiles (n, q) of normal mixtures: Newton steps kept inside a bisection bracket.
+    r"""Quantiles (n, q) of normal mixtures: Newton steps kept inside a bisection bracket.
 
-    Stops when every step is below ``tol`` times the mixture's sd.
+    Starts from the weighted average of the component quantiles,
+    :math:`\sum_j \omega_j (m_j + s_j \Phi^{-1}(p))`, and iterates each row until its
+    steps are below ``tol`` times the mixture's sd (converged rows drop out).
     """
-    mean, sd = _mixture_moments(m, s, w)
-    with np.errstate(divide="ignore"):
-        x = mean[:, None] + sd[:, None] * special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
+    sd = _mixture_moments(m, s, w)[1]
+    z = special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
+    x = (w * m).sum(axis=1)[:, None] + (w * s).sum(axis=1)[:, None] * z
     lo = np.broadcast_to((m - 40.0 * s).min(axis=1)[:, None], p.shape).copy()
     hi = np.broadcast_to((m + 40.0 * s).max(axis=1)[:, None], p.shape).copy()
     x = np.clip(x, lo, hi)
     xtol = tol * sd[:, None]
+    rows = np.arange(p.shape[0])
     for _ in range(200):
-        f, d = _mixture_cdf(x, m, s, w)
-        f = f - p
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f < 0, hi, x)
+        xa, la, ha = x[rows], lo[rows], hi[rows]
+        f, d = _mixture_cdf(xa, m[rows], s[rows], w[rows])
+        f = f - p[rows]
+        la = np.where(f < 0, xa, la)
+        ha = np.where(f < 0, ha, xa)
         with np.errstate(divide="ignore", invalid="ignore"):
-            new = x - f / d
-        bad = ~np.isfinite(new) | (new < lo) | (new > hi)
-        new = np.where(bad, 0.5 * (lo + hi), new)
-        step = np.abs(new - x)
-        x = new
-        if np.all((step <= xtol) | (hi - lo <= xtol)):
+            new = xa - f / d
+        bad = ~np.isfinite(new) | (new < la) | (new > ha)
+        new = np.where(bad, 0.5 * (la + ha), new)
+        done = ((np.abs(new - xa) <= xtol[rows]) | (ha - la <= xtol[rows])).all(axis=1)
+        x[rows], lo[rows], hi[rows] = new, la, ha
+        rows = rows[~done]
+        if rows.size == 0:
             break
     x = np.where(p <= 0.0, -np.inf, x)
     return np.where(p >= 1.0, np.inf, x)
@@ -552,28 +571,33 @@ def _shortest(
 # ----------------------------------------------------------------------------- marginals
 
 
-class _Marginal:
+class _Marginal(ABC):
     """Common interface of a posterior margin: pdf, cdf, quantile, intervals, moments."""
 
     name: str
     _bounded_below = False  # support [0, inf) rather than the real line
 
+    @abstractmethod
     def pdf(self, x: ArrayLike) -> NDArray[np.float64] | float:
-        raise NotImplementedError
+        """Posterior density at x."""
 
+    @abstractmethod
     def cdf(self, x: ArrayLike) -> NDArray[np.float64] | float:
-        raise NotImplementedError
+        """Posterior cumulative distribution function at x."""
 
+    @abstractmethod
     def quantile(self, p: ArrayLike) -> NDArray[np.float64] | float:
-        raise NotImplementedError
+        """Posterior quantile (inverse cdf) at probabilities p."""
 
     @property
+    @abstractmethod
     def mean(self) -> float:
-        raise NotImplementedError
+        """Posterior mean."""
 
     @property
+    @abstractmethod
     def sd(self) -> float:
-        raise NotImplementedError
+        """Posterior standard deviation."""
 
     @property
     def median(self) -> float:
@@ -904,8 +928,9 @@ def posterior(
     tau_prior : prior value or str
         Object with ``logpdf(tau)`` (``logpdf(tau, se=se)`` when ``requires_se``),
         ``proper``, optionally ``ppf``; a string is passed to ``sparsemeta.priors.parse``.
-    mu_prior : None, "flat", or normal prior with ``mean`` and ``sd``
-        Prior of the overall effect mu (flat by default).
+    mu_prior : None, "flat", str, or normal prior with ``mean`` and ``sd``
+        Prior of the overall effect mu (flat by default); strings such as
+        ``"normal(0, 10)"`` go to ``sparsemeta.priors.parse_mu``.
     labels : sequence of str, optional
         Study labels (default ``"study 1"``, ...).
 
@@ -989,8 +1014,9 @@ def posterior_batch(
 
     Notes
     -----
-    Uses a coarser quadrature than :func:`posterior` (about 150 tau nodes); quantiles
-    agree with it to about 1e-5 relative (see tests).
+    Uses a coarser quadrature than :func:`posterior` (about 100 tau nodes instead of about
+    850, and a looser quantile tolerance); quantiles agree with it to about 3e-5 of the
+    posterior sd (tests require 2e-4).
     """
     y, se, valid = _check_batch(Y, SE)
     prior = _tau_prior(tau_prior)

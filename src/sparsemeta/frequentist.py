@@ -568,10 +568,8 @@ def _pool_core(
             tau2 = float(tau2_dl(yi, vi, chi2))
         elif tau2_method == "REML":
             tau2 = float(tau2_reml(yi, vi))
-        elif tau2_method == "PM":
-            tau2 = float(tau2_pm(yi, vi))
         else:
-            raise ValueError(f"tau2_method must be 'DL', 'REML' or 'PM', got {tau2_method!r}")
+            tau2 = float(tau2_pm(yi, vi))
         w = 1.0 / (vi + tau2)
         est_, se_ = fixed_iv(yi, vi + tau2)
         est, se = float(est_), float(se_)
@@ -635,6 +633,8 @@ def meta_analysis(
     method = method.upper()
     if method not in ("IV", "MH", "PETO"):
         raise ValueError(f"method must be 'IV', 'MH' or 'Peto', got {method!r}")
+    if tau2_method not in ("DL", "REML", "PM"):
+        raise ValueError(f"tau2_method must be 'DL', 'REML' or 'PM', got {tau2_method!r}")
     if ci_method not in ("z", "hksj", "mhk"):
         raise ValueError(f"ci_method must be 'z', 'hksj' or 'mhk', got {ci_method!r}")
     if ci_method != "z" and not random:
@@ -903,9 +903,26 @@ class RevManResult:
         ]
         return pd.DataFrame(
             [
-                {"level": lv.label or "overall", **{n: getattr(lv, n) for n in names}}
+                {
+                    "level": "overall" if lv.label is None else lv.label,
+                    **{n: getattr(lv, n) for n in names},
+                }
                 for lv in levels
             ]
+        )
+
+    def study_frame(self) -> pd.DataFrame:
+        """One row per study: ``study, subgroup, effect_size, ci_start, ci_end, se, weight``."""
+        return pd.DataFrame(
+            {
+                "study": self.studies,
+                "subgroup": self.study_subgroups,
+                "effect_size": self.study_effect,
+                "ci_start": self.study_ci_start,
+                "ci_end": self.study_ci_end,
+                "se": self.study_se,
+                "weight": self.study_weights,
+            }
         )
 
     def __str__(self) -> str:

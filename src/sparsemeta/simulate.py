@@ -470,12 +470,13 @@ def _run_chunk(
     """Simulate one chunk and analyse it with every method (runs on a worker)."""
     k, t, j, n = task
     reps = draw(design, k, t, j, n)
-    out: dict[str, Any] = {"task": task, "intervals": {}, "seconds": {}}
+    out: dict[str, Any] = {"task": task, "intervals": {}, "seconds": {}, "cpu_seconds": {}}
     for name in methods:
         m = method(name, mu_prior)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         res = evaluate(m, reps)
         out["seconds"][name] = time.perf_counter() - start
+        out["cpu_seconds"][name] = time.thread_time() - cpu
         out["intervals"][name] = np.column_stack([res.estimate, res.low, res.high])
     return out
 
@@ -549,8 +550,10 @@ class Calibration:
     ----------
     table
         One row per method × k × τ: ``method, k, tau, reps, n, coverage, coverage_se,
-        width_median, width_mean, bias, bias_se, rmse, seconds`` (``seconds``: time spent in
-        the method, summed over chunks).
+        width_median, width_mean, bias, bias_se, rmse, seconds, cpu_seconds``
+        (``seconds``: wall time spent in the method, summed over chunks; ``cpu_seconds``: CPU
+        time of the computing thread over the same calls, which does not grow when other
+        processes compete for the cores).
     seconds
         Wall-clock time of the whole study.
     fits
@@ -568,12 +571,13 @@ class Calibration:
         """Meta-analyses analysed per wall-clock second (all methods, all workers)."""
         return self.fits / self.seconds if self.seconds > 0 else math.inf
 
-    def method_fits_per_second(self) -> dict[str, float]:
-        """Replicates analysed per second of time spent in each method (per worker core)."""
-        per = self.table.groupby("method", sort=False)[["reps", "seconds"]].sum()
+    def method_fits_per_second(self, cpu: bool = False) -> dict[str, float]:
+        """Replicates analysed per second spent in each method, on one core (wall time, or
+        CPU time with ``cpu=True``)."""
+        col = "cpu_seconds" if cpu else "seconds"
+        per = self.table.groupby("method", sort=False)[["reps", col]].sum()
         return {
-            str(m): float(r.reps / r.seconds) if r.seconds > 0 else math.inf
-            for m, r in per.iterrows()
+            str(m): float(r["reps"] / r[col]) if r[col] > 0 else math.inf for m, r in per.iterrows()
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -585,6 +589,7 @@ class Calibration:
             "seconds": self.seconds,
             "fits": self.fits,
             "method_fits_per_second": self.method_fits_per_second(),
+            "method_fits_per_cpu_second": self.method_fits_per_second(cpu=True),
             "design": {key: value for key, value in asdict(self.design).items()},
         }
 
@@ -696,6 +701,7 @@ def _table(design: Design, names: tuple[str, ...], results: list[dict[str, Any]]
             intervals = np.concatenate([p["intervals"][name] for p in parts])
             row = summarise(design.mu, name, k, design.taus[t], intervals)
             row["seconds"] = sum(p["seconds"][name] for p in parts)
+            row["cpu_seconds"] = sum(p["cpu_seconds"][name] for p in parts)
             rows.append(row)
     return pd.DataFrame(rows).sort_values(["k", "tau"], kind="stable", ignore_index=True)
 
@@ -724,16 +730,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def plot(table: pd.DataFrame, path: str | os.PathLike[str] | None = None) -> Figure:
     """Coverage (top) and median interval width (bottom, log scale) against τ.
 
-    One column of panels per k, one line per method. The coverage panels mark the nominal
+    One column of panels per k (y axes shared along each row), one line per method. The coverage panels mark the nominal
     95% and, shaded, the band 0.95 ± 1.96·√(0.95·0.05/R) within which a calibrated method's
     estimated coverage falls 95% of the time (R = replicates per cell); error bars are ±1.96
     Monte Carlo SE. Uses matplotlib's Agg backend; written atomically when ``path`` is given.
     """
+    from matplotlib import ticker
     from matplotlib.figure import Figure
 
     ks = sorted(table["k"].unique())
     fig = Figure(figsize=(3.6 * len(ks) + 1.5, 6.4), layout="constrained")
-    axes = fig.subplots(2, len(ks), squeeze=False, sharex=True)
+    axes = fig.subplots(2, len(ks), squeeze=False, sharex=True, sharey="row")
     methods = list(dict.fromkeys(table["method"]))
     colours = {m: f"C{i % 10}" for i, m in enumerate(methods)}
     for col, k in enumerate(ks):
@@ -752,6 +759,9 @@ def plot(table: pd.DataFrame, path: str | os.PathLike[str] | None = None) -> Fig
             wid_ax.plot(rows["tau"], rows["width_median"], **style)
         cov_ax.set_title(f"k = {k}")
         wid_ax.set_yscale("log")
+        wid_ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        wid_ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        wid_ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         wid_ax.set_xlabel("true τ")
         if col == 0:
             cov_ax.set_ylabel(f"coverage of {LEVEL:.0%} interval")

@@ -14,6 +14,7 @@ import argparse
 import json
 
 from sparsemeta import priors
+from sparsemeta.errors import PriorError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = priors.library()
     if args.family:
+        if args.family not in set(table["name"]):
+            raise PriorError(
+                f"unknown prior family {args.family!r}; valid names: "
+                f"{', '.join(dict.fromkeys(table['name']))}"
+            )
         table = table[table["name"] == args.family]
     if args.json:
         print(

@@ -1,7 +1,7 @@
 """``sparsemeta revman-check``: recompute a RevMan 5 review and compare with RevMan's results.
 
 Exit status: 0 when every comparable outcome and subgroup reproduces; 1 on any mismatch;
-2 when the file cannot be read (one line on stderr).
+2 when the file cannot be read or holds no analyses (one line on stderr).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from sparsemeta.check import CheckEntry, CheckReport, revman_check
+from sparsemeta.errors import RevManFormatError
 from sparsemeta.io import read_revman
 
 EXAMPLE = "synthetic_sparse.rm5"
@@ -103,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
             review = read_revman(path)
     else:
         review = read_revman(args.file)
+    if not review.analyses:
+        raise RevManFormatError(
+            f"{review.path}: the review has no analyses (no outcomes under ANALYSES_AND_DATA); "
+            "nothing to check"
+        )
     report = revman_check(review)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))

@@ -38,7 +38,7 @@ def read_revman(path: str | os.PathLike[str]) -> RevManReview:
     Raises
     ------
     RevManFormatError
-        The file cannot be opened, is empty, is not well-formed XML or a RevMan CSV export,
+        ``path`` is not a path; the file cannot be opened, is empty, is not well-formed XML or a RevMan CSV export,
         contains entity declarations or external references (refused, never expanded or
         fetched), or holds invalid study data. The message names the file and, where
         possible, the line.
@@ -49,6 +49,10 @@ def read_revman(path: str | os.PathLike[str]) -> RevManReview:
     inside one subgroup (the same study entered twice, e.g. two arms against one control)
     is numbered: ``"Smith 2000 #1"``, ``"Smith 2000 #2"``; ``study_name`` keeps the name.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise RevManFormatError(
+            f"read_revman: expected a file path (str or os.PathLike), got {type(path).__name__}"
+        )
     name = os.fspath(path)
     try:
         raw = Path(name).read_bytes()

@@ -6,7 +6,8 @@ comparison row; a row with a ``Data Type`` is an outcome row (``Subgroup Number`
 subgroup row; any other row is a study. Results are rounded to 8 decimal places, so an
 analysis read from CSV has ``decimals=8``. CSV exports carry no study IDs, no ``TOTALS``
 unless the optional ``Totals`` column was exported (``YES`` is assumed otherwise) and no
-``ESTIMABLE`` flags.
+``ESTIMABLE`` flags. Only dichotomous (``DIC``) and continuous (``CON``) outcomes are read;
+other data types are listed as unsupported analyses (their scale is not in the export).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import csv
 import io
 import re
 from typing import Any
+
+import pandas as pd
 
 from sparsemeta import data
 from sparsemeta.errors import RevManFormatError
@@ -56,11 +59,9 @@ _RESULT_COLUMNS = {
     "total2": "TOTAL_2",
 }
 _REQUIRED = ("comparisonnumber", "outcomenumber", "subgroupnumber", "name")
-_DATA_TYPES: dict[str, tuple[str, data.DataType | None]] = {
+_DATA_TYPES: dict[str, tuple[str, data.DataType]] = {
     "DIC": ("DICH", "binary"),
     "CON": ("CONT", "continuous"),
-    "IV": ("IV", "generic"),
-    "GIV": ("IV", "generic"),
 }
 _MEASURES = {"binary": {"RR", "OR", "RD", "PETO_OR"}, "continuous": {"MD", "SMD"}}
 _DECIMALS = 8
@@ -140,7 +141,13 @@ class _Row:
 
 
 def _read_rows(text: str, path: str) -> list[_Row]:
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise RevManFormatError(
+            f"{path}, line {reader.line_num}: not a RevMan 5 CSV export ({exc})"
+        ) from exc
     if not records or not any(cell.strip() for cell in records[0]):
         raise RevManFormatError(f"{path}: empty CSV file (no header line)")
     header = [_key(h) for h in records[0]]
@@ -199,18 +206,13 @@ class _Outcome:
         self.comparison = comparison
         self.comparison_no = comparison_no
         self.outcome_no = outcome_no
-        code = row.text("datatype").upper()
-        if code not in _DATA_TYPES:
-            raise row.fail(
-                f"outcome {row.text('name')!r}: Data Type {row.text('datatype')!r} is not "
-                "supported (DIC, CON or IV)"
-            )
-        self.revman_type, self.data_type = _DATA_TYPES[code]
+        self.code = row.text("datatype").upper()
+        self.revman_type, self.data_type = _DATA_TYPES.get(self.code, (self.code, None))
         self.subgroups: list[tuple[_Row, int]] = []
         self.studies: list[tuple[_Row, int]] = []
 
 
-def _study_row(row: _Row, kind: data.DataType, log_data: bool | None) -> dict[str, Any]:
+def _study_row(row: _Row, kind: data.DataType) -> dict[str, Any]:
     name = " ".join(row.text("name").split())
     what = f"study {name!r}"
     out: dict[str, Any] = {
@@ -225,7 +227,7 @@ def _study_row(row: _Row, kind: data.DataType, log_data: bool | None) -> dict[st
             "events_c": row.integer("events2", what),
             "n_c": row.integer("total2", what),
         }
-    elif kind == "continuous":
+    else:
         out |= {
             "mean_t": row.real("mean1", what),
             "sd_t": row.real("sd1", what),
@@ -234,12 +236,6 @@ def _study_row(row: _Row, kind: data.DataType, log_data: bool | None) -> dict[st
             "sd_c": row.real("sd2", what),
             "n_c": row.integer("total2", what),
         }
-    else:
-        out |= {
-            "effect": row.real("effectestimate", what),
-            "se": row.real("se", what),
-            "log_scale": bool(log_data),
-        }
     order = row.number_or_none("userdefinedorder")
     out["order"] = int(order) if order is not None else None
     out["footnote"] = None
@@ -247,19 +243,58 @@ def _study_row(row: _Row, kind: data.DataType, log_data: bool | None) -> dict[st
     return out
 
 
+def _unsupported(item: _Outcome, name: str) -> RevManAnalysis:
+    """An outcome whose CSV data type is not read, listed with the reason."""
+    row = item.row
+    return RevManAnalysis(
+        comparison=item.comparison,
+        outcome=name,
+        comparison_no=item.comparison_no,
+        outcome_no=item.outcome_no,
+        analysis_id=f"{item.comparison_no}.{item.outcome_no}",
+        revman_type=item.revman_type,
+        data_type=None,
+        method=row.text("statisticalmethod"),
+        measure=row.text("effectmeasure"),
+        random=row.text("analysismodel").lower() == "random",
+        totals=_totals(row),  # type: ignore[arg-type]
+        has_subgroups=bool(item.subgroups),
+        subgroups=(),
+        subgroup_test=None,
+        log_data=None,
+        swap_events=None,
+        ci_study=None,
+        ci_total=None,
+        group_labels=(row.text("grouplabel1"), row.text("grouplabel2")),
+        graph_labels=(row.text("leftgraphlabel"), row.text("rightgraphlabel")),
+        units=None,
+        overall=row.stored("overall", None, None),
+        stored_subgroups=(),
+        stored_studies=(),
+        decimals=_DECIMALS,
+        unsupported=(
+            f"CSV data type {item.code!r} is not read (only DIC and CON: the export does not "
+            "say on which scale generic or O-E data are given); read the .rm5 file instead"
+        ),
+        source=row.at,
+        studies=pd.DataFrame(),
+    )
+
+
 def _analysis(item: _Outcome) -> RevManAnalysis:
     row = item.row
     name = " ".join(row.text("name").split())
     kind = item.data_type
-    assert kind is not None
+    if kind is None:
+        return _unsupported(item, name)
     method = row.text("statisticalmethod").upper() if kind == "binary" else "IV"
     if method not in ("MH", "IV", "PETO"):
         raise row.fail(
             f"outcome {name!r}: Statistical Method {row.text('statisticalmethod')!r} "
             "is not MH, IV or PETO"
         )
-    measure = row.text("effectmeasure").upper() or "GENERIC"
-    if kind in _MEASURES and measure not in _MEASURES[kind]:
+    measure = row.text("effectmeasure").upper()
+    if measure not in _MEASURES[kind]:
         raise row.fail(
             f"outcome {name!r}: Effect Measure {row.text('effectmeasure')!r} is not "
             f"one of {sorted(_MEASURES[kind])}"
@@ -269,7 +304,6 @@ def _analysis(item: _Outcome) -> RevManAnalysis:
         raise row.fail(
             f"outcome {name!r}: Analysis Model {row.text('analysismodel')!r} is not Fixed or Random"
         )
-    log_data = _flag(row, "entereddataareonlogscalegenericinversevarianceonly", None)
     sub_labels = unique_labels([" ".join(r.text("name").split()) for r, _ in item.subgroups])
     sub_by_no = {no: label for (_, no), label in zip(item.subgroups, sub_labels, strict=True)}
     rows: list[dict[str, Any]] = []
@@ -278,7 +312,7 @@ def _analysis(item: _Outcome) -> RevManAnalysis:
     for study_row, sub_no in item.studies:
         if sub_no and sub_no not in sub_by_no:
             raise study_row.fail(f"study row for subgroup {sub_no}, which has no subgroup row")
-        groups.setdefault(sub_no, []).append((study_row, _study_row(study_row, kind, log_data)))
+        groups.setdefault(sub_no, []).append((study_row, _study_row(study_row, kind)))
     for sub_no, members in groups.items():
         labels = unique_labels([m[1]["study_name"] for m in members])
         subgroup = sub_by_no.get(sub_no)
@@ -314,7 +348,7 @@ def _analysis(item: _Outcome) -> RevManAnalysis:
         has_subgroups=bool(item.subgroups),
         subgroups=tuple(sub_labels),
         subgroup_test=_flag(row, "testforsubgroupdifferences", None),
-        log_data=log_data,
+        log_data=None,
         swap_events=_flag(row, "swapeventandnonevent", None),
         ci_study=parse_float(row.text("studyconfidenceinterval").rstrip("%")),
         ci_total=parse_float(row.text("totalconfidenceinterval").rstrip("%")),
@@ -341,8 +375,8 @@ def parse_csv(raw: bytes, path: str) -> RevManReview:
     ------
     RevManFormatError
         Text that is not UTF-8, a header without RevMan's columns (e.g. a semicolon- or
-        tab-separated file), rows with the wrong number of fields, unknown data types or
-        settings, non-numeric numbers, or study data that
+        tab-separated file), rows with the wrong number of fields, unknown settings,
+        non-numeric numbers, or study data that
         :func:`sparsemeta.data.study_table` rejects; the message gives file and line.
     """
     rows = _read_rows(_decode(raw, path), path)

@@ -1,8 +1,8 @@
 """RevMan 5 ``.rm5`` files: a safe XML reader and a minimal writer.
 
 The XML is parsed with :mod:`defusedxml`: entity declarations (the "billion laughs"
-expansion attack) and external entities or DTDs (file or network access) are refused,
-never expanded or fetched. Every element keeps the line it starts on, so that a message
+expansion attack), external entities and document type declarations that reference an
+external DTD (file or network access) are refused, never expanded or fetched. Every element keeps the line it starts on, so that a message
 about bad content says where it is.
 
 Layout read (RevMan 5.x): ``COCHRANE_REVIEW/ANALYSES_AND_DATA/COMPARISON`` holds
@@ -24,7 +24,12 @@ from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import numpy as np
 import pandas as pd
-from defusedxml import DefusedXmlException
+from defusedxml import (
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
 from defusedxml.ElementTree import DefusedXMLParser
 
 from sparsemeta import data
@@ -130,9 +135,22 @@ class _LineTarget:
         return self._builder.close()
 
 
+def _refuse_external_dtd(name: str, sysid: str | None, pubid: str | None, _subset: bool) -> None:
+    if sysid or pubid:
+        raise DTDForbidden(name, sysid, pubid)
+
+
+_REFUSED = {
+    EntitiesForbidden: "an XML entity declaration",
+    ExternalReferenceForbidden: "an XML external reference",
+    DTDForbidden: "an external DTD reference",
+}
+
+
 def _parse_xml(raw: bytes, path: str) -> tuple[Element, dict[int, int]]:
     target = _LineTarget()
     parser = DefusedXMLParser(target=target, forbid_entities=True, forbid_external=True)
+    parser.parser.StartDoctypeDeclHandler = _refuse_external_dtd
     target.parser = parser
     try:
         parser.feed(raw)
@@ -141,9 +159,10 @@ def _parse_xml(raw: bytes, path: str) -> tuple[Element, dict[int, int]]:
         raise RevManFormatError(f"{path}: not a well-formed XML file ({exc})") from exc
     except DefusedXmlException as exc:
         line = parser.parser.CurrentLineNumber
+        what = _REFUSED.get(type(exc), "XML content that could expand or fetch data")
         raise RevManFormatError(
-            f"{path}, line {line}: refused to read XML entity or external reference "
-            f"({type(exc).__name__}); RevMan files never contain them"
+            f"{path}, line {line}: refused to read {what} ({exc}); RevMan files never "
+            "contain one, and it is never expanded or fetched"
         ) from exc
     return root, target.lines
 
@@ -153,7 +172,6 @@ class _Reader:
 
     def __init__(self, path: str, root: Element, lines: dict[int, int]) -> None:
         self.path = path
-        self.root = root
         self.lines = lines
         self.names: dict[str, tuple[str, str | None]] = {}
         for study in root.iter("STUDY"):

@@ -52,18 +52,37 @@ from sparsemeta.priors.tau import (
 
 
 def parse(text: str) -> TauPrior:
-    """Parse a tau-prior string, e.g. ``'halfcauchy(scale=0.5)'`` or
-    ``'turner2015(outcome="pain", comparison="pharm vs placebo/control")'``.
+    """Parse a tau-prior string into a prior value.
 
-    Strict: unknown names, unknown/missing/duplicate arguments, non-literal arguments
-    and invalid values raise :class:`~sparsemeta.errors.PriorError`.
+    Parameters
+    ----------
+    text : str
+        ``name(arguments)`` with number or string literals, keyword or positional (in
+        parameter order), e.g. ``'halfcauchy(0.5)'``, ``'halfcauchy(scale=0.5)'``,
+        ``'turner2015(outcome="pain", comparison="pharm vs placebo/control")'``; a bare
+        name for priors without parameters (``'jeffreys'``). The string is parsed with
+        :mod:`ast`, never evaluated.
+
+    Returns
+    -------
+    TauPrior
+        A value with ``parse(str(value)) == value``.
+
+    Raises
+    ------
+    PriorError
+        Unknown names, unknown/missing/duplicate arguments, non-literal arguments and
+        invalid values (non-positive scales, unknown table categories; the message lists
+        the valid choices).
     """
-    return parse_call(text, TAU_PRIORS, "tau")
+    hint = {name: "a mu prior: use parse_mu" for name in MU_PRIORS}
+    return parse_call(text, TAU_PRIORS, "tau", hint)
 
 
 def parse_mu(text: str) -> MuPrior:
     """Parse a mu-prior string: ``'normal(0, 10)'``, ``'normal(mean=0.0, sd=10.0)'``, ``'flat'``."""
-    return parse_call(text, MU_PRIORS, "mu")
+    hint = {name: "a tau prior: use parse" for name in TAU_PRIORS}
+    return parse_call(text, MU_PRIORS, "mu", hint)
 
 
 __all__ = [

@@ -9,11 +9,14 @@ from typing import Any
 from sparsemeta.errors import PriorError
 
 
-def parse_call(text: str, registry: dict[str, type], kind: str) -> Any:
+def parse_call(
+    text: str, registry: dict[str, type], kind: str, elsewhere: dict[str, str] | None = None
+) -> Any:
     """Turn ``name(arg, key=value, ...)`` (or a bare ``name``) into ``registry[name](...)``.
 
     Arguments must be number or string literals (a leading minus sign is allowed).
-    Raises :class:`PriorError` naming the prior, the parameter and the problem.
+    Raises :class:`PriorError` naming the prior, the parameter and the problem;
+    ``elsewhere`` maps names that belong to another registry to a hint for the message.
     """
     if not isinstance(text, str):
         raise PriorError(f"{kind} prior must be given as a string, got {text!r}")
@@ -28,7 +31,8 @@ def parse_call(text: str, registry: dict[str, type], kind: str) -> Any:
     else:
         raise PriorError(f"cannot parse {kind} prior {text!r}: expected name(arguments)")
     if func not in registry:
-        raise PriorError(f"unknown {kind} prior {func!r}; valid names: {', '.join(registry)}")
+        hint = f" ({elsewhere[func]})" if elsewhere and func in elsewhere else ""
+        raise PriorError(f"unknown {kind} prior {func!r}{hint}; valid names: {', '.join(registry)}")
     cls = registry[func]
     names = [f.name for f in fields(cls)]
     required = [

@@ -10,10 +10,13 @@ Conventions
 * Rhodes et al. (2015): ``log(tau^2) ~ t_5(location, scale)`` on tau^2; each cell is
   ``(location, scale)``. Then ``log(tau) ~ t_5(location / 2, scale / 2)``.
 * Bartoš et al. (2021, 2023): inverse-gamma ``(shape, scale)`` on **tau itself** (the
-  standard deviation): RoBMA/BayesTools put the heterogeneity prior on tau, and the
-  side-by-side table of our design notes (``PRIORS.md`` section 9: median 0.379, 95%
-  quantile 2.058 for InvGamma(1.77, 0.55)) is reproduced only when the inverse gamma is
-  read as a distribution of tau. The risk difference uses a half-normal ``(0, scale)``.
+  standard deviation), density ``scale^shape / Gamma(shape) tau^-(shape+1) exp(-scale/tau)``.
+  Evidence: BayesTools ``prior_informed`` (FBartos/BayesTools R/priors-informed.R) documents
+  its heterogeneity priors as priors "for the heterogeneity parameter tau" and builds them
+  as ``prior("invgamma", list(shape, scale))`` on that parameter; and the side-by-side
+  table of our design notes (PRIORS.md section 9: median 0.379, 95% quantile 2.058 for
+  InvGamma(1.77, 0.55)) is reproduced only when the inverse gamma is read as a
+  distribution of tau. The risk difference uses a half-normal ``(0, scale)`` on tau.
 """
 
 from __future__ import annotations

@@ -68,7 +68,10 @@ def _choice(
 def _se_array(prior: str, se: ArrayLike | None) -> FloatArray:
     if se is None:
         raise PriorError(f"{prior}: this prior depends on the study standard errors; pass se=")
-    arr = np.asarray(se, dtype=float)
+    try:
+        arr = np.asarray(se, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.empty(0)
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise PriorError(f"{prior}: se must be a non-empty 1-D array of positive finite numbers")
     return arr
@@ -960,8 +963,11 @@ def uisd(n: ArrayLike, se: ArrayLike) -> float:
 
     Röver et al. (2021), Res Synth Methods 12(4):448-474, Eq. 6 (bayesmeta ``uisd()``).
     """
-    n_arr = np.asarray(n, dtype=float)
     se_arr = _se_array("uisd", se)
+    try:
+        n_arr = np.asarray(n, dtype=float)
+    except (TypeError, ValueError):
+        n_arr = np.empty(0)
     if n_arr.shape != se_arr.shape or not np.all(np.isfinite(n_arr)) or np.any(n_arr <= 0):
         raise PriorError("uisd: n must be positive finite numbers, one per standard error")
     return float(math.sqrt(n_arr.sum() / np.sum(se_arr**-2.0)))

@@ -1,0 +1,549 @@
+r"""PyMC models for random-effects meta-analysis (build only; :mod:`sparsemeta.fit` samples).
+
+Every builder returns a plain :class:`pymc.Model` with ``coords={"study": labels}``; nothing
+is sampled, so a researcher can add variables or likelihood terms before fitting. The data
+enter as :func:`pymc.Data` containers, so one compiled model serves every analysis of the
+same family (see :func:`sparsemeta.fit.fit`, which swaps the data of a cached compiled model).
+
+Common names: ``mu`` (overall effect on the analysis scale), ``tau`` (between-study
+standard deviation), ``theta`` (study effects, dims ``study``; in the normal-normal model
+they are integrated out and drawn afterwards by :func:`sparsemeta.fit.fit`), ``theta_new``
+(effect in a new study; always drawn afterwards). The priors are values from
+:mod:`sparsemeta.priors` (or strings they parse); their ``to_pymc(name)`` creates ``tau``
+and ``mu`` in the model. A ``mu_prior`` of ``None`` is the flat prior.
+
+=================  ==============================================  ======================
+builder            likelihood                                      scale of mu, theta
+=================  ==============================================  ======================
+normal_normal      y_i ~ N(mu, se_i^2 + tau^2)                      that of y (log ratios)
+binomial_normal    r_ci ~ Bin(n_ci, p_ci), r_ti ~ Bin(n_ti, p_ti),  log odds ratio
+                   logit p_ti = logit p_ci + theta_i
+binomial_rr        as above with p_ti = p_ci exp(theta_i) <= 1      log risk ratio
+arm_normal         ybar_ci ~ N(alpha_i, s_ci^2 / n_ci),            mean difference
+                   ybar_ti ~ N(alpha_i + theta_i, s_ti^2 / n_ti)
+=================  ==============================================  ======================
+
+References
+----------
+Smith TC, Spiegelhalter DJ, Thomas A (1995). Bayesian approaches to random-effects
+meta-analysis: a comparative study. *Stat Med* 14(24):2685-2699.
+
+Günhan BK, Röver C, Friede T (2020). Random-effects meta-analysis of few studies involving
+rare events. *Res Synth Methods* 11(1):74-90.
+
+Warn DE, Thompson SG, Spiegelhalter DJ (2002). Bayesian random effects meta-analysis of
+trials with binary outcomes: methods for the absolute risk difference and relative risk
+scales. *Stat Med* 21(11):1601-1623.
+
+Röver C (2020). Bayesian random-effects meta-analysis using the bayesmeta R package.
+*J Stat Softw* 93(6):1-51.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from numpy.typing import ArrayLike, NDArray
+
+from sparsemeta.errors import DataError, PriorError
+
+__all__ = [
+    "BASELINE_SD",
+    "FAMILIES",
+    "ModelInfo",
+    "arm_normal",
+    "binomial_normal",
+    "binomial_rr",
+    "model_info",
+    "normal_normal",
+]
+
+#: model family names, as used by :func:`sparsemeta.fit.fit` and ``sparsemeta fit --model``
+FAMILIES: tuple[str, ...] = ("normal-normal", "binomial-normal", "binomial-rr", "arm-normal")
+
+#: prior SD of the comparator-arm log odds in :func:`binomial_normal`: N(0, 10) in
+#: variance terms, MetaStan's default for the baselines (Günhan, Röver & Friede 2020)
+BASELINE_SD: float = math.sqrt(10.0)
+
+_INFO_ATTR = "sparsemeta_info"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a builder put into a model: family, priors and data (attached to the model).
+
+    Attributes
+    ----------
+    family : str
+        One of :data:`FAMILIES`.
+    labels : tuple of str
+        Study labels (the ``study`` coordinate).
+    tau_prior, mu_prior
+        The prior values (``mu_prior`` is ``None`` for the flat prior).
+    data : dict of str to ndarray
+        The arrays held in the model's :func:`pymc.Data` containers, by container name.
+    observed : tuple of str
+        Names of the containers that are observed data (the rest are constants).
+    options : dict
+        Builder options that change the model graph (e.g. ``centered``).
+    """
+
+    family: str
+    labels: tuple[str, ...]
+    tau_prior: Any
+    mu_prior: Any
+    data: dict[str, NDArray[Any]] = field(repr=False)
+    observed: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        """Number of studies."""
+        return len(self.labels)
+
+
+def model_info(model: pm.Model) -> ModelInfo | None:
+    """The :class:`ModelInfo` a builder attached to ``model`` (``None`` for other models)."""
+    return getattr(model, _INFO_ATTR, None)
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def _labels(labels: Sequence[Any] | None, k: int) -> list[str]:
+    if labels is None:
+        return [f"study {i + 1}" for i in range(k)]
+    out = [str(lab) for lab in labels]
+    if len(out) != k:
+        raise DataError(f"study labels: {len(out)} labels for {k} studies")
+    if len(set(out)) != len(out):
+        dup = sorted({lab for lab in out if out.count(lab) > 1})
+        raise DataError(f"study labels: must be unique, repeated: {dup}")
+    return out
+
+
+def _arrays(named: dict[str, ArrayLike]) -> dict[str, NDArray[np.float64]]:
+    out = {}
+    for name, values in named.items():
+        arr = np.asarray(values, dtype=float)
+        if arr.ndim != 1:
+            raise DataError(f"field {name!r}: expected a one-dimensional array, got {arr.shape}")
+        out[name] = arr
+    sizes = {name: arr.size for name, arr in out.items()}
+    if len(set(sizes.values())) != 1:
+        raise DataError(f"mismatched lengths: {sizes}")
+    if next(iter(sizes.values())) == 0:
+        raise DataError("no studies: the arrays are empty")
+    return out
+
+
+def _check_finite(arrays: dict[str, NDArray[np.float64]], labels: list[str]) -> None:
+    for name, arr in arrays.items():
+        for lab, value in zip(labels, arr, strict=True):
+            if not math.isfinite(value):
+                raise DataError(f"study {lab!r}, field {name!r}: value is not finite ({value})")
+
+
+def _check_positive(arrays: dict[str, NDArray[np.float64]], labels: list[str]) -> None:
+    for name, arr in arrays.items():
+        for lab, value in zip(labels, arr, strict=True):
+            if value <= 0:
+                raise DataError(f"study {lab!r}, field {name!r}: must be > 0, got {value:g}")
+
+
+def _warn_single(k: int) -> None:
+    if k == 1:
+        warnings.warn(
+            "only one study (k = 1): the data say nothing about tau, whose posterior is its "
+            "prior; the model is built anyway",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _counts(
+    events_t: ArrayLike,
+    n_t: ArrayLike,
+    events_c: ArrayLike,
+    n_c: ArrayLike,
+    labels: Sequence[Any] | None,
+) -> tuple[dict[str, NDArray[np.int64]], list[str]]:
+    arrays = _arrays({"events_t": events_t, "n_t": n_t, "events_c": events_c, "n_c": n_c})
+    labs = _labels(labels, arrays["n_t"].size)
+    _check_finite(arrays, labs)
+    for name, arr in arrays.items():
+        for lab, value in zip(labs, arr, strict=True):
+            if value < 0 or value != math.floor(value):
+                raise DataError(
+                    f"study {lab!r}, field {name!r}: must be a non-negative integer, got {value:g}"
+                )
+    _check_positive({"n_t": arrays["n_t"], "n_c": arrays["n_c"]}, labs)
+    for ev, n in (("events_t", "n_t"), ("events_c", "n_c")):
+        for lab, e, m in zip(labs, arrays[ev], arrays[n], strict=True):
+            if e > m:
+                raise DataError(f"study {lab!r}, field {ev!r}: events ({e:g}) exceed {n} ({m:g})")
+    _warn_single(len(labs))
+    return {name: arr.astype(np.int64) for name, arr in arrays.items()}, labs
+
+
+def _tau_prior(tau_prior: Any) -> Any:
+    if isinstance(tau_prior, str):
+        from sparsemeta import priors
+
+        tau_prior = priors.parse(tau_prior)
+    if not callable(getattr(tau_prior, "to_pymc", None)):
+        raise PriorError(f"tau prior {tau_prior!r} has no PyMC form (to_pymc)")
+    return tau_prior
+
+
+def _mu_prior(mu_prior: Any) -> Any:
+    if isinstance(mu_prior, str):
+        from sparsemeta import priors
+
+        mu_prior = priors.parse_mu(mu_prior)
+    if mu_prior is None or getattr(mu_prior, "name", None) == "flat":
+        return None
+    if not callable(getattr(mu_prior, "to_pymc", None)):
+        raise PriorError(f"mu prior {mu_prior!r} has no PyMC form (to_pymc)")
+    return mu_prior
+
+
+def _add_mu_tau(tau_prior: Any, mu_prior: Any, se: NDArray[np.float64] | None) -> tuple[Any, Any]:
+    """Create ``mu`` and ``tau`` in the current model; ``se`` goes to priors that need it."""
+    mu = pm.Flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")
+    if getattr(tau_prior, "requires_se", False):
+        if se is None:
+            raise PriorError(
+                f"tau prior {tau_prior} depends on the study standard errors; use it with "
+                "the normal-normal model"
+            )
+        tau = tau_prior.to_pymc("tau", se=se)
+    else:
+        tau = tau_prior.to_pymc("tau")
+    return mu, tau
+
+
+def _study_effects(mu: Any, tau: Any, centered: bool) -> Any:
+    """theta_i ~ N(mu, tau^2), centred or non-centred (theta_i = mu + tau z_i)."""
+    if centered:
+        return pm.Normal("theta", mu=mu, sigma=tau, dims="study")
+    z = pm.Normal("z", 0.0, 1.0, dims="study")
+    return pm.Deterministic("theta", mu + tau * z, dims="study")
+
+
+def _attach(model: pm.Model, info: ModelInfo) -> pm.Model:
+    setattr(model, _INFO_ATTR, info)
+    return model
+
+
+# ----------------------------------------------------------------------------- builders
+
+
+def normal_normal(
+    y: ArrayLike,
+    se: ArrayLike,
+    labels: Sequence[Any] | None,
+    tau_prior: Any,
+    mu_prior: Any = None,
+) -> pm.Model:
+    r"""Normal-normal hierarchical model with the study effects integrated out.
+
+    .. math::
+
+        y_i \mid \theta_i \sim N(\theta_i, \sigma_i^2),\quad
+        \theta_i \mid \mu, \tau \sim N(\mu, \tau^2)
+        \;\Longrightarrow\;
+        y_i \mid \mu, \tau \sim N(\mu, \sigma_i^2 + \tau^2)
+
+    (Röver 2020, Sec. 2). Only ``mu`` and ``tau`` are sampled, which keeps the posterior
+    two-dimensional and divergence-free at k = 2 (with ``target_accept`` 0.99, the default
+    that :func:`sparsemeta.fit.fit` uses for this family). The shrunken study effects and
+    the new-study effect are drawn afterwards by :func:`sparsemeta.fit.fit` from their exact
+    conditionals, draw by draw:
+
+    .. math::
+
+        \theta_i \mid \mu, \tau, y \sim N\big(b_i\mu + (1 - b_i) y_i,\; (1 - b_i)\sigma_i^2\big),
+        \quad b_i = \frac{\sigma_i^2}{\sigma_i^2 + \tau^2};\qquad
+        \theta_\mathrm{new} \mid \mu, \tau \sim N(\mu, \tau^2).
+
+    Parameters
+    ----------
+    y, se : array_like
+        Study effects on the analysis scale (log for ratio measures) and their standard
+        errors (finite, se > 0, same length k >= 1; k = 1 warns).
+    labels : sequence of str or None
+        Study labels (the ``study`` coordinate); ``None`` gives ``"study 1"``, ...
+    tau_prior : TauPrior or str
+        Prior of tau (see :mod:`sparsemeta.priors`); priors that depend on the standard
+        errors receive ``se``.
+    mu_prior : MuPrior, str or None
+        Prior of mu; ``None`` or ``"flat"`` is the flat prior.
+
+    Returns
+    -------
+    pymc.Model
+        Data containers ``y`` and ``se`` (dims ``study``; swap them with
+        :func:`pymc.set_data`, any k), free variables ``mu`` and ``tau``, observed ``y_obs``.
+        The model's compiled form does not depend on k, so :func:`sparsemeta.fit.fit` reuses
+        one compilation for every normal-normal analysis with the same priors.
+
+    Raises
+    ------
+    DataError
+        Mismatched lengths, non-finite values, se <= 0, repeated labels.
+    PriorError
+        A prior without a PyMC form.
+    """
+    arrays = _arrays({"y": y, "se": se})
+    labs = _labels(labels, arrays["y"].size)
+    _check_finite(arrays, labs)
+    _check_positive({"se": arrays["se"]}, labs)
+    _warn_single(len(labs))
+    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    with pm.Model(coords={"study": labs}) as model:
+        y_data = pm.Data("y", arrays["y"], dims="study")
+        se_data = pm.Data("se", arrays["se"], dims="study")
+        mu, tau = _add_mu_tau(tau_p, mu_p, arrays["se"])
+        pm.Normal(
+            "y_obs",
+            mu=mu,
+            sigma=pt.sqrt(se_data**2 + tau**2),
+            observed=y_data,
+            dims="study",
+        )
+    info = ModelInfo("normal-normal", tuple(labs), tau_p, mu_p, arrays, ("y",))
+    return _attach(model, info)
+
+
+def binomial_normal(
+    events_t: ArrayLike,
+    n_t: ArrayLike,
+    events_c: ArrayLike,
+    n_c: ArrayLike,
+    labels: Sequence[Any] | None,
+    tau_prior: Any,
+    mu_prior: Any = None,
+    *,
+    baseline_sd: float = BASELINE_SD,
+    centered: bool = False,
+) -> pm.Model:
+    r"""Binomial-normal hierarchical model on the log odds ratio (arm-level counts).
+
+    .. math::
+
+        r_{ci} \sim \mathrm{Bin}(n_{ci}, p_{ci}),\quad
+        r_{ti} \sim \mathrm{Bin}(n_{ti}, p_{ti}),\quad
+        \mathrm{logit}\,p_{ci} = \alpha_i,\quad
+        \mathrm{logit}\,p_{ti} = \alpha_i + \theta_i,
+
+    .. math::
+
+        \theta_i = \mu + \tau z_i,\; z_i \sim N(0, 1),\qquad
+        \alpha_i \sim N(0, \mathtt{baseline\_sd}^2)
+
+    (Smith, Spiegelhalter & Thomas 1995; the binomial-normal model of Günhan, Röver &
+    Friede 2020 with the comparator arm as baseline, MetaStan's ``param = "Smith"``). The
+    exact binomial likelihood needs no continuity correction: zero-event arms and
+    double-zero studies are kept (a double-zero study informs the baseline and, through
+    ``tau``, slightly the spread of the study effects).
+
+    Parameters
+    ----------
+    events_t, n_t, events_c, n_c : array_like
+        Events and arm sizes, experimental (t) and comparator (c) arm; non-negative
+        integers, events <= n, n > 0.
+    labels, tau_prior, mu_prior
+        As in :func:`normal_normal`; mu is the mean log odds ratio. Priors that depend on
+        standard errors are not available here.
+    baseline_sd : float
+        Prior SD of the comparator-arm log odds alpha_i (default sqrt(10), i.e. variance
+        10 as in MetaStan).
+    centered : bool
+        Sample theta_i directly (centred) instead of z_i (non-centred, the default, which
+        avoids the funnel between tau and theta when studies are small).
+
+    Returns
+    -------
+    pymc.Model
+        Data ``events_t, n_t, events_c, n_c``; free ``mu, tau, baseline`` (alpha_i) and
+        ``z`` (or ``theta`` when centred); deterministic ``theta``; observed
+        ``events_t_obs, events_c_obs``.
+    """
+    counts, labs = _counts(events_t, n_t, events_c, n_c, labels)
+    if not (math.isfinite(baseline_sd) and baseline_sd > 0):
+        raise PriorError(f"baseline_sd must be finite and > 0, got {baseline_sd!r}")
+    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    with pm.Model(coords={"study": labs}) as model:
+        data = {name: pm.Data(name, arr, dims="study") for name, arr in counts.items()}
+        mu, tau = _add_mu_tau(tau_p, mu_p, None)
+        alpha = pm.Normal("baseline", 0.0, baseline_sd, dims="study")
+        theta = _study_effects(mu, tau, centered)
+        pm.Binomial(
+            "events_c_obs", n=data["n_c"], logit_p=alpha, observed=data["events_c"], dims="study"
+        )
+        pm.Binomial(
+            "events_t_obs",
+            n=data["n_t"],
+            logit_p=alpha + theta,
+            observed=data["events_t"],
+            dims="study",
+        )
+    options = {"baseline_sd": float(baseline_sd), "centered": bool(centered)}
+    info = ModelInfo(
+        "binomial-normal", tuple(labs), tau_p, mu_p, counts, ("events_t", "events_c"), options
+    )
+    return _attach(model, info)
+
+
+def binomial_rr(
+    events_t: ArrayLike,
+    n_t: ArrayLike,
+    events_c: ArrayLike,
+    n_c: ArrayLike,
+    labels: Sequence[Any] | None,
+    tau_prior: Any,
+    mu_prior: Any = None,
+    *,
+    centered: bool = False,
+) -> pm.Model:
+    r"""Exact-binomial random-effects model on the log risk ratio (Warn et al. 2002).
+
+    .. math::
+
+        r_{ci} \sim \mathrm{Bin}(n_{ci}, p_{ci}),\quad
+        r_{ti} \sim \mathrm{Bin}(n_{ti}, p_{ti}),\quad
+        p_{ti} = p_{ci}\, e^{\theta_i},\quad
+        \theta_i = \mu + \tau z_i,\; z_i \sim N(0, 1).
+
+    Both risks must stay below 1, i.e. :math:`\log p_{ci} \le \min(0, -\theta_i)`: the
+    constraint of Warn, Thompson & Spiegelhalter (2002). It is built into the
+    parameterisation: with :math:`u_i \in (0, 1)`,
+
+    .. math::
+
+        \log p_{ci} = \log u_i + \min(0, -\theta_i),\qquad
+        \log p_{ti} = \log u_i + \min(\theta_i, 0),
+
+    and :math:`u_i \sim \mathrm{Uniform}(0, 1)`, so the baseline risk is uniform on its
+    admissible range :math:`(0, \min(1, e^{-\theta_i}))` given :math:`\theta_i` (our choice
+    of baseline prior within Warn et al.'s constrained model). No continuity correction;
+    zero-event arms and double-zero studies are kept.
+
+    Parameters
+    ----------
+    events_t, n_t, events_c, n_c, labels, tau_prior, mu_prior, centered
+        As in :func:`binomial_normal`; mu is the mean log risk ratio.
+
+    Returns
+    -------
+    pymc.Model
+        Data ``events_t, n_t, events_c, n_c``; free ``mu, tau, baseline`` (u_i) and ``z``
+        (or ``theta`` when centred); deterministic ``theta``; observed
+        ``events_t_obs, events_c_obs``.
+    """
+    counts, labs = _counts(events_t, n_t, events_c, n_c, labels)
+    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    with pm.Model(coords={"study": labs}) as model:
+        data = {name: pm.Data(name, arr, dims="study") for name, arr in counts.items()}
+        mu, tau = _add_mu_tau(tau_p, mu_p, None)
+        u = pm.Uniform("baseline", 0.0, 1.0, dims="study")
+        theta = _study_effects(mu, tau, centered)
+        log_u = pt.log(u)
+        p_c = pt.exp(log_u + pt.minimum(0.0, -theta))
+        p_t = pt.exp(log_u + pt.minimum(theta, 0.0))
+        pm.Binomial("events_c_obs", n=data["n_c"], p=p_c, observed=data["events_c"], dims="study")
+        pm.Binomial("events_t_obs", n=data["n_t"], p=p_t, observed=data["events_t"], dims="study")
+    info = ModelInfo(
+        "binomial-rr",
+        tuple(labs),
+        tau_p,
+        mu_p,
+        counts,
+        ("events_t", "events_c"),
+        {"centered": bool(centered)},
+    )
+    return _attach(model, info)
+
+
+def arm_normal(
+    mean_t: ArrayLike,
+    sd_t: ArrayLike,
+    n_t: ArrayLike,
+    mean_c: ArrayLike,
+    sd_c: ArrayLike,
+    n_c: ArrayLike,
+    labels: Sequence[Any] | None,
+    tau_prior: Any,
+    mu_prior: Any = None,
+) -> pm.Model:
+    r"""Arm-level normal model for the mean difference, with known (plug-in) SDs.
+
+    .. math::
+
+        \bar y_{ci} \sim N(\alpha_i, s_{ci}^2 / n_{ci}),\quad
+        \bar y_{ti} \sim N(\alpha_i + \theta_i, s_{ti}^2 / n_{ti}),\quad
+        \theta_i = \mu + \tau z_i,\; z_i \sim N(0, 1),
+
+    with a flat prior on each arm-level baseline mean :math:`\alpha_i`. The sample SDs are
+    treated as the known arm SDs (the usual plug-in of the normal-normal model on the MD;
+    their uncertainty is ignored, which matters only for very small arms). Integrating
+    :math:`\alpha_i` out gives :math:`\bar y_{ti} - \bar y_{ci} \sim N(\theta_i,
+    s_{ti}^2/n_{ti} + s_{ci}^2/n_{ci})`: the model is the normal-normal model on the MD
+    with RevMan's MD variance, kept at arm level so that arm-level terms (baseline
+    covariates, a common SD) can be added. ``alpha_i`` is sampled on the standardised
+    scale ``a_i = (alpha_i - ybar_ci) / (s_ci / sqrt(n_ci))`` (a linear map, so the flat
+    prior is unchanged) to keep the sampler scale-free.
+
+    Parameters
+    ----------
+    mean_t, sd_t, n_t, mean_c, sd_c, n_c : array_like
+        Arm means, SDs (> 0) and sizes (> 0) for the experimental (t) and comparator (c) arms.
+    labels, tau_prior, mu_prior
+        As in :func:`normal_normal`; mu is the mean difference in the outcome's units.
+
+    Returns
+    -------
+    pymc.Model
+        Data ``mean_t, se_t, mean_c, se_c`` (se = sd / sqrt(n)); free ``mu, tau, z,
+        baseline_std``; deterministic ``theta``; observed ``mean_t_obs, mean_c_obs``.
+    """
+    arrays = _arrays(
+        {"mean_t": mean_t, "sd_t": sd_t, "n_t": n_t, "mean_c": mean_c, "sd_c": sd_c, "n_c": n_c}
+    )
+    labs = _labels(labels, arrays["mean_t"].size)
+    _check_finite(arrays, labs)
+    _check_positive({k: arrays[k] for k in ("sd_t", "n_t", "sd_c", "n_c")}, labs)
+    _warn_single(len(labs))
+    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    held = {
+        "mean_t": arrays["mean_t"],
+        "se_t": arrays["sd_t"] / np.sqrt(arrays["n_t"]),
+        "mean_c": arrays["mean_c"],
+        "se_c": arrays["sd_c"] / np.sqrt(arrays["n_c"]),
+    }
+    with pm.Model(coords={"study": labs}) as model:
+        data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
+        mu, tau = _add_mu_tau(tau_p, mu_p, np.sqrt(held["se_t"] ** 2 + held["se_c"] ** 2))
+        a = pm.Flat("baseline_std", dims="study")
+        alpha = data["mean_c"] + data["se_c"] * a
+        theta = _study_effects(mu, tau, centered=False)
+        pm.Normal(
+            "mean_c_obs", mu=alpha, sigma=data["se_c"], observed=data["mean_c"], dims="study"
+        )
+        pm.Normal(
+            "mean_t_obs",
+            mu=alpha + theta,
+            sigma=data["se_t"],
+            observed=data["mean_t"],
+            dims="study",
+        )
+    info = ModelInfo("arm-normal", tuple(labs), tau_p, mu_p, held, ("mean_t", "mean_c"))
+    return _attach(model, info)

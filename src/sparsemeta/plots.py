@@ -1,0 +1,650 @@
+"""Figures of the presentation layer: forest plots, tau priors against posteriors, prior sensitivity.
+
+Every function draws on the axes it is given, or makes a new figure with
+``matplotlib.pyplot`` when none is given, and returns the figure. Ratio measures are drawn
+on the ratio scale with a logarithmic axis and a reference line at 1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from sparsemeta.reproduce import AnalysisResult
+    from sparsemeta.sensitivity import PriorComparison
+
+__all__ = [
+    "ForestRow",
+    "forest",
+    "forest_rows",
+    "measure_name",
+    "prior_colors",
+    "prior_comparison",
+    "sensitivity_overview",
+    "short_prior_label",
+    "short_prior_label_from_string",
+    "tau_densities",
+    "wrap",
+]
+
+#: plotting range of ratios (log axis); intervals beyond it end in an arrow
+RATIO_LIMITS = (1e-3, 1e3)
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def wrap(text: str, width: int = 30) -> str:
+    """``text`` wrapped into lines of at most ``width`` characters."""
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
+
+
+def prior_colors(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per prior label, in order (the same order gives the same colours)."""
+    return {lab: _PALETTE[i % len(_PALETTE)] for i, lab in enumerate(labels)}
+
+
+def short_prior_label(prior: Any, *, with_scale: bool = True) -> str:
+    """A short name for a tau prior, for legends: ``HN(0.5)``, ``HC(0.5)``, ``Turner 2015 (...)``.
+
+    Half-normal, half-Cauchy and the UISD-scaled half-normal get their usual abbreviations
+    (the latter with its scale unless ``with_scale=False``); literature priors their author,
+    year and comparison; any other prior its canonical string.
+    """
+    name = getattr(prior, "name", "")
+    params = getattr(prior, "params", {})
+    if name == "halfnormal":
+        return f"HN({params['scale']:g})"
+    if name == "halfcauchy":
+        return f"HC({params['scale']:g})"
+    if name == "uisd_halfnormal":
+        frac = params["fraction"]
+        scale = f" = {params['uisd'] * frac:.2f}" if with_scale else ""
+        return f"HN(UISD×{frac:g}{scale})"
+    match = re.fullmatch(r"([a-z]+)(\d{4})", name)
+    if match:
+        author = f"{match.group(1).capitalize()} {match.group(2)}"
+        return f"{author} ({params['comparison']})" if "comparison" in params else author
+    return str(prior)
+
+
+def _new_axes(ncols: int, figsize: tuple[float, float]) -> tuple[Figure, list[Axes]]:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=figsize, squeeze=False)
+    return fig, list(axes[0])
+
+
+def _scale(log_scale: bool) -> Any:
+    return np.exp if log_scale else (lambda x: np.asarray(x, float))
+
+
+def _effect_axis(ax: Axes, log_scale: bool, label: str) -> None:
+    """Reference line (1 for ratios, 0 otherwise), grid and label of an effect axis."""
+    if log_scale:
+        ax.set_xscale("log")
+    ax.axvline(1.0 if log_scale else 0.0, color="0.35", lw=0.9, zorder=0)
+    ax.set_xlabel(label)
+    ax.grid(axis="x", which="major", color="0.92", lw=0.6, zorder=-1)
+
+
+def _log_ticks(ax: Axes, lo: float, hi: float) -> None:
+    """Set ratio limits and readable ticks: 1-2-5 steps over few decades, fewer over many."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ax.set_xlim(lo, hi)
+    decades = math.log10(hi / lo)
+    subs = (1.0, 2.0, 5.0) if decades <= 2.6 else (1.0, 3.0) if decades <= 4.2 else (1.0,)
+    ticks = [
+        m * 10.0**e
+        for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+        for m in subs
+        if lo <= m * 10.0**e <= hi
+    ]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _limits(lows: Sequence[float], highs: Sequence[float], log_scale: bool) -> tuple[float, float]:
+    """Axis limits around the intervals (ratios: inside :data:`RATIO_LIMITS`, 1 included)."""
+    lo, hi = min(lows), max(highs)
+    if log_scale:
+        lo = max(min(lo, 0.5), RATIO_LIMITS[0])
+        hi = min(max(hi, 2.0), RATIO_LIMITS[1])
+        return lo / 1.4, hi * 1.4
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    pad = 0.05 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def _interval(
+    ax: Axes, y: float, lo: float, hi: float, limits: tuple[float, float], **style: Any
+) -> None:
+    """Horizontal interval at height ``y``, clipped to ``limits``; an arrow head marks a
+    clipped end."""
+    a, b = limits
+    lo_c, hi_c = max(lo, a), min(hi, b)
+    ax.plot([lo_c, hi_c], [y, y], solid_capstyle="butt", **style)
+    color = style.get("color", "k")
+    if lo < a:
+        ax.plot([lo_c], [y], marker="<", color=color, ms=6, clip_on=False)
+    if hi > b:
+        ax.plot([hi_c], [y], marker=">", color=color, ms=6, clip_on=False)
+
+
+# ----------------------------------------------------------------------------- prior comparison
+
+_MEASURE_NAMES = {
+    "RR": "risk ratio",
+    "OR": "odds ratio",
+    "PETO_OR": "odds ratio (Peto)",
+    "HR": "hazard ratio",
+    "RD": "risk difference",
+    "MD": "mean difference",
+    "SMD": "standardised mean difference",
+}
+
+
+def measure_name(measure: str) -> str:
+    """Plain name of an effect measure (``"risk ratio"`` for ``"RR"``)."""
+    return _MEASURE_NAMES.get(measure, measure)
+
+
+def _effect_label(measure: str, log_scale: bool) -> str:
+    return f"{measure_name(measure)}" + (" (log scale)" if log_scale else "")
+
+
+def _effect_limits(comps: Sequence[PriorComparison]) -> tuple[float, float]:
+    """Limits of the effect panel: every credible interval of mu, and prediction
+    intervals as far as ratios of 1/100..100 (ratios) allow; beyond that arrows."""
+    log = comps[0].log_scale
+    f = _scale(log)
+    mu_lo = min(float(f(c.table["mu_low"].min())) for c in comps)
+    mu_hi = max(float(f(c.table["mu_high"].max())) for c in comps)
+    pr_lo = min(float(f(c.table["pred_low"].min())) for c in comps)
+    pr_hi = max(float(f(c.table["pred_high"].max())) for c in comps)
+    if log:
+        pr_lo, pr_hi = max(pr_lo, min(mu_lo, 1e-2)), min(pr_hi, max(mu_hi, 1e2))
+    return _limits([mu_lo, pr_lo], [mu_hi, pr_hi], log)
+
+
+def prior_comparison(comp: PriorComparison, ax: Sequence[Axes] | None = None) -> Figure:
+    """Median and interval of mu, the prediction interval and tau under each tau prior.
+
+    See :meth:`sparsemeta.sensitivity.PriorComparison.plot`.
+    """
+    labels = list(comp.table.index)
+    if ax is None:
+        fig, axes = _new_axes(2, (10.0, 1.6 + 0.6 * len(labels)))
+    else:
+        axes = list(ax)
+        if len(axes) != 2:
+            raise ValueError("prior_comparison needs two axes: (effect, tau)")
+        fig = axes[0].figure
+    eff_ax, tau_ax = axes
+    _prior_rows([comp], eff_ax, tau_ax, prior_colors(labels), _effect_limits([comp]))
+    eff_ax.set_yticks(range(len(labels)), [wrap(lab, 26) for lab in labels], fontsize=8.5)
+    tau_ax.set_yticks(range(len(labels)), [""] * len(labels))
+    for a in axes:
+        a.set_ylim(len(labels) - 0.4, -0.6)
+        a.tick_params(axis="y", length=0)
+    pct = f"{100 * comp.level:g}%"
+    eff_ax.set_title(f"mu: median, {pct} CrI (thick), {pct} prediction (thin)", fontsize=9)
+    tau_ax.set_title(
+        f"tau: median, {pct} CrI; grey: prior median to 95% quantile", fontsize=9
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _prior_rows(
+    comps: Sequence[PriorComparison],
+    eff_ax: Axes,
+    tau_ax: Axes,
+    colors: dict[str, str],
+    limits: tuple[float, float],
+) -> list[float]:
+    """One row per prior of each comparison (a blank row between comparisons), effect and
+    tau panels; returns the centre height of each comparison's band."""
+    log = comps[0].log_scale
+    f = _scale(log)
+    if log:
+        _log_ticks(eff_ax, *limits)
+    else:
+        eff_ax.set_xlim(*limits)
+    centres, y = [], 0.0
+    for comp in comps:
+        labels = list(comp.table.index)
+        centres.append(y + (len(labels) - 1) / 2)
+        for lab in labels:
+            r = comp.table.loc[lab]
+            c = colors[lab]
+            lo, hi = float(f(r.pred_low)), float(f(r.pred_high))
+            _interval(eff_ax, y, lo, hi, limits, color=c, lw=1.0, alpha=0.8)
+            lo, hi = float(f(r.mu_low)), float(f(r.mu_high))
+            _interval(eff_ax, y, lo, hi, limits, color=c, lw=4.0)
+            eff_ax.plot([float(f(r.mu_median))], [y], "o", color="white", mec=c, ms=5, mew=1.5)
+            tau_ax.plot([r.tau_low, r.tau_high], [y, y], color=c, lw=4.0, solid_capstyle="butt")
+            tau_ax.plot([r.tau_median], [y], "o", color="white", mec=c, ms=5, mew=1.5)
+            if math.isfinite(r.prior_tau_median):
+                yp = y + 0.32
+                tau_ax.plot([r.prior_tau_median, r.prior_tau_q95], [yp, yp], color="0.6", lw=1.2)
+                tau_ax.plot([r.prior_tau_median], [yp], "o", mfc="white", mec="0.5", ms=3.5)
+            y += 1.0
+        y += 1.0
+    _effect_axis(eff_ax, log, _effect_label(comps[0].measure, log))
+    tau_ax.set_xlabel("tau (between-study SD, analysis scale)")
+    tau_ax.set_xlim(left=0.0)
+    tau_ax.grid(axis="x", color="0.92", lw=0.6)
+    return centres
+
+
+def tau_densities(
+    comp: PriorComparison, ax: Sequence[Axes] | None = None, *, title: str = ""
+) -> Figure:
+    """Prior (dashed grey) and posterior (solid) density of tau, one panel per prior.
+
+    See :meth:`sparsemeta.sensitivity.PriorComparison.plot_tau`.
+    """
+    labels = list(comp.table.index)
+    n = len(labels)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ncols = min(n, 3)
+        nrows = math.ceil(n / ncols)
+        fig, grid_axes = plt.subplots(
+            nrows, ncols, figsize=(3.5 * ncols, 0.5 + 2.5 * nrows), squeeze=False, sharex=True
+        )
+        axes = list(grid_axes.flat)
+        for extra in axes[n:]:
+            extra.set_visible(False)
+    else:
+        axes = list(ax)
+        if len(axes) < n:
+            raise ValueError(f"tau_densities needs one axes per prior ({n})")
+        fig = axes[0].figure
+    colors = prior_colors(labels)
+    upper = max(float(p.tau.quantile(0.99)) for p in comp.posteriors.values())
+    upper = min(max(upper, 0.5), 4.0)
+    grid = np.linspace(0.0, upper, 400)[1:]
+    for a, lab in zip(axes, labels, strict=False):
+        post, prior = comp.posteriors[lab], comp.priors[lab]
+        dens = np.asarray(post.tau.pdf(grid), float)
+        a.fill_between(grid, dens, color=colors[lab], alpha=0.15, lw=0)
+        a.plot(grid, dens, color=colors[lab], lw=1.8, label="posterior")
+        kl = comp.table.loc[lab, "kl_tau"]
+        if prior.proper:
+            pdens = prior.pdf(grid, se=comp.se) if prior.requires_se else prior.pdf(grid)
+            a.plot(grid, pdens, color="0.35", lw=1.2, ls="--", label="prior")
+        head = wrap(lab, 34) + (f"\nKL = {kl:.3f} nats" if math.isfinite(kl) else "\n(improper prior)")
+        a.set_title(head, fontsize=8.5)
+        a.set_xlim(0.0, upper)
+        a.set_ylim(bottom=0.0)
+        a.tick_params(labelsize=8)
+    for a in axes[:n]:
+        if a.get_subplotspec().is_last_row() or a is axes[n - 1]:
+            a.set_xlabel("tau", fontsize=9)
+            a.tick_params(labelbottom=True)
+    axes[0].legend(fontsize=8, frameon=False, loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- forest plot
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    """One row of a forest plot.
+
+    ``kind`` is ``"study"`` (square sized by ``weight``), ``"pooled"`` (diamond),
+    ``"published"`` (hollow diamond), ``"bayes"`` (circle and interval), ``"predict"``
+    (interval only), ``"text"`` (label and note only). Values are on the analysis scale.
+    """
+
+    label: str
+    kind: str
+    est: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    note: str = ""
+    weight: float = math.nan
+    color: str = "k"
+
+
+def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
+    """The rows of the forest plot of one analysis result (see :func:`forest`)."""
+    r = result.frequentist
+    assert r is not None  # only analyses with data have a forest plot
+    log = r.log_scale
+    f = math.exp if log else float
+    rows: list[ForestRow] = []
+    weights = dict(zip(r.studies, r.weights, strict=True))
+    excluded = dict(r.excluded)
+    pct = f"{100 * r.level:g}%"
+    z = float(stats.norm.ppf((1 + r.level) / 2))
+    for study, yi, vi in zip(r.studies, r.yi, r.vi, strict=True):
+        if not (math.isfinite(yi) and math.isfinite(vi)):
+            rows.append(ForestRow(study, "text", note=f"not estimable: {excluded.get(study, '')}"))
+            continue
+        se = math.sqrt(vi)
+        lo, hi = yi - z * se, yi + z * se
+        rows.append(
+            ForestRow(
+                study,
+                "study",
+                yi,
+                lo,
+                hi,
+                _est_text(f(yi), f(lo), f(hi)),
+                weights.get(study, math.nan),
+            )
+        )
+    if r.k:
+        model = "random" if r.random else "fixed"
+        rows.append(
+            ForestRow(
+                f"{r.method} {model} effects ({r.tau2_method}), as RevMan 5",
+                "pooled",
+                r.estimate,
+                r.ci_low,
+                r.ci_high,
+                _est_text(f(r.estimate), f(r.ci_low), f(r.ci_high)),
+            )
+        )
+        if r.pi_low is None or not math.isfinite(r.pi_low):
+            rows.append(
+                ForestRow(
+                    f"frequentist {pct} prediction interval", "text", note=r.pi_note or "undefined"
+                )
+            )
+        else:
+            rows.append(
+                ForestRow(
+                    f"frequentist {pct} prediction interval",
+                    "predict",
+                    r.estimate,
+                    r.pi_low,
+                    r.pi_high,
+                    f"[{_num(f(r.pi_low))}, {_num(f(r.pi_high))}]",
+                    color="0.3",
+                )
+            )
+    published = result.published
+    if "estimate" in published and "ci_low" in published:
+        est, lo, hi = (float(published[k]) for k in ("estimate", "ci_low", "ci_high"))
+        g = math.log if log else float
+        rows.append(
+            ForestRow(
+                "published (review)",
+                "published",
+                g(est),
+                g(lo),
+                g(hi),
+                f"{published['estimate']} [{published['ci_low']}, {published['ci_high']}]",
+                color="0.45",
+            )
+        )
+    bayes = result.exact.get(default_label)
+    if bayes is not None:
+        name = short_prior_label_from_string(bayes.prior)
+        rows.append(
+            ForestRow(
+                f"Bayes mu, {name} (normal-normal, exact)",
+                "bayes",
+                bayes.mu["q50"],
+                bayes.mu["q025"],
+                bayes.mu["q975"],
+                _est_text(f(bayes.mu["q50"]), f(bayes.mu["q025"]), f(bayes.mu["q975"])),
+                color="#1f77b4",
+            )
+        )
+        rows.append(
+            ForestRow(
+                f"Bayes new-study 95% prediction, {name}",
+                "predict",
+                bayes.theta_new["q50"],
+                bayes.theta_new["q025"],
+                bayes.theta_new["q975"],
+                f"[{_num(f(bayes.theta_new['q025']))}, {_num(f(bayes.theta_new['q975']))}]",
+                color="#1f77b4",
+            )
+        )
+    for s in result.mcmc.values():
+        name = short_prior_label_from_string(s.prior)
+        rows.append(
+            ForestRow(
+                f"Bayes mu, {name} ({s.model}, MCMC)",
+                "bayes",
+                s.mu["q50"],
+                s.mu["q025"],
+                s.mu["q975"],
+                _est_text(f(s.mu["q50"]), f(s.mu["q025"]), f(s.mu["q975"])),
+                color="#d62728",
+            )
+        )
+        rows.append(
+            ForestRow(
+                f"Bayes new-study 95% prediction ({s.model})",
+                "predict",
+                s.theta_new["q50"],
+                s.theta_new["q025"],
+                s.theta_new["q975"],
+                f"[{_num(f(s.theta_new['q025']))}, {_num(f(s.theta_new['q975']))}]",
+                color="#d62728",
+            )
+        )
+    return rows
+
+
+def short_prior_label_from_string(text: str) -> str:
+    """:func:`short_prior_label` of a canonical prior string (the string itself if unparsable)."""
+    from sparsemeta import priors
+    from sparsemeta.errors import PriorError
+
+    try:
+        return short_prior_label(priors.parse(text))
+    except PriorError:
+        return text
+
+
+def _num(x: float) -> str:
+    if not math.isfinite(x):
+        return "-"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def _est_text(est: float, lo: float, hi: float) -> str:
+    return f"{_num(est)} [{_num(lo)}, {_num(hi)}]"
+
+
+def forest(
+    rows: Sequence[ForestRow],
+    *,
+    log_scale: bool,
+    xlabel: str,
+    title: str = "",
+    ax: Axes | None = None,
+) -> Figure:
+    """Draw a forest plot of ``rows`` (:func:`forest_rows`): labels left, numbers right.
+
+    Parameters
+    ----------
+    rows : sequence of ForestRow
+        Top to bottom.
+    log_scale : bool
+        Values are log ratios: draw ratios on a log axis.
+    xlabel, title : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        fig, (ax,) = _new_axes(1, (10.0, 1.3 + 0.36 * len(rows)))
+    else:
+        fig = ax.figure
+    f = _scale(log_scale)
+    wmax = max((r.weight for r in rows if math.isfinite(r.weight)), default=1.0)
+    for y, r in enumerate(rows):
+        if r.kind == "text":
+            continue
+        lo, hi, est = float(f(r.low)), float(f(r.high)), float(f(r.est))
+        if r.kind == "study":
+            _interval(ax, y, lo, hi, log_scale, color="k", lw=1.2)
+            size = 5 + 9 * math.sqrt(r.weight / wmax) if math.isfinite(r.weight) else 6
+            ax.plot([est], [y], "s", color="0.2", ms=size)
+        elif r.kind in ("pooled", "published"):
+            _diamond(ax, y, lo, est, hi, filled=r.kind == "pooled", color=r.color)
+        elif r.kind == "bayes":
+            _interval(ax, y, lo, hi, log_scale, color=r.color, lw=2.5)
+            ax.plot([est], [y], "o", color=r.color, ms=6)
+        else:
+            _interval(ax, y, lo, hi, log_scale, color=r.color, lw=1.2, ls=(0, (4, 2)))
+    _effect_axis(ax, log_scale, xlabel)
+    lows = [float(f(r.low)) for r in rows if r.kind != "text"]
+    highs = [float(f(r.high)) for r in rows if r.kind != "text"]
+    if log_scale and lows:
+        lo = max(min(lows), RATIO_LIMITS[0])
+        hi = min(max(highs), RATIO_LIMITS[1])
+        ax.set_xlim(min(lo, 0.5) / 1.5, max(hi, 2.0) * 1.5)
+    ax.set_ylim(len(rows) - 0.4, -0.6)
+    ax.set_yticks(range(len(rows)), [wrap(r.label, 44) for r in rows], fontsize=8.5)
+    ax.tick_params(axis="y", length=0)
+    trans = ax.get_yaxis_transform()
+    for y, r in enumerate(rows):
+        ax.text(
+            1.02,
+            y,
+            wrap(r.note, 40),
+            transform=trans,
+            va="center",
+            ha="left",
+            fontsize=8,
+            color="0.5" if r.kind == "text" else "k",
+        )
+    for y, r in enumerate(rows):
+        if r.kind == "pooled":
+            ax.axhline(y - 0.5, color="0.8", lw=0.6)
+            break
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    fig.subplots_adjust(
+        left=0.33, right=0.66, top=1 - 0.45 / fig.get_figheight(), bottom=0.7 / fig.get_figheight()
+    )
+    return fig
+
+
+def _diamond(
+    ax: Axes, y: float, lo: float, est: float, hi: float, *, filled: bool, color: str
+) -> None:
+    xs = [lo, est, hi, est, lo]
+    ys = [y, y - 0.28, y, y + 0.28, y]
+    if filled:
+        ax.fill(xs, ys, color=color, zorder=3)
+    else:
+        ax.plot(xs, ys, color=color, lw=1.2, zorder=3)
+
+
+# ----------------------------------------------------------------------------- across analyses
+
+
+def sensitivity_overview(
+    items: Sequence[tuple[str, PriorComparison]], *, title: str = ""
+) -> Figure:
+    """How mu, the prediction interval and tau move with the tau prior, across analyses.
+
+    One band of rows per analysis (one row per prior, coloured by prior), effect panel
+    left (ratio scale, log axis, for ratio measures) and tau panel right. Analyses with
+    ratio and non-ratio measures get separate panel pairs.
+
+    Parameters
+    ----------
+    items : sequence of (label, PriorComparison)
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    groups: dict[str, list[tuple[str, PriorComparison]]] = {}
+    for label, comp in items:
+        key = "ratio" if comp.log_scale else comp.measure
+        groups.setdefault(key, []).append((label, comp))
+    heights = [sum(len(c.table) + 1 for _, c in g) for g in groups.values()]
+    fig, axes = plt.subplots(
+        len(groups),
+        2,
+        figsize=(11.0, 1.6 + 0.24 * sum(heights)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights, "width_ratios": [1.5, 1.0]},
+    )
+    all_labels: list[str] = []
+    for _, comp in items:
+        all_labels += [lab for lab in comp.table.index if lab not in all_labels]
+    colors = prior_colors(all_labels)
+    for (eff_ax, tau_ax), group in zip(axes, groups.values(), strict=True):
+        y0, ticks, names = 0.0, [], []
+        for label, comp in group:
+            n = len(comp.table)
+            _prior_rows(comp, eff_ax, tau_ax, list(comp.table.index), colors, y0=y0, step=1.0)
+            ticks.append(y0 + (n - 1) / 2)
+            names.append(wrap(label, 38))
+            y0 += n + 1
+            eff_ax.axhline(y0 - 1, color="0.85", lw=0.6)
+            tau_ax.axhline(y0 - 1, color="0.85", lw=0.6)
+        eff_ax.set_yticks(ticks, names, fontsize=8)
+        tau_ax.set_yticks(ticks, [""] * len(ticks))
+        for a in (eff_ax, tau_ax):
+            a.set_ylim(y0 - 1, -1)
+            a.tick_params(axis="y", length=0)
+        if group[0][1].log_scale:
+            eff_ax.set_xlim(*_log_limits([c for _, c in group]))
+    handles = [Line2D([], [], color=colors[lab], lw=4) for lab in all_labels]
+    handles.append(Line2D([], [], color="0.6", lw=1.5, marker="o", mfc="white", mec="0.5"))
+    fig.legend(
+        handles,
+        [*all_labels, "prior: median to 95% quantile"],
+        loc="upper center",
+        ncol=min(len(handles), 3),
+        fontsize=8.5,
+        frameon=False,
+        title="tau prior (thick: mu CrI; thin: prediction interval)",
+        title_fontsize=8.5,
+    )
+    top = (
+        1
+        - (0.75 + 0.22 * math.ceil(len(handles) / 3) + (0.3 if title else 0)) / fig.get_figheight()
+    )
+    if title:
+        fig.suptitle(title, fontsize=11, y=1 - 0.12 / fig.get_figheight())
+    fig.tight_layout(rect=(0, 0, 1, top))
+    return fig
+
+
+def _log_limits(comps: Sequence[PriorComparison]) -> tuple[float, float]:
+    lo = min(float(np.exp(c.table["pred_low"].min())) for c in comps)
+    hi = max(float(np.exp(c.table["pred_high"].max())) for c in comps)
+    lo, hi = max(lo, RATIO_LIMITS[0]), min(hi, RATIO_LIMITS[1])
+    return min(lo, 0.5) / 1.3, max(hi, 2.0) * 1.3

@@ -1,0 +1,766 @@
+"""Write a reproduction report: Markdown, self-contained HTML, figures, CSV tables, NetCDF.
+
+:func:`write_report` renders a :class:`sparsemeta.reproduce.ReproduceResult` into a folder::
+
+    report.md                  the report (figures linked from figures/)
+    report.html                the same report in one file, figures embedded as data URIs
+    result.json                ReproduceResult.to_json_dict()
+    summary.csv                one row per analysis: published, reproduced, Bayesian
+    prior_comparison.csv       one row per analysis x tau prior (sparsemeta.compare_priors)
+    studies.csv                one row per study x analysis: data, effect, weight, shrinkage
+    figures/*.png              forest plot and tau prior/posterior plot per analysis with
+                               data, and one prior-sensitivity figure across analyses
+    idata/*.nc                 InferenceData of each MCMC fit (ArviZ NetCDF)
+
+Everything is built in a temporary folder next to the output folder and then moved into
+place with :func:`os.replace` (the whole folder when the output folder is new or empty,
+else file by file), so an interrupted run leaves no half-written file behind.
+
+The report is assembled as a list of blocks (headings, paragraphs, lists, tables,
+images) that are rendered twice: as Markdown and as HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sparsemeta import __version__, data, plots, priors
+from sparsemeta.sensitivity import PriorComparison, compare_priors
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from sparsemeta.reproduce import AnalysisResult, BayesSummary, ReproduceResult
+
+__all__ = ["REPORT_FILES", "failed", "prior_comparison_of", "report_steps", "write_report"]
+
+#: files every report has (figures and NetCDF files depend on the analyses)
+REPORT_FILES: tuple[str, ...] = (
+    "report.md",
+    "report.html",
+    "result.json",
+    "summary.csv",
+    "prior_comparison.csv",
+    "studies.csv",
+)
+_DPI = 110
+_STATUS_TEXT = {
+    "reproduced": "every printed value is what our recomputation rounds to",
+    "mismatch": "some printed value differs from our recomputation",
+    "likely-typo": "everything reproduces except a printed value that equals another printed "
+    "statistic and that no estimator gives (a typo)",
+    "no-data": "no study-level data: nothing to recompute",
+    "not-published": "study data but no published pooled result to compare with",
+}
+
+
+# ----------------------------------------------------------------------------- document model
+
+
+@dataclass(frozen=True)
+class _Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class _List:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class _Image:
+    path: str  # relative to the report folder
+    alt: str
+
+
+_Block = _Heading | _Para | _List | _Table | _Image
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: Iterable[_Block]) -> str:
+    """Render blocks as GitHub-flavoured Markdown."""
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, _Heading):
+            out.append(f"{'#' * b.level} {b.text}")
+        elif isinstance(b, _Para):
+            out.append(b.text)
+        elif isinstance(b, _List):
+            out.append("\n".join(f"- {item}" for item in b.items))
+        elif isinstance(b, _Table):
+            lines = [
+                "| " + " | ".join(_md_cell(h) for h in b.header) + " |",
+                "|" + "|".join("---" for _ in b.header) + "|",
+            ]
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+            out.append("\n".join(lines))
+        else:
+            out.append(f"![{b.alt}]({b.path})")
+    return "\n\n".join(out) + "\n"
+
+
+def _inline_html(text: str) -> str:
+    """Escape ``text`` and turn ``**bold**`` and ```code``` into HTML."""
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;margin:1em 0;font-size:0.85em}
+th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+img{max-width:100%;height:auto;border:1px solid #eee;margin:0.5em 0}
+code{background:#f5f5f5;padding:0 0.2em}
+h2{border-bottom:1px solid #ddd;padding-bottom:0.2em;margin-top:2em}
+"""
+
+
+def to_html(blocks: Iterable[_Block], title: str, root: Path) -> str:
+    """Render blocks as one self-contained HTML page; images are read from ``root``
+    and embedded as base64 ``data:`` URIs."""
+    body: list[str] = []
+    for b in blocks:
+        if isinstance(b, _Heading):
+            body.append(f"<h{b.level}>{_inline_html(b.text)}</h{b.level}>")
+        elif isinstance(b, _Para):
+            body.append(f"<p>{_inline_html(b.text)}</p>")
+        elif isinstance(b, _List):
+            items = "".join(f"<li>{_inline_html(i)}</li>" for i in b.items)
+            body.append(f"<ul>{items}</ul>")
+        elif isinstance(b, _Table):
+            head = "".join(f"<th>{_inline_html(h)}</th>" for h in b.header)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>"
+                for row in b.rows
+            )
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        else:
+            encoded = base64.b64encode((root / b.path).read_bytes()).decode("ascii")
+            body.append(
+                f'<p><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{encoded}"></p>'
+            )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def _num(x: float | None) -> str:
+    """A ratio or effect at RevMan-like precision."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def _interval_text(est: float, lo: float, hi: float) -> str:
+    return f"{_num(est)} [{_num(lo)}, {_num(hi)}]"
+
+
+def _bayes_text(s: BayesSummary, param: str) -> tuple[float, float, float]:
+    q = getattr(s, param)
+    f = math.exp if s.log_scale else float
+    return f(q["q50"]), f(q["q025"]), f(q["q975"])
+
+
+def _idata_of(s: BayesSummary) -> Any:
+    """The InferenceData of an MCMC fit (attribute ``idata`` or ``extra["idata"]``)."""
+    return getattr(s, "idata", None) or s.extra.get("idata")
+
+
+def _gate_failed(s: BayesSummary) -> bool:
+    """Whether an MCMC fit failed the diagnostics gate (``diagnostics["passed"]`` false)."""
+    diag = s.extra.get("diagnostics") or {}
+    return diag.get("passed") is False
+
+
+def failed(result: ReproduceResult) -> list[str]:
+    """Why a run fails: analyses that do not reproduce, MCMC fits that fail the gate.
+
+    Returns
+    -------
+    list of str
+        One line per problem; empty when everything with data reproduces (``reproduced``,
+        ``likely-typo`` or ``not-published``) and every MCMC fit passed its gate.
+    """
+    out = [f"{a.analysis.label}: mismatch" for a in result.analyses if a.status == "mismatch"]
+    for a in result.analyses:
+        out += [
+            f"{a.analysis.label}: MCMC fit ({label}) failed the diagnostics gate"
+            for label, s in a.mcmc.items()
+            if _gate_failed(s)
+        ]
+    return out
+
+
+# ----------------------------------------------------------------------------- content
+
+
+def _slug(index: int, label: str) -> str:
+    text = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    return f"a{index:02d}-{text[:60].rstrip('-')}"
+
+
+def _with_data(result: ReproduceResult) -> list[tuple[int, AnalysisResult]]:
+    return [(i, a) for i, a in enumerate(result.analyses, 1) if a.frequentist is not None]
+
+
+def prior_comparison_of(result: ReproduceResult, a: AnalysisResult) -> PriorComparison | None:
+    """:func:`compare_priors` for one analysis, with exactly the priors the result used.
+
+    The priors are read back from the result's canonical strings (a data-scaled prior's
+    string carries its scale), the effects are the frequentist recomputation's, the mu
+    prior is the plan's. ``None`` when the analysis has no exact fits.
+    """
+    r = a.frequentist
+    if r is None or not a.exact or a.analysis.measure is None:
+        return None
+    keep = np.isfinite(r.yi) & np.isfinite(r.vi)
+    labels = [s for s, k in zip(r.studies, keep, strict=True) if k]
+    tau_priors = {plots.short_prior_label(priors.parse(s.prior)): s.prior for s in a.exact.values()}
+    if len(tau_priors) < len(a.exact):  # two priors with one short name: keep full names
+        tau_priors = {s.prior: s.prior for s in a.exact.values()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="only one study", category=UserWarning)
+        return compare_priors(
+            r.yi[keep],
+            tau_priors,
+            measure=a.analysis.measure,
+            mu_prior=result.plan.mu_prior_for(a.analysis.measure),
+            se=np.sqrt(r.vi[keep]),
+            labels=labels,
+        )
+
+
+def _summary_frame(result: ReproduceResult) -> pd.DataFrame:
+    rows = []
+    default = result.plan.default_prior.label
+    for a in result.analyses:
+        an, r, pub = a.analysis, a.frequentist, a.published
+        rec = a.reproduced_values()
+        row: dict[str, Any] = {
+            "comparison": an.comparison,
+            "outcome": an.outcome,
+            "timepoint": an.timepoint,
+            "measure": an.measure,
+            "method": an.method,
+            "status": a.status,
+            "k_studies": None if r is None else len(r.studies),
+            "k_estimable": None if r is None else r.k,
+            "published_estimate": pub.get("estimate"),
+            "published_ci_low": pub.get("ci_low"),
+            "published_ci_high": pub.get("ci_high"),
+            "reproduced_estimate": rec.get("estimate"),
+            "reproduced_ci_low": rec.get("ci_low"),
+            "reproduced_ci_high": rec.get("ci_high"),
+            "reproduced_tau2": rec.get("tau2"),
+            "reproduced_i2": rec.get("i2"),
+        }
+        b = a.exact.get(default)
+        row["bayes_prior"] = None if b is None else b.prior
+        for name, param in (("mu", "mu"), ("pred", "theta_new"), ("tau", "tau")):
+            if b is None:
+                vals: tuple[float | None, ...] = (None, None, None)
+            elif param == "tau":
+                vals = (b.tau["q50"], b.tau["q025"], b.tau["q975"])
+            else:
+                vals = _bayes_text(b, param)
+            row.update(
+                {
+                    f"bayes_{name}_median": vals[0],
+                    f"bayes_{name}_low": vals[1],
+                    f"bayes_{name}_high": vals[2],
+                }
+            )
+        row["bayes_p_positive"] = None if b is None else b.p_positive
+        for label, s in a.mcmc.items():
+            mid, lo, hi = _bayes_text(s, "mu")
+            row.update(
+                mcmc_prior=label,
+                mcmc_model=s.model,
+                mcmc_mu_median=mid,
+                mcmc_mu_low=lo,
+                mcmc_mu_high=hi,
+            )
+        row["notes"] = "; ".join(a.notes)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _prior_frame(items: Sequence[tuple[AnalysisResult, PriorComparison]]) -> pd.DataFrame:
+    frames = []
+    for a, comp in items:
+        t = comp.table.reset_index()
+        t.insert(0, "timepoint", a.analysis.timepoint)
+        t.insert(0, "outcome", a.analysis.outcome)
+        t.insert(0, "comparison", a.analysis.comparison)
+        t.insert(3, "k", comp.k)
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _study_frame(result: ReproduceResult, studies: pd.DataFrame) -> pd.DataFrame:
+    by_key = dict(data.analyses(studies))
+    default = result.plan.default_prior.label
+    frames = []
+    for a in result.analyses:
+        r = a.frequentist
+        rows = by_key.get(a.key)
+        if r is None or rows is None:
+            continue
+        rows = rows.reset_index(drop=True).copy()
+        weights = dict(zip(r.studies, r.weights, strict=True))
+        effects = {s: (yi, vi) for s, yi, vi in zip(r.studies, r.yi, r.vi, strict=True)}
+        rows["yi"] = [effects.get(s, (math.nan, math.nan))[0] for s in rows["study"]]
+        rows["sei"] = [math.sqrt(effects.get(s, (math.nan, math.nan))[1]) for s in rows["study"]]
+        rows["weight_percent"] = [weights.get(s, math.nan) for s in rows["study"]]
+        rows["excluded_reason"] = [dict(r.excluded).get(s) for s in rows["study"]]
+        b = a.exact.get(default)
+        for q in ("q025", "q50", "q975"):
+            rows[f"theta_{q}"] = [
+                b.theta[s][q] if b is not None and s in b.theta else math.nan for s in rows["study"]
+            ]
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _arm_text(rows: pd.DataFrame | None, study: str) -> str:
+    if rows is None or "events_t" not in rows.columns:
+        return ""
+    r = rows[rows["study"] == study]
+    if r.empty:
+        return ""
+    r = r.iloc[0]
+    return f" ({int(r.events_t)}/{int(r.n_t)} vs {int(r.events_c)}/{int(r.n_c)})"
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _save(fig: Figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+
+
+def _forest_figure(a: AnalysisResult, default: str, rows: pd.DataFrame | None) -> Figure:
+    r = a.frequentist
+    assert r is not None
+    frows = plots.forest_rows(a, default)
+    frows = [
+        plots.ForestRow(
+            fr.label + _arm_text(rows, fr.label),
+            fr.kind,
+            fr.est,
+            fr.low,
+            fr.high,
+            fr.note,
+            fr.weight,
+            fr.color,
+        )
+        if fr.label in r.studies
+        else fr
+        for fr in frows
+    ]
+    what = plots.measure_name(r.measure)
+    arms = a.analysis.comparison.split(" vs ")
+    direction = f" ({arms[0]} vs {arms[1]})" if len(arms) == 2 else ""
+    xlabel = f"{what}{direction}" + (", log scale" if r.log_scale else "")
+    return plots.forest(frows, log_scale=r.log_scale, xlabel=xlabel, title=a.analysis.label)
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def report_steps(result: ReproduceResult) -> int:
+    """Number of progress steps :func:`write_report` reports (one per analysis with data,
+    one for the overview figure, one for the files)."""
+    return len(_with_data(result)) + 2
+
+
+def write_report(
+    result: ReproduceResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    studies: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the report of a reproduction into ``out_dir`` (created if needed).
+
+    Parameters
+    ----------
+    result : ReproduceResult
+        From :func:`sparsemeta.reproduce.reproduce`.
+    out_dir : path
+        Output folder. Files of earlier reports are replaced; other files are left alone.
+    studies : pandas.DataFrame, optional
+        The study table the result was computed from, if not the plan's own (for the
+        study-level table and the arm counts in the forest plots).
+    progress : callable, optional
+        Called with a short description after each of :func:`report_steps` steps.
+
+    Returns
+    -------
+    pathlib.Path
+        The output folder.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = result.plan.studies() if studies is None else data.study_table(studies)
+    step = progress or (lambda _text: None)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        _build(result, table, tmp, step)
+        _publish(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _build(
+    result: ReproduceResult, studies: pd.DataFrame, root: Path, step: Callable[[str], None]
+) -> None:
+    (root / "figures").mkdir()
+    plan = result.plan
+    default = plan.default_prior.label
+    by_key = dict(data.analyses(studies))
+    compared: list[tuple[AnalysisResult, PriorComparison]] = []
+    sections: list[_Block] = []
+    for index, a in _with_data(result):
+        slug = _slug(index, a.analysis.label)
+        comp = prior_comparison_of(result, a)
+        _save(
+            _forest_figure(a, default, by_key.get(a.key)), root / "figures" / f"{slug}-forest.png"
+        )
+        if comp is not None:
+            compared.append((a, comp))
+            fig = comp.plot_tau()
+            fig.axes[0].set_title(
+                f"{a.analysis.label}: tau prior vs posterior", fontsize=9, loc="left"
+            )
+            _save(fig, root / "figures" / f"{slug}-tau.png")
+        sections += _analysis_section(a, comp, slug, default)
+        step(a.analysis.label)
+    overview: list[_Block] = []
+    if compared:
+        fig = plots.sensitivity_overview(
+            [
+                (
+                    f"{a.analysis.comparison}: {a.analysis.outcome}"
+                    + (f" ({a.analysis.timepoint})" if a.analysis.timepoint else ""),
+                    c,
+                )
+                for a, c in compared
+            ],
+        )
+        _save(fig, root / "figures" / "prior-sensitivity.png")
+        overview = _overview_section(compared)
+    step("prior sensitivity figure")
+    _prior_frame(compared).to_csv(root / "prior_comparison.csv", index=False)
+    _summary_frame(result).to_csv(root / "summary.csv", index=False)
+    _study_frame(result, studies).to_csv(root / "studies.csv", index=False)
+    nc = _write_idata(result, root)
+    (root / "result.json").write_text(
+        json.dumps(result.to_json_dict(), indent=2, allow_nan=False), encoding="utf-8"
+    )
+    blocks = [
+        *_intro(result),
+        *_summary_section(result),
+        *_findings_section(result),
+        *_priors_section(result),
+        *overview,
+        _Heading(2, "Analyses"),
+        *sections,
+        *_no_data_section(result),
+        *_files_section(nc),
+    ]
+    title = f"Reproduction report: {plan.title}"
+    (root / "report.md").write_text(to_markdown(blocks), encoding="utf-8")
+    (root / "report.html").write_text(to_html(blocks, title, root), encoding="utf-8")
+    step("files")
+
+
+def _write_idata(result: ReproduceResult, root: Path) -> list[str]:
+    written = []
+    for index, a in enumerate(result.analyses, 1):
+        for label, s in a.mcmc.items():
+            idata = _idata_of(s)
+            if idata is None:
+                continue
+            (root / "idata").mkdir(exist_ok=True)
+            name = f"idata/{_slug(index, a.analysis.label)}-{_slug(0, label)[4:]}.nc"
+            idata.to_netcdf(str(root / name))
+            written.append(name)
+    return written
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move the finished report from ``tmp`` into ``out`` with :func:`os.replace`."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        os.replace(tmp, out)
+        return
+    for src in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        dest = out / src.relative_to(tmp)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _intro(result: ReproduceResult) -> list[_Block]:
+    p = result.plan
+    counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
+    return [
+        _Heading(1, f"Reproduction report: {p.title}"),
+        _Para(f"Review: {p.citation}." + (f" Also: {'; '.join(p.also)}." if p.also else "")),
+        _Para(
+            f"Plan `{p.path.name}` ({len(p.analyses)} analyses: {counts}). Computed by "
+            f"sparsemeta {__version__} in {result.seconds:.1f} s. Ratios are risk or odds "
+            "ratios of the experimental arm against the comparator; Bayesian results are "
+            "posterior medians with 95% equal-tailed credible intervals (CrI)."
+        ),
+    ]
+
+
+def _summary_section(result: ReproduceResult) -> list[_Block]:
+    default = result.plan.default_prior
+    name = plots.short_prior_label_from_string(default.label)
+    has_mcmc = any(a.mcmc for a in result.analyses)
+    header = [
+        "Analysis",
+        "k",
+        "Status",
+        "Published [95% CI]",
+        "Reproduced [95% CI]",
+        f"Bayes mu, {name} [95% CrI]",
+        "Bayes 95% prediction",
+        "Bayes tau",
+    ]
+    if has_mcmc:
+        header.append("Binomial model mu (MCMC)")
+    rows = []
+    for a in result.analyses:
+        pub, rec, r = a.published, a.reproduced_values(), a.frequentist
+        published = (
+            f"{pub['estimate']} [{pub['ci_low']}, {pub['ci_high']}]" if "estimate" in pub else "-"
+        )
+        reproduced = (
+            _interval_text(rec["estimate"], rec["ci_low"], rec["ci_high"])
+            if rec.get("estimate") is not None
+            else "-"
+        )
+        b = a.exact.get(default.label)
+        mu = _interval_text(*_bayes_text(b, "mu")) if b else "-"
+        pred = "[{1}, {2}]".format(*map(_num, _bayes_text(b, "theta_new"))) if b else "-"
+        tau = _interval_text(b.tau["q50"], b.tau["q025"], b.tau["q975"]) if b else "-"
+        k = "-" if r is None else str(len(r.studies))
+        row = [a.analysis.label, k, f"**{a.status}**", published, reproduced, mu, pred, tau]
+        if has_mcmc:
+            row.append(
+                "; ".join(_interval_text(*_bayes_text(s, "mu")) for s in a.mcmc.values()) or "-"
+            )
+        rows.append(tuple(row))
+    legend = tuple(f"**{s}**: {t}" for s, t in _STATUS_TEXT.items())
+    return [
+        _Heading(2, "Summary"),
+        _Para(
+            "Published: the review's printed pooled estimate. Reproduced: our recomputation "
+            "with the review's RevMan 5 settings. Bayes: exact normal-normal posterior under "
+            f"the default tau prior {name} (`{default.label}`); the prediction interval is "
+            "for the effect in a new study (theta_new)."
+        ),
+        _Table(tuple(header), tuple(rows)),
+        _List(legend),
+    ]
+
+
+def _findings_section(result: ReproduceResult) -> list[_Block]:
+    if not result.findings:
+        return [_Heading(2, "Data findings"), _Para("No data findings.")]
+    items = tuple(f"**{f.kind}** — {f.message}" for f in result.findings)
+    return [_Heading(2, "Data findings"), _List(items)]
+
+
+def _priors_section(result: ReproduceResult) -> list[_Block]:
+    items = []
+    for c in result.plan.tau_priors:
+        name = plots.short_prior_label_from_string(c.label)
+        mark = " (default)" if c.default else ""
+        items.append(f"**{name}**{mark} `{c.label}`: {c.why}")
+    return [
+        _Heading(2, "Tau priors compared"),
+        _List(tuple(items)),
+    ]
+
+
+def _overview_section(compared: Sequence[tuple[AnalysisResult, PriorComparison]]) -> list[_Block]:
+    kl = [float(v) for _, c in compared for v in c.table["kl_tau"] if math.isfinite(v)]
+    text = (
+        "How the pooled effect, the prediction interval and tau move with the tau prior, for "
+        "every analysis with an exact fit."
+    )
+    if kl:
+        text += (
+            f" The KL divergence of the tau posterior from its prior is at most {max(kl):.3f} "
+            "nats: with so few studies the data barely update tau, so the width of the "
+            "credible and prediction intervals is set by the prior."
+        )
+    return [
+        _Heading(2, "Prior sensitivity across analyses"),
+        _Para(text),
+        _Image("figures/prior-sensitivity.png", "prior sensitivity across analyses"),
+    ]
+
+
+def _prior_table(comp: PriorComparison) -> _Table:
+    ratio = comp.log_scale
+    header = (
+        "tau prior",
+        ("ratio" if ratio else "mu") + " [95% CrI]",
+        "95% prediction",
+        "P(ratio > 1)" if ratio else "P(mu < 0)",
+        "tau [95% CrI]",
+        "KL tau",
+        "prior tau median / 95% q.",
+        "prior P(tau > 0.5) / P(tau > 1)",
+    )
+    rows = []
+    for label, r in comp.table.iterrows():
+        if ratio:
+            mu = _interval_text(r.ratio_median, r.ratio_low, r.ratio_high)
+            pred = f"[{_num(r.pred_ratio_low)}, {_num(r.pred_ratio_high)}]"
+            prob = r.p_ratio_above_1
+        else:
+            mu = _interval_text(r.mu_median, r.mu_low, r.mu_high)
+            pred = f"[{_num(r.pred_low)}, {_num(r.pred_high)}]"
+            prob = r.p_mu_below_0
+        rows.append(
+            (
+                str(label),
+                mu,
+                pred,
+                f"{prob:.3f}",
+                f"{r.tau_median:.2f} [{r.tau_low:.2f}, {r.tau_high:.2f}]",
+                _fixed(r.kl_tau, 3),
+                f"{_fixed(r.prior_tau_median, 2)} / {_fixed(r.prior_tau_q95, 2)}",
+                f"{_fixed(r.prior_p_tau_gt_0_5, 2)} / {_fixed(r.prior_p_tau_gt_1, 2)}",
+            )
+        )
+    return _Table(header, tuple(rows))
+
+
+def _fixed(x: float, digits: int) -> str:
+    return f"{x:.{digits}f}" if math.isfinite(x) else "-"
+
+
+def _analysis_section(
+    a: AnalysisResult, comp: PriorComparison | None, slug: str, default: str
+) -> list[_Block]:
+    r = a.frequentist
+    assert r is not None
+    blocks: list[_Block] = [
+        _Heading(3, a.analysis.label),
+        _Para(
+            f"Status: **{a.status}** — {_STATUS_TEXT[a.status]}. {r.measure}, "
+            f"{r.method} {'random' if r.random else 'fixed'} effects, k = {r.k} estimable of "
+            f"{len(r.studies)} studies."
+        ),
+    ]
+    notes = [*a.notes, *([a.analysis.note] if a.analysis.note else [])]
+    if notes:
+        blocks.append(_List(tuple(notes)))
+    if a.checks:
+        blocks.append(
+            _Table(
+                ("printed value", "printed", "ours (full precision)", "ours (rounded)", "status"),
+                tuple(
+                    (c.field, c.printed, f"{c.value:.6g}", c.rounded, c.status) for c in a.checks
+                ),
+            )
+        )
+    blocks.append(_Image(f"figures/{slug}-forest.png", f"forest plot: {a.analysis.label}"))
+    if comp is not None:
+        blocks += [
+            _Para(
+                f"Exact normal-normal posterior under each tau prior (mu prior `{comp.mu_prior}`):"
+            ),
+            _prior_table(comp),
+            _Image(f"figures/{slug}-tau.png", f"tau prior vs posterior: {a.analysis.label}"),
+        ]
+    return blocks
+
+
+def _no_data_section(result: ReproduceResult) -> list[_Block]:
+    missing = [a for a in result.analyses if a.status == "no-data"]
+    if not missing:
+        return []
+    items = []
+    for a in missing:
+        pub = a.published
+        text = a.analysis.label
+        if "estimate" in pub:
+            text += f" — published {pub.get('measure', '')} {pub['estimate']} "
+            text += f"[{pub.get('ci_low', '?')}, {pub.get('ci_high', '?')}]"
+        items.append(text)
+    return [
+        _Heading(2, "Analyses without study-level data"),
+        _Para(
+            "The data hold no study-level rows for these analyses, so nothing is recomputed "
+            "or filled in; their published figures are listed as printed."
+        ),
+        _List(tuple(items)),
+    ]
+
+
+def _files_section(nc: Sequence[str]) -> list[_Block]:
+    items = [
+        "`summary.csv` — one row per analysis: published, reproduced, Bayesian (default prior)",
+        "`prior_comparison.csv` — one row per analysis and tau prior",
+        "`studies.csv` — study-level data, effects, RevMan weights, shrunken effects",
+        "`result.json` — the complete result (`sparsemeta reproduce --json`)",
+        "`figures/` — the figures of this report as PNG",
+    ]
+    if nc:
+        items.append(f"`idata/` — InferenceData of each MCMC fit (NetCDF): {', '.join(nc)}")
+    return [_Heading(2, "Files"), _List(tuple(items))]

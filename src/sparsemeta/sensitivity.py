@@ -1,0 +1,449 @@
+"""Prior sensitivity: the same meta-analysis under several tau priors, side by side.
+
+:func:`compare_priors` computes, for each tau prior, the exact posterior of the
+normal-normal model (:func:`sparsemeta.exact.posterior`) and puts next to it what the prior
+itself says about tau (:func:`sparsemeta.priors.describe`). With two to five studies the
+data say little about tau, so the posterior of tau, and through it the width of the
+credible and prediction intervals, follows the prior; the comparison shows how far.
+The KL divergence of the tau posterior from its prior (Röver 2020, J Stat Softw 93(6),
+Sec. 3.5) measures how much the data moved it: near 0 means "prior in, prior out".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from sparsemeta import data as data_mod
+from sparsemeta import effects, exact
+from sparsemeta import priors as pri
+from sparsemeta.errors import DataError, PriorError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["RATIO_MEASURES", "PriorComparison", "compare_priors"]
+
+#: measures whose analysis scale is the log of a ratio
+RATIO_MEASURES: tuple[str, ...] = ("RR", "OR", "PETO_OR", "HR")
+#: measure -> effect scale of :func:`sparsemeta.priors.describe`
+_DESCRIBE_SCALE = {
+    "RR": "logRR",
+    "OR": "logOR",
+    "PETO_OR": "logOR",
+    "HR": "logHR",
+    "RD": "RD",
+    "MD": "MD",
+    "SMD": "SMD",
+    "GENERIC": "generic",
+}
+_MEASURE_NAMES = {"RR": "risk ratio", "OR": "odds ratio", "PETO_OR": "odds ratio (Peto)"}
+
+
+@dataclass(frozen=True)
+class PriorComparison:
+    """One meta-analysis under several tau priors (the result of :func:`compare_priors`).
+
+    Attributes
+    ----------
+    measure : str
+        Effect measure; ratio measures (:data:`RATIO_MEASURES`) are analysed on the log scale.
+    labels : tuple[str, ...]
+        The studies used (estimable ones).
+    y, se : numpy.ndarray
+        Their effects (analysis scale) and standard errors.
+    excluded : tuple[tuple[str, str], ...]
+        Studies left out as not estimable, with the reason.
+    mu_prior : MuPrior
+        Prior of the overall effect (the same under every tau prior).
+    priors : dict[str, TauPrior]
+        The tau priors, keyed by label (the table's index).
+    posteriors : dict[str, ExactPosterior]
+        The exact posterior under each prior, same keys.
+    level : float
+        Level of the credible and prediction intervals.
+    table : pandas.DataFrame
+        One row per prior, indexed by label. Columns: ``prior`` (canonical string);
+        ``mu_median, mu_low, mu_high`` (equal-tailed interval, analysis scale);
+        ``tau_median, tau_low, tau_high``; ``pred_low, pred_high`` (interval of the effect
+        in a new study, theta_new); ``p_mu_below_0`` = P(mu < 0); ``kl_tau`` (nats; NaN for
+        an improper prior); the prior's own ``prior_tau_median, prior_tau_q95,
+        prior_p_tau_gt_0_5, prior_p_tau_gt_1`` (NaN for an improper prior). Ratio measures
+        add ``ratio_median, ratio_low, ratio_high, pred_ratio_low, pred_ratio_high`` =
+        exp of the above and ``p_ratio_above_1`` = P(mu > 0).
+    """
+
+    measure: str
+    labels: tuple[str, ...]
+    y: NDArray[np.float64]
+    se: NDArray[np.float64]
+    excluded: tuple[tuple[str, str], ...]
+    mu_prior: pri.MuPrior
+    priors: dict[str, pri.TauPrior]
+    posteriors: dict[str, exact.ExactPosterior]
+    level: float
+    table: pd.DataFrame
+
+    @property
+    def log_scale(self) -> bool:
+        """Whether effects are log ratios (then plots use the ratio scale on a log axis)."""
+        return self.measure in RATIO_MEASURES
+
+    @property
+    def k(self) -> int:
+        """Number of studies used."""
+        return len(self.labels)
+
+    def plot(self, ax: Sequence[Axes] | None = None) -> Figure:
+        """How mu, its prediction interval and tau move with the tau prior.
+
+        Left panel: per prior, the median and credible interval of mu (thick) and the
+        prediction interval of a new study's effect (thin); ratio measures on the ratio
+        scale with a log axis. Right panel: median and credible interval of tau (solid)
+        and the prior's own median and 95% quantile (grey, hollow marker).
+
+        Parameters
+        ----------
+        ax : pair of matplotlib Axes, optional
+            (effect axes, tau axes); a new figure is made when omitted.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from sparsemeta import plots
+
+        return plots.prior_comparison(self, ax)
+
+    def plot_tau(self, ax: Axes | None = None) -> Figure:
+        """Prior (dashed) and exact posterior (solid) density of tau under each prior.
+
+        Improper priors have no density to draw; only their posterior is shown.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            A new figure is made when omitted.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from sparsemeta import plots
+
+        return plots.tau_densities(self, ax)
+
+    def __str__(self) -> str:
+        t = self.table
+        pct = f"{100 * self.level:g}%"
+        ratio = self.log_scale
+        name = _MEASURE_NAMES.get(self.measure, self.measure)
+        effect = f"{name} (median [{pct} CrI])" if ratio else f"mu (median [{pct} CrI])"
+        head = [
+            f"Prior comparison: {self.measure}, k = {self.k} "
+            f"({', '.join(self.labels)}); mu prior {self.mu_prior}",
+        ]
+        if self.excluded:
+            head.append(
+                "not estimable, left out: " + "; ".join(f"{s} ({why})" for s, why in self.excluded)
+            )
+        rows = []
+        for label, r in t.iterrows():
+            mid, lo, hi = (
+                (r.ratio_median, r.ratio_low, r.ratio_high)
+                if ratio
+                else (r.mu_median, r.mu_low, r.mu_high)
+            )
+            plo, phi = (r.pred_ratio_low, r.pred_ratio_high) if ratio else (r.pred_low, r.pred_high)
+            prob = r.p_ratio_above_1 if ratio else r.p_mu_below_0
+            rows.append(
+                [
+                    str(label),
+                    f"{_g(mid)} [{_g(lo)}, {_g(hi)}]",
+                    f"[{_g(plo)}, {_g(phi)}]",
+                    f"{prob:.3f}",
+                    f"{r.tau_median:.2f} [{r.tau_low:.2f}, {r.tau_high:.2f}]",
+                    _f(r.kl_tau, 3),
+                    f"{_f(r.prior_tau_median, 2)} / {_f(r.prior_tau_q95, 2)}",
+                    f"{_f(r.prior_p_tau_gt_0_5, 2)} / {_f(r.prior_p_tau_gt_1, 2)}",
+                ]
+            )
+        cols = [
+            "tau prior",
+            effect,
+            f"{pct} prediction",
+            "P(ratio > 1)" if ratio else "P(mu < 0)",
+            f"tau (median [{pct} CrI])",
+            "KL tau",
+            "prior tau median / q95",
+            "prior P(tau>0.5) / P(tau>1)",
+        ]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+        lines = [*head, "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def _g(x: float) -> str:
+    """A ratio or effect at RevMan-like precision (2 decimals below 10)."""
+    if not math.isfinite(x):
+        return "-"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def _f(x: float, digits: int) -> str:
+    return "-" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def compare_priors(
+    data: pd.DataFrame | ArrayLike,
+    priors: Sequence[str | pri.TauPrior] | Mapping[str, str | pri.TauPrior],
+    measure: str | None = None,
+    mu_prior: Any = None,
+    *,
+    se: ArrayLike | None = None,
+    labels: Sequence[str] | None = None,
+    level: float = 0.95,
+) -> PriorComparison:
+    """Fit one meta-analysis under each tau prior (exact normal-normal posterior).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or array_like
+        A study table of one analysis (:mod:`sparsemeta.data`; effects are computed with
+        :func:`sparsemeta.effects.effect_sizes` and ``measure``), a table with ``yi`` and
+        ``vi`` (or ``sei``) columns and optionally ``study``, or the study effects ``yi``
+        themselves (then pass ``se=``). Ratio effects are natural logs.
+    priors : sequence or mapping
+        The tau priors: prior values or strings for :func:`sparsemeta.priors.parse`; a
+        mapping gives each a label (otherwise the label is the canonical prior string).
+    measure : str, optional
+        ``"RR"``, ``"OR"``, ``"PETO_OR"``, ``"HR"``, ``"RD"``, ``"MD"``, ``"SMD"`` or
+        ``"GENERIC"``. Required for a study table of binary or continuous data; otherwise
+        ``"GENERIC"`` by default.
+    mu_prior : MuPrior, str or None
+        Prior of mu. ``None`` (default): :func:`sparsemeta.priors.mu_prior_default` for the
+        measure (e.g. N(0, 2.82^2) for a log RR); ``"flat"`` for the flat prior.
+    se : array_like, optional
+        Standard errors, when ``data`` is an array of effects.
+    labels : sequence of str, optional
+        Study labels, when ``data`` is an array of effects.
+    level : float, default 0.95
+        Level of the credible and prediction intervals.
+
+    Returns
+    -------
+    PriorComparison
+
+    Raises
+    ------
+    DataError
+        Bad study data, a table of several analyses, no estimable study, or a missing
+        measure or ``se``.
+    PriorError
+        An unparsable or duplicate prior, or an improper posterior.
+
+    Notes
+    -----
+    An improper tau prior (e.g. ``jeffreys``) is allowed where the posterior is proper; it
+    has no KL divergence and no prior quantiles (NaN in the table). With one study a
+    ``UserWarning`` says that the tau posterior is the prior's.
+
+    Examples
+    --------
+    >>> from sparsemeta import compare_priors
+    >>> c = compare_priors([0.9, 0.1], ["halfnormal(0.5)", "halfnormal(1.0)"],
+    ...                    measure="RR", se=[0.4, 0.6])
+    >>> list(c.table.index)
+    ['halfnormal(scale=0.5)', 'halfnormal(scale=1.0)']
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    measure, y, s, labs, excluded = _effects(data, measure, se, labels)
+    tau_priors = _priors(priors)
+    mu = pri.mu_prior_default("OR" if measure == "PETO_OR" else measure)
+    if mu_prior is not None:
+        mu = pri.parse_mu(mu_prior) if isinstance(mu_prior, str) else mu_prior
+    scale = _DESCRIBE_SCALE[measure]
+    posts = {label: exact.posterior(y, s, p, mu, labs) for label, p in tau_priors.items()}
+    rows = [
+        _row(label, tau_priors[label], post, scale, s, level, measure in RATIO_MEASURES)
+        for label, post in posts.items()
+    ]
+    table = pd.DataFrame(rows).set_index("label")
+    table.index.name = "tau prior"
+    return PriorComparison(
+        measure, tuple(labs), y, s, excluded, mu, tau_priors, posts, level, table
+    )
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _effects(
+    data: pd.DataFrame | ArrayLike,
+    measure: str | None,
+    se: ArrayLike | None,
+    labels: Sequence[str] | None,
+) -> tuple[str, NDArray[np.float64], NDArray[np.float64], list[str], tuple[tuple[str, str], ...]]:
+    """(measure, y, se, labels, excluded) of the estimable studies."""
+    if measure is not None:
+        measure = str(measure).upper()
+        if measure not in _DESCRIBE_SCALE:
+            raise DataError(
+                f"compare_priors: unknown measure {measure!r}; valid: {', '.join(_DESCRIBE_SCALE)}"
+            )
+    if isinstance(data, pd.DataFrame):
+        if se is not None or labels is not None:
+            raise DataError("compare_priors: se= and labels= are for arrays of effects, not tables")
+        if "yi" in data.columns:
+            frame = _yi_table(data)
+        else:
+            frame = _study_effects(data, measure)
+            if measure is None:
+                measure = "GENERIC"
+    else:
+        if se is None:
+            raise DataError("compare_priors: pass se= with an array of study effects")
+        y_arr = np.atleast_1d(np.asarray(data, dtype=float))
+        names = [f"study {i + 1}" for i in range(y_arr.size)] if labels is None else labels
+        if len(names) != y_arr.size:
+            raise DataError(f"compare_priors: {len(names)} labels for {y_arr.size} studies")
+        sei = np.atleast_1d(np.asarray(se, dtype=float))
+        if sei.shape != y_arr.shape:
+            raise DataError(f"compare_priors: {y_arr.size} effects but {sei.size} se values")
+        frame = pd.DataFrame({"study": list(names), "yi": y_arr, "sei": sei})
+        frame["reason"] = None
+    measure = measure or "GENERIC"
+    ok = np.isfinite(frame["yi"].to_numpy(float)) & np.isfinite(frame["sei"].to_numpy(float))
+    excluded = tuple(
+        (str(s), str(r) if r is not None else "no effect estimate")
+        for s, r in zip(frame["study"][~ok], frame["reason"][~ok], strict=True)
+    )
+    if not ok.any():
+        raise DataError("compare_priors: no study has an estimable effect")
+    kept = frame[ok]
+    return (
+        measure,
+        kept["yi"].to_numpy(float),
+        kept["sei"].to_numpy(float),
+        [str(s) for s in kept["study"]],
+        excluded,
+    )
+
+
+def _yi_table(df: pd.DataFrame) -> pd.DataFrame:
+    if "sei" in df.columns:
+        sei = df["sei"].to_numpy(float)
+    elif "vi" in df.columns:
+        sei = np.sqrt(df["vi"].to_numpy(float))
+    else:
+        raise DataError("compare_priors: a table with 'yi' needs 'vi' or 'sei'")
+    study = (
+        df["study"].astype(str).tolist()
+        if "study" in df.columns
+        else [f"study {i + 1}" for i in range(len(df))]
+    )
+    reason = df["reason"].tolist() if "reason" in df.columns else [None] * len(df)
+    return pd.DataFrame(
+        {"study": study, "yi": df["yi"].to_numpy(float), "sei": sei, "reason": reason}
+    )
+
+
+def _study_effects(df: pd.DataFrame, measure: str | None) -> pd.DataFrame:
+    table = data_mod.study_table(df)
+    groups = list(data_mod.analyses(table))
+    if len(groups) != 1:
+        raise DataError(
+            f"compare_priors: the table holds {len(groups)} analyses; pass the rows of one"
+        )
+    if measure is None:
+        kind = data_mod.data_type(table)
+        if kind != "generic":
+            raise DataError(f"compare_priors: {kind} data need a measure= (e.g. 'RR', 'OR', 'SMD')")
+        measure = "GENERIC"
+    es = effects.effect_sizes(table, measure)
+    return es[["study", "yi", "sei", "reason"]].reset_index(drop=True)
+
+
+def _priors(
+    given: Sequence[str | pri.TauPrior] | Mapping[str, str | pri.TauPrior],
+) -> dict[str, pri.TauPrior]:
+    if isinstance(given, str | pri.TauPrior):
+        given = [given]
+    items = list(given.items()) if isinstance(given, Mapping) else [(None, p) for p in given]
+    if not items:
+        raise PriorError("compare_priors: give at least one tau prior")
+    out: dict[str, pri.TauPrior] = {}
+    for label, p in items:
+        value = pri.parse(p) if isinstance(p, str) else p
+        key = str(value) if label is None else str(label)
+        if key in out:
+            raise PriorError(f"compare_priors: tau prior {key!r} given twice")
+        out[key] = value
+    return out
+
+
+def _row(
+    label: str,
+    prior: pri.TauPrior,
+    post: exact.ExactPosterior,
+    scale: str,
+    se: NDArray[np.float64],
+    level: float,
+    ratio: bool,
+) -> dict[str, Any]:
+    probs = np.array([(1 - level) / 2, 0.5, (1 + level) / 2])
+    mu = np.asarray(post.mu.quantile(probs), float)
+    tau = np.asarray(post.tau.quantile(probs), float)
+    pred = np.asarray(post.theta_new.quantile(probs), float)
+    row: dict[str, Any] = {
+        "label": label,
+        "prior": str(prior),
+        "mu_median": mu[1],
+        "mu_low": mu[0],
+        "mu_high": mu[2],
+        "tau_median": tau[1],
+        "tau_low": tau[0],
+        "tau_high": tau[2],
+        "pred_low": pred[0],
+        "pred_high": pred[2],
+        "p_mu_below_0": post.prob("mu", "<", 0.0),
+    }
+    if ratio:
+        row.update(
+            ratio_median=math.exp(mu[1]),
+            ratio_low=math.exp(mu[0]),
+            ratio_high=math.exp(mu[2]),
+            pred_ratio_low=math.exp(pred[0]),
+            pred_ratio_high=math.exp(pred[2]),
+            p_ratio_above_1=1.0 - row["p_mu_below_0"],
+        )
+    nan = math.nan
+    stated = dict.fromkeys(
+        ("kl_tau", "prior_tau_median", "prior_tau_q95", "prior_p_tau_gt_0_5", "prior_p_tau_gt_1"),
+        nan,
+    )
+    if prior.proper:
+        d = pri.describe(prior, scale, se=se if prior.requires_se else None)
+        stated = {
+            "kl_tau": post.kl_tau(),
+            "prior_tau_median": d.median,
+            "prior_tau_q95": d.q95,
+            "prior_p_tau_gt_0_5": d.p_tau_gt_0_5,
+            "prior_p_tau_gt_1": d.p_tau_gt_1,
+        }
+    row.update(stated)
+    return row
