@@ -278,65 +278,41 @@ META_ANALYSIS_CASES = [
         {"measure": "RR", "method": "XYZ"},
         ("method", "'XYZ'"),
         id="unknown-method",
-        marks=_known_bug(
-            "frequentist.meta_analysis raises ValueError, not DataError, for an unknown method"
-        ),
     ),
     pytest.param(
         {"measure": "RR", "method": None},
         ("method",),
         id="none-method",
-        marks=_known_bug(
-            "frequentist.meta_analysis calls method.upper(): AttributeError for method=None"
-        ),
     ),
     pytest.param(
         {"measure": "RR", "tau2_method": "SJ"},
         ("tau2_method", "'SJ'"),
         id="unknown-tau2-method",
-        marks=_known_bug(
-            "frequentist.meta_analysis raises ValueError, not DataError, for an unknown tau2_method"
-        ),
     ),
     pytest.param(
         {"measure": "RR", "ci_method": "kr"},
         ("ci_method", "'kr'"),
         id="unknown-ci-method",
-        marks=_known_bug(
-            "frequentist.meta_analysis raises ValueError, not DataError, for an unknown ci_method"
-        ),
     ),
     pytest.param(
         {"measure": "RR", "random": False, "ci_method": "hksj"},
         ("hksj", "random"),
         id="hksj-with-fixed-effect",
-        marks=_known_bug(
-            "frequentist.meta_analysis raises ValueError, not DataError, for hksj with random=False"
-        ),
     ),
     pytest.param(
         {"measure": "RR", "level": 1.5},
         ("level", "1.5"),
         id="level-above-one",
-        marks=_known_bug(
-            "frequentist.meta_analysis does not check level: scipy brentq raises ValueError (NaN)"
-        ),
     ),
     pytest.param(
         {"measure": "RR", "level": 0.0},
         ("level",),
         id="level-zero",
-        marks=_known_bug(
-            "frequentist.meta_analysis accepts level=0 and returns a zero-width interval"
-        ),
     ),
     pytest.param(
         {"measure": "RR", "level": math.nan},
         ("level",),
         id="level-nan",
-        marks=_known_bug(
-            "frequentist.meta_analysis does not check level: scipy brentq raises ValueError (NaN)"
-        ),
     ),
 ]
 
@@ -357,47 +333,31 @@ def test_meta_analysis_rejects_bad_settings(kwargs, fragments):
             lambda: [1, 2],
             ("DataFrame",),
             id="list-instead-of-table",
-            marks=_known_bug("frequentist.meta_analysis: AttributeError ('list' has no 'columns')"),
         ),
         pytest.param(
             lambda: None,
             ("DataFrame",),
             id="none-instead-of-table",
-            marks=_known_bug(
-                "frequentist.meta_analysis: AttributeError ('NoneType' has no 'columns')"
-            ),
         ),
         pytest.param(
             lambda: pd.DataFrame([BINARY | {"events_t": -1}, second(BINARY)]),
             (f"'{STUDY}'", "'events_t'", "negative"),
             id="unvalidated-negative-count",
-            marks=_known_bug(
-                "frequentist.meta_analysis does not validate a raw table: a negative count is "
-                "silently dropped as not estimable"
-            ),
         ),
         pytest.param(
             lambda: pd.DataFrame([BINARY | {"events_t": 20}, second(BINARY)]),
             (f"'{STUDY}'", "'events_t'", "exceed"),
             id="unvalidated-events-above-n",
-            marks=_known_bug(
-                "frequentist.meta_analysis does not validate a raw table: events > n gives a "
-                "finite, meaningless pooled estimate"
-            ),
         ),
         pytest.param(
             lambda: pd.DataFrame({"study": ["a", "b"], "yi": ["x", 0.2], "vi": [0.1, 0.2]}),
             ("'yi'",),
             id="text-effect-in-yi-table",
-            marks=_known_bug("frequentist.meta_analysis: numpy ValueError for a non-numeric yi"),
         ),
         pytest.param(
             lambda: pd.DataFrame({"yi": [0.1, 0.2], "vi": [0.1, 0.2]}),
             ("'study'",),
             id="yi-table-without-study-column",
-            marks=_known_bug(
-                "frequentist.meta_analysis: KeyError 'study' for a yi/vi table without labels"
-            ),
         ),
     ],
 )
@@ -530,9 +490,6 @@ def test_prior_strings_are_parsed_strictly(text, fragments):
             lambda: priors.describe("halfnormal(0.5)"),
             ("halfnormal",),
             id="describe-given-a-string",
-            marks=_known_bug(
-                "priors.describe('halfnormal(0.5)'): AttributeError ('str' has no 'proper')"
-            ),
         ),
     ],
 )

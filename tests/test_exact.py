@@ -84,7 +84,7 @@ class UniformTau:
 
 
 class UniformShrinkage:
-    """Uniform shrinkage prior (depends on the standard errors), Röver 2020 Sec. 3.3.
+    """Uniform shrinkage prior (depends on the standard errors; cf. Röver 2020).
 
     With s0^2 the harmonic mean of the squared standard errors,
     p(tau) = 2 tau s0^2 / (s0^2 + tau^2)^2.
@@ -307,7 +307,7 @@ def test_bayesmeta_vignette_mu_and_shrinkage(schools):
     # Same vignette, mu column, 1 - pposterior(mu=0), qposterior(mu.p=0.95) and
     # schools.example.1$theta[, c("A", "G", "H")]. bayesmeta represents the mu and theta
     # margins by a discrete mixture chosen to bound the divergence from the exact margin
-    # (Röver 2020, Sec. 2.5; delta = 1% by default), so its printed values carry an
+    # (Röver 2020; its arguments delta = 0.01, epsilon = 1e-4), so its printed values carry an
     # approximation error of order 1e-3 of the sd; our values agree with scipy.integrate.quad
     # of the exact margins to 1e-12 (checked by hand; the brute-force tests check the same
     # machinery). Tolerance: 1e-3 of the posterior sd for moments, 4e-3 sd for quantiles.

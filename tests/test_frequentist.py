@@ -479,3 +479,149 @@ def test_revman_files_reproduced(revman_fixtures):
                         a.source
                     )
     assert checked > 50
+
+
+# --- input validation of meta_analysis ---------------------------------------------------
+
+RAW = dict(comparison="c", outcome="o", events_t=2, n_t=50, events_c=10, n_c=50)
+RAW_CONT = dict(
+    comparison="c", outcome="o", mean_t=1.0, sd_t=2.0, n_t=20, mean_c=2.0, sd_c=2.5, n_c=21
+)
+RAW_GEN = dict(comparison="c", outcome="o", effect=-0.3, se=0.2, log_scale=True)
+
+
+def raw(base, *changes):
+    """A table of two studies A and B that has not been through study_table."""
+    return pd.DataFrame([base | {"study": "A"} | changes[0], base | {"study": "B"} | changes[1]])
+
+
+def test_unvalidated_valid_table_gives_the_validated_result():
+    table = raw(RAW, {}, {"events_t": 3, "n_t": 40, "events_c": 9, "n_c": 41})
+    for measure, method in (("RR", "MH"), ("OR", "Peto"), ("RD", "IV")):
+        a = fq.meta_analysis(table, measure, method=method)
+        b = fq.meta_analysis(study_table(table), measure, method=method)
+        assert (a.estimate, a.se, a.tau2, a.studies) == (b.estimate, b.se, b.tau2, b.studies)
+
+
+@pytest.mark.parametrize(
+    "table, measure",
+    [
+        pytest.param(raw(RAW, {"events_t": -1}, {}), "RR", id="negative-events"),
+        pytest.param(raw(RAW, {}, {"events_c": 51}), "OR", id="events-above-n"),
+        pytest.param(raw(RAW, {}, {"n_c": 50.5}), "RR", id="fractional-n"),
+        pytest.param(raw(RAW, {"n_t": 0, "events_t": 0}, {}), "RD", id="zero-n"),
+        pytest.param(raw(RAW, {"events_t": math.nan}, {}), "RR", id="nan-count"),
+        pytest.param(raw(RAW, {"events_t": "2"}, {}), "RR", id="text-count"),
+        pytest.param(raw(RAW, {"events_t": True}, {}), "RR", id="bool-count"),
+        pytest.param(raw(RAW, {}, {"mean_t": 1.0}), "RR", id="row-mixes-data-types"),
+        pytest.param(raw(RAW, {}, {"study": "A"}), "RR", id="duplicate-study"),
+        pytest.param(raw(RAW, {}, {"study": ""}), "RR", id="empty-study-label"),
+        pytest.param(raw(RAW, {"subgroup": 1}, {"subgroup": 2}), "RR", id="numeric-subgroup"),
+        pytest.param(raw(RAW, {}, {}).drop(columns="comparison"), "RR", id="no-comparison"),
+        pytest.param(raw(RAW_CONT, {"sd_t": 0.0}, {}), "MD", id="zero-sd"),
+        pytest.param(raw(RAW_CONT, {}, {"sd_c": -2.5}), "SMD", id="negative-sd"),
+        pytest.param(raw(RAW_CONT, {}, {"n_t": 20.5}), "MD", id="fractional-n-continuous"),
+        pytest.param(raw(RAW_CONT, {"mean_c": math.inf}, {}), "MD", id="infinite-mean"),
+        pytest.param(raw(RAW_GEN, {"se": -0.2}, {}), "GENERIC", id="negative-se"),
+        pytest.param(raw(RAW_GEN, {}, {"log_scale": "yes"}), "GENERIC", id="text-log-scale"),
+    ],
+)
+def test_unvalidated_bad_table_raises_what_study_table_raises(table, measure):
+    """Never silently dropped: the error is study_table's, naming the study and the field."""
+    with pytest.raises(DataError) as expected:
+        study_table(table)
+    with pytest.raises(DataError) as got:
+        fq.meta_analysis(table, measure)
+    assert str(got.value) == str(expected.value)
+
+
+def test_study_in_two_subgroups_is_a_valid_unvalidated_table():
+    table = raw(RAW, {"subgroup": "g1"}, {"study": "A", "subgroup": "g2"})
+    r = fq.meta_analysis(table, "RR", random=False)
+    assert r.studies == ("A", "A") and r.k == 2
+
+
+def test_yi_vi_table_by_hand():
+    # fixed IV: w = 1/0.04, 1/0.01 = 25, 100; mu = (25*0.1 + 100*0.3)/125 = 0.26;
+    # SE = 1/sqrt(125). Study C has no effect (NaN, as effect_sizes leaves it): excluded.
+    table = pd.DataFrame(
+        {"study": ["A", "B", "C"], "yi": [0.1, 0.3, np.nan], "vi": [0.04, 0.01, np.nan]}
+    )
+    r = fq.meta_analysis(table, "MD", random=False)
+    assert r.k == 2 and r.estimate == pytest.approx(0.26, rel=1e-14)
+    assert r.se == pytest.approx(1 / math.sqrt(125), rel=1e-14)
+    assert r.weights.tolist() == pytest.approx([20.0, 80.0, 0.0], rel=1e-14)
+    assert r.excluded == (("C", "yi or vi missing: not estimable"),)
+
+
+@pytest.mark.parametrize(
+    "changes, fragments",
+    [
+        pytest.param({"vi": [0.04, 0.0]}, ("study 'B'", "'vi'", "> 0"), id="zero-variance"),
+        pytest.param({"vi": [0.04, -0.01]}, ("study 'B'", "'vi'", "> 0"), id="negative-variance"),
+        pytest.param({"vi": [np.inf, 0.01]}, ("study 'A'", "'vi'"), id="infinite-variance"),
+        pytest.param({"yi": [-np.inf, 0.3]}, ("study 'A'", "'yi'", "not finite"), id="infinite-yi"),
+        pytest.param({"yi": [0.1, "0.3"]}, ("study 'B'", "'yi'", "must be a number"), id="text-yi"),
+        pytest.param({"vi": [True, False]}, ("study 'A'", "'vi'", "number"), id="bool-vi"),
+        pytest.param({"study": ["A", "A"]}, ("study 'A'", "duplicate"), id="duplicate-label"),
+        pytest.param({"study": ["A", None]}, ("row 1", "'study'", "missing"), id="missing-label"),
+        pytest.param({"vi": None}, ("'vi'", "required column"), id="yi-without-vi"),
+    ],
+)
+def test_yi_vi_table_rejects_bad_values(changes, fragments):
+    columns = {"study": ["A", "B"], "yi": [0.1, 0.3], "vi": [0.04, 0.01]} | changes
+    table = pd.DataFrame({k: v for k, v in columns.items() if v is not None})
+    with pytest.raises(DataError) as info:
+        fq.meta_analysis(table, "MD")
+    for fragment in fragments:
+        assert fragment in str(info.value), (str(info.value), fragment)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragments",
+    [
+        pytest.param({"method": 3}, ("'method'", "'IV', 'MH', 'Peto'"), id="number-method"),
+        pytest.param(
+            {"tau2_method": None}, ("'tau2_method'", "'DL', 'REML', 'PM'"), id="none-tau2"
+        ),
+        pytest.param({"tau2_method": "dl"}, ("'tau2_method'", "'dl'"), id="lower-case-tau2"),
+        pytest.param({"ci_method": "HKSJ"}, ("'ci_method'", "'z', 'hksj', 'mhk'"), id="upper-ci"),
+        pytest.param({"random": False, "ci_method": "mhk"}, ("mhk", "random=True"), id="mhk-fixed"),
+        pytest.param({"random": "no"}, ("'random'", "True or False"), id="text-random"),
+        pytest.param({"level": True}, ("'level'",), id="bool-level"),
+        pytest.param({"level": 1}, ("'level'", "between 0 and 1"), id="level-one"),
+        pytest.param({"level": "0.95"}, ("'level'", "'0.95'"), id="text-level"),
+        pytest.param({"level": -0.5}, ("'level'", "-0.5"), id="negative-level"),
+        pytest.param({"tau2_ci": "yes"}, ("'tau2_ci'", "True or False"), id="text-tau2-ci"),
+    ],
+)
+def test_meta_analysis_rejects_bad_settings(kwargs, fragments):
+    table = binary([("A", 2, 50, 10, 50), ("B", 3, 40, 9, 41)])
+    with pytest.raises(DataError) as info:
+        fq.meta_analysis(table, "RR", **kwargs)
+    for fragment in fragments:
+        assert fragment in str(info.value), (str(info.value), fragment)
+
+
+def test_meta_analysis_accepts_lower_case_method_and_numpy_level():
+    table = binary([("A", 2, 50, 10, 50), ("B", 3, 40, 9, 41)])
+    a = fq.meta_analysis(table, "RR", method="mh", level=np.float64(0.9), random=np.bool_(False))
+    b = fq.meta_analysis(table, "RR", method="MH", level=0.9, random=False)
+    assert a.method == "MH" and (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
+    # 90% interval: estimate ± Φ⁻¹(0.95)·SE
+    assert a.ci_high - a.estimate == pytest.approx(stats.norm.ppf(0.95) * a.se, rel=1e-12)
+
+
+def test_valid_tables_are_not_validated_again(monkeypatch):
+    """The cheap rule check accepts valid tables, so study_table is not re-run per pooling."""
+    validated = binary([("A", 2, 50, 10, 50), ("B", 3, 40, 9, 41)])
+    unvalidated = raw(RAW_CONT, {}, {"mean_t": 1.5})
+    generic = raw(RAW_GEN, {}, {"effect": 0.1})
+
+    def fail(df):
+        raise AssertionError("study_table called on a valid table")
+
+    monkeypatch.setattr(fq, "study_table", fail)
+    assert fq.meta_analysis(validated, "RR", method="MH").k == 2
+    assert fq.meta_analysis(unvalidated, "SMD").k == 2
+    assert fq.meta_analysis(generic, "GENERIC").log_scale

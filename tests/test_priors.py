@@ -289,6 +289,19 @@ def test_describe_result():
     assert u.p_tau_gt_1 == pytest.approx(s02 / (s02 + 1))
 
 
+def test_describe_accepts_a_prior_string():
+    # HN(0.5): median 0.5 * Phi^-1(0.75); Röver (2020) quotes the 97.5% quantile 1.09
+    s = priors.describe("halfnormal(0.5)")
+    assert s.prior == "halfnormal(scale=0.5)"
+    assert s.median == pytest.approx(0.5 * stats.norm.ppf(0.75), rel=1e-9)
+    assert s.theta_q975 == pytest.approx(1.09, abs=0.006)
+    with pytest.raises(PriorError, match="unknown tau prior 'halfnorml'"):
+        priors.describe("halfnorml(0.5)")
+    for value in (None, 0.5, priors.Normal(0.0, 1.0)):
+        with pytest.raises(PriorError, match="expected a tau prior or its string"):
+            priors.describe(value)  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------------------ strings
 def test_canonical_strings_and_both_argument_forms():
     assert str(HalfNormal(0.5)) == "halfnormal(scale=0.5)"

@@ -4,6 +4,7 @@ Bayesian summaries and the JSON shape."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -211,3 +212,23 @@ def test_json_shape(result: reproduce.ReproduceResult) -> None:
     assert set(hn) >= {"mu", "tau", "theta_new"}
     assert set(hn["mu"]) == {"q025", "q50", "q975"}
     assert hn["mu_ratio"]["q50"] == pytest.approx(math.exp(hn["mu"]["q50"]))
+
+
+@pytest.mark.slow
+def test_binomial_model_keeps_the_double_zero_study(pip: plan.Plan) -> None:
+    """Secure to insecure: RevMan drops Cicchetti 2006b (0/14 vs 0/54); the binomial-RR
+    model uses both 2x2 tables and says so."""
+    key = ("PIP vs control", "Attachment change: secure to insecure", "post")
+    sub = dataclasses.replace(pip, analyses=(pip.analysis(key),))
+    r = reproduce.reproduce(sub)[key]
+    assert list(r.mcmc) == ["halfnormal(scale=0.5)"]
+    s = r.mcmc["halfnormal(scale=0.5)"]
+    assert s.model == "binomial-rr"
+    assert set(s.theta) == {"Cicchetti 1999a", "Cicchetti 2006b"}
+    assert set(r.exact["halfnormal(scale=0.5)"].theta) == {"Cicchetti 1999a"}
+    assert any("keeps Cicchetti 2006b" in n for n in r.notes)
+    diagnostics = r.to_json_dict()["diagnostics"]["halfnormal(scale=0.5)"]
+    assert diagnostics["passed"] and diagnostics["kept_by_binomial"] == ["Cicchetti 2006b"]
+    # 0/46 vs 6/54 (and 0/14 vs 0/54): the data favour fewer transitions with PIP
+    assert s.p_positive < 0.5
+    assert s.mu["q025"] < s.mu["q50"] < s.mu["q975"]

@@ -310,3 +310,35 @@ def test_binary_design_runs_and_counts_unanalysable() -> None:
     assert table.loc["dl", "n"] == np.sum(estimable >= 1)
     assert table.loc["hksj", "n"] == np.sum(estimable >= 2)
     assert table.loc["halfnormal(0.5)", "n"] == np.sum(estimable >= 1)
+
+
+def test_mcmc_needs_a_binary_design() -> None:
+    design = sim.Design(k=2, taus=(0.0,), reps=5, se=(0.5,))
+    with pytest.raises(DataError, match="binary design"):
+        sim.simulate(design, "dl,bnhm:halfnormal(0.5)")
+
+
+@pytest.mark.slow
+def test_mcmc_binomial_normal_replicates_are_seeded_fits() -> None:
+    from sparsemeta import fit
+
+    design = sim.Design(k=2, taus=(0.5,), reps=2, n_per_arm=(25,), baseline_risk=0.1, seed=8)
+    name = "bnhm:halfnormal(0.5)"
+    chunk = sim.draw(design, 2, 0, 0)
+    res = sim.evaluate(sim.method(name), chunk)
+    # replicate 0 again, by hand: the binomial-normal fit of its counts with its seed
+    table = pd.DataFrame(
+        {
+            "study": ["study 1", "study 2"],
+            "events_t": chunk.events_t[0],
+            "n_t": chunk.n_t[0],
+            "events_c": chunk.events_c[0],
+            "n_c": chunk.n_c[0],
+        }
+    )
+    again = fit.fit(
+        table, model="binomial-normal", tau_prior="halfnormal(0.5)", seed=int(chunk.seeds[0])
+    )
+    mu = again.summary.set_index("param").loc["mu"]
+    assert res.estimate[0] == mu["median"] and res.low[0] == mu["q025"]
+    assert np.all(res.low <= res.estimate) and np.all(res.estimate <= res.high)

@@ -19,7 +19,7 @@ treated as one more "observation" :math:`y_0 = m_0` with weight :math:`w_0 = 1/s
     \hat\mu(\tau) = V \sum_i w_i y_i,\qquad
     \mu \mid \tau, y \sim N(\hat\mu, V),
 
-and the marginal likelihood of :math:`\tau` (Röver 2020, Eq. 10-12) is
+and the marginal likelihood of :math:`\tau` (Röver 2020, Sec. 2) is
 
 .. math::
 
@@ -27,7 +27,8 @@ and the marginal likelihood of :math:`\tau` (Röver 2020, Eq. 10-12) is
         \prod_i w_i^{1/2}\; V^{1/2}\;
         \exp\Big(-\tfrac12 \sum_i w_i (y_i - \hat\mu)^2\Big),
 
-where the sums include the pseudo-observation, and :math:`\delta = 1` for a normal
+where the product runs over the k studies, the sums (also in :math:`V` and
+:math:`\hat\mu`) include the pseudo-observation, and :math:`\delta = 1` for a normal
 :math:`\mu` prior, :math:`\delta = 0` for the flat one (then the value is defined up to
 the arbitrary constant of the improper prior). The posterior of :math:`\tau` is
 :math:`p(\tau \mid y) \propto p(\tau)\, p(y \mid \tau)`. Every other margin is a mixture of
@@ -48,15 +49,17 @@ proper and offers ``ppf``); each panel gets Gauss-Legendre nodes. Marginal cdfs 
 :math:`\mu`, :math:`\theta_i`, :math:`\theta_\mathrm{new}` are weighted sums of normal cdfs
 over the nodes; the cdf of :math:`\tau` adds the mass of whole panels to a Gauss-Legendre
 integral over the part of a panel. Quantiles are found by safeguarded Newton iterations
-(bisection fallback), shortest intervals by golden-section search over the lower tail
-probability.
+(bisection fallback; for :math:`\tau` first on the panel's polynomial interpolant, then
+polished on the exact cdf), shortest intervals by minimising the width
+:math:`q(a + \text{level}) - q(a)` over the lower tail probability :math:`a` (bounded
+Brent for one posterior, golden-section search in batches).
 
 Improper posteriors. A flat :math:`\mu` prior with an improper :math:`\tau` prior may give a
 posterior that is not normalisable: for large :math:`\tau`,
 :math:`p(y \mid \tau) \propto \tau^{-(k - 1)}` (flat :math:`\mu`) or :math:`\tau^{-k}` (normal
 :math:`\mu`), so with :math:`p(\tau) \propto \tau^{a}` the posterior needs
 :math:`a - (k - 1) < -1` (e.g. the uniform prior needs :math:`k \ge 3` with a flat
-:math:`\mu` prior; Röver 2020, Sec. 2.3). This is checked numerically for improper priors and
+:math:`\mu` prior). This is checked numerically for improper priors and
 raises :class:`~sparsemeta.errors.PriorError`.
 
 References
@@ -332,6 +335,13 @@ def _gauss_legendre(order: int) -> tuple[NDArray[np.float64], NDArray[np.float64
     return (x + 1.0) / 2.0, w / 2.0
 
 
+@functools.cache
+def _legendre_fit(order: int) -> NDArray[np.float64]:
+    """Matrix taking values at the Gauss-Legendre nodes to Legendre coefficients."""
+    x = np.polynomial.legendre.leggauss(order)[0]
+    return np.linalg.inv(np.polynomial.legendre.legvander(x, order - 1))
+
+
 @dataclass
 class _Grid:
     """Quadrature over tau for n meta-analyses at once (arrays have a leading axis n)."""
@@ -348,6 +358,7 @@ class _Grid:
     vmu: NDArray[np.float64]  # (n, N) Var[mu | tau, y]
     log_z: NDArray[np.float64]  # (n,) log of int p(tau) p(y | tau) dtau
     cum: NDArray[np.float64]  # (n, P + 1) posterior cdf of tau at the break points
+    coef: NDArray[np.float64]  # (n, P, order) Legendre coefficients of the u density per panel
 
     def log_post(self, tau: NDArray[np.float64]) -> NDArray[np.float64]:
         """Normalised log posterior density of tau at tau of shape (n, m)."""
@@ -360,12 +371,11 @@ class _Grid:
         """Posterior density in u, p(tau(u) | y) dtau/du, for u of shape (n, m)."""
         c = self.c[:, None]
         one_minus = 1.0 - u
-        tau = c * u / one_minus
-        dens = np.exp(self.log_post(tau)) * c / one_minus**2
+        dens = np.exp(self.log_post(c * u / one_minus)) * c / one_minus**2
         return np.where(np.isfinite(dens), dens, 0.0)
 
     def _partial(self, u_a: NDArray[np.float64], u_t: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Integral of the u density from u_a to u_t (both shape (n, m)), Gauss-Legendre."""
+        """Integral of the u density from u_a to u_t (both shape (n, m)) by Gauss-Legendre."""
         x, w = _gauss_legendre(self.order)
         width = u_t - u_a
         nodes = u_a[..., None] + width[..., None] * x
@@ -377,46 +387,72 @@ class _Grid:
         inner = self.u_breaks[:, None, 1:-1]
         return (inner <= u[..., None]).sum(axis=-1)
 
+    def _interpolant(
+        self, j: NDArray[np.int64], x: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        r"""Integral from the panel start and value of the u density's interpolant.
+
+        Within panel j the u density is represented by its Legendre interpolant through the
+        panel's Gauss-Legendre nodes, :math:`f(x) = \sum_l a_l P_l(x)` on the local
+        coordinate :math:`x \in [-1, 1]`; :math:`\int_{-1}^x P_0 = x + 1` and
+        :math:`\int_{-1}^x P_l = (P_{l+1}(x) - P_{l-1}(x))/(2l + 1)`. Integrating the
+        interpolant over a whole panel reproduces the Gauss-Legendre sum, so the cdf is
+        continuous at the break points. Returns both in units of x.
+        """
+        order = self.order
+        coef = np.take_along_axis(self.coef, j[..., None], axis=1)
+        v = np.polynomial.legendre.legvander(x, order)
+        ints = np.empty((*v.shape[:-1], order))
+        ints[..., 0] = x + 1.0
+        ints[..., 1:] = (v[..., 2:] - v[..., : order - 1]) / (2.0 * np.arange(1, order) + 1.0)
+        return (coef * ints).sum(axis=-1), (coef * v[..., :order]).sum(axis=-1)
+
     def tau_cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Posterior cdf of tau at t of shape (n, m)."""
+        """Posterior cdf of tau at t of shape (n, m): panel masses plus Gauss-Legendre."""
         t = np.maximum(t, 0.0)
         with np.errstate(invalid="ignore"):
             u = np.where(np.isinf(t), 1.0, t / (t + self.c[:, None]))
         j = self._panel(u)
         u_a = np.take_along_axis(self.u_breaks, j, axis=1)
-        base = np.take_along_axis(self.cum, j, axis=1)
-        out = base + self._partial(u_a, np.minimum(u, 1.0 - 1e-300))
+        partial = self._partial(u_a, np.minimum(u, 1.0 - 1e-16))
+        out = np.take_along_axis(self.cum, j, axis=1) + partial
         return np.clip(np.where(u >= 1.0, 1.0, out), 0.0, 1.0)
 
-    def tau_quantile(self, p: NDArray[np.float64], tol: float = 1e-12) -> NDArray[np.float64]:
+    def tau_quantile(self, p: NDArray[np.float64], tol: float = 1e-13) -> NDArray[np.float64]:
         """Posterior quantiles of tau for probabilities p of shape (n, m).
 
-        Iterates until the Newton step in u is below ``tol`` (relative).
+        Newton steps (bisection fallback) on the panel's interpolated cdf until the step in
+        the local coordinate is below ``tol``, then two Newton steps on the exact cdf.
         """
-        cum_inner = self.cum[:, None, 1:-1]
-        j = (cum_inner <= p[..., None]).sum(axis=-1)
-        lo = np.take_along_axis(self.u_breaks, j, axis=1)
-        hi = np.take_along_axis(self.u_breaks, j + 1, axis=1)
+        j = (self.cum[:, None, 1:-1] <= p[..., None]).sum(axis=-1)
+        u_a = np.take_along_axis(self.u_breaks, j, axis=1)
+        half_width = (np.take_along_axis(self.u_breaks, j + 1, axis=1) - u_a) / 2.0
         base = np.take_along_axis(self.cum, j, axis=1)
-        u_a = lo.copy()
-        target = p - base
         mass = np.take_along_axis(self.cum, j + 1, axis=1) - base
+        target = p - base
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.clip(np.where(mass > 0, target / mass, 0.5), 0.0, 1.0)
-        u = lo + frac * (hi - lo)
+            x = 2.0 * np.clip(np.where(mass > 0, target / mass, 0.5), 0.0, 1.0) - 1.0
+        lo, hi = np.full(p.shape, -1.0), np.full(p.shape, 1.0)
         for _ in range(100):
-            g = self._partial(u_a, u) - target
-            dens = self._u_density(u)
-            lo = np.where(g < 0, u, lo)
-            hi = np.where(g < 0, hi, u)
+            partial, dens = self._interpolant(j, x)
+            g = partial * half_width - target
+            lo = np.where(g < 0, x, lo)
+            hi = np.where(g < 0, hi, x)
             with np.errstate(divide="ignore", invalid="ignore"):
-                new = u - g / dens
+                new = x - g / (dens * half_width)
             bad = ~np.isfinite(new) | (new < lo) | (new > hi)
             new = np.where(bad, 0.5 * (lo + hi), new)
-            step = np.abs(new - u)
-            u = new
-            if np.all(step <= tol * (1e-1 + np.abs(u))) or np.all(hi - lo <= 1e-14):
+            step = np.abs(new - x)
+            x = new
+            if np.all((step <= tol) | (hi - lo <= tol)):
                 break
+        u = u_a + half_width * (x + 1.0)
+        u_b = u_a + 2.0 * half_width
+        for _ in range(2):
+            g = self._partial(u_a, u) - target
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = u - g / self._u_density(u)
+            u = np.where(np.isfinite(new), np.clip(new, u_a, u_b), u)
         tau = self.c[:, None] * u / (1.0 - u)
         tau = np.where(p <= 0.0, 0.0, tau)
         return np.where(p >= 1.0, np.inf, tau)
@@ -441,7 +477,9 @@ def _build_grid(data: _Data, prior: Any, resolution: _Resolution) -> _Grid:
             q = np.broadcast_to(np.asarray(prior.ppf(probs), dtype=float), (n, probs.size))
         pieces.append(np.where(np.isfinite(q) & (q > 0), q, lo[:, None]))
     tau_all = np.concatenate(pieces, axis=1)
-    u_inner = np.sort(tau_all / (tau_all + c[:, None]), axis=1)
+    u_all = tau_all / (tau_all + c[:, None])
+    u_lo = (lo / (lo + c))[:, None]
+    u_inner = np.sort(np.where(u_all < 1.0 - 1e-12, u_all, u_lo), axis=1)  # drop u = 1
     u_breaks = np.concatenate([np.zeros((n, 1)), u_inner, np.ones((n, 1))], axis=1)
 
     x, w = _gauss_legendre(resolution.order)
@@ -463,8 +501,22 @@ def _build_grid(data: _Data, prior: Any, resolution: _Resolution) -> _Grid:
     panel_mass = weight.reshape(n, -1, resolution.order).sum(axis=-1)
     cum = np.concatenate([np.zeros((n, 1)), np.cumsum(panel_mass, axis=1)], axis=1)
     cum = cum / cum[:, -1:]
+    dens_u = np.divide(weight, quad_w, out=np.zeros_like(weight), where=quad_w > 0)
+    coef = dens_u.reshape(n, -1, resolution.order) @ _legendre_fit(resolution.order).T
     return _Grid(
-        data, prior, c, u_breaks, resolution.order, tau, weight, loglik, mhat, vmu, log_z, cum
+        data,
+        prior,
+        c,
+        u_breaks,
+        resolution.order,
+        tau,
+        weight,
+        loglik,
+        mhat,
+        vmu,
+        log_z,
+        cum,
+        coef,
     )
 
 
@@ -850,7 +902,7 @@ class ExactPosterior:
         """Kullback-Leibler divergence (nats) of the tau posterior from its prior.
 
         :math:`KL = \\int p(\\tau|y) \\log\\frac{p(\\tau|y)}{p(\\tau)} d\\tau
-        = E[\\log p(y|\\tau) \\mid y] - \\log p(y)` (Röver 2020, Sec. 3.5). Proper priors only.
+        = E[\\log p(y|\\tau) \\mid y] - \\log p(y)` (cf. Röver 2020). Proper priors only.
         """
         self._require_proper_tau("the KL divergence")
         g = self._grid
@@ -1011,6 +1063,14 @@ def posterior_batch(
     pandas.DataFrame
         One row per meta-analysis: ``k`` and, for ``p`` in mu, tau, theta_new,
         ``{p}_mean, {p}_sd, {p}_q025, ...`` and ``{p}_lower, {p}_upper`` (the interval).
+
+    Raises
+    ------
+    DataError
+        Shapes differ, NaN in different places, a row without studies, se <= 0, inf.
+    PriorError
+        Bad priors, or an improper posterior in any row (e.g. an improper tau prior and a
+        row with too few studies).
 
     Notes
     -----

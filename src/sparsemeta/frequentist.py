@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from sparsemeta import effects
+from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, study_table
 from sparsemeta.errors import DataError
 
 __all__ = [
@@ -583,6 +584,166 @@ def _effect_measure(measure: str, method: str) -> str:
     return measure
 
 
+_METHOD_CHOICES = {"IV": "IV", "MH": "MH", "PETO": "Peto"}
+_TAU2_CHOICES = ("DL", "REML", "PM")
+_CI_CHOICES = ("z", "hksj", "mhk")
+# data.study_table's rules, per data type: the columns and what they must hold.
+_DATA_COLUMNS = {
+    "binary": BINARY_COLUMNS,
+    "continuous": CONTINUOUS_COLUMNS,
+    "generic": ("effect", "se"),
+}
+_MARKER_COLUMNS = {
+    "binary": ("events_t", "events_c"),
+    "continuous": ("mean_t", "sd_t", "mean_c", "sd_c"),
+    "generic": ("effect", "se"),
+}
+_REQUIRED_LABELS = ("comparison", "outcome", "study")
+_KEY_LABELS = ("comparison", "outcome", "timepoint", "subgroup", "study")
+
+
+def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise DataError(
+            f"meta_analysis, argument {name!r}: unknown {name} {value!r}; valid choices: {valid}"
+        )
+
+
+def _check_settings(
+    method: object, random: object, tau2_method: object, ci_method: object, level: object
+) -> str:
+    """Validate the settings of :func:`meta_analysis`; return the method in upper case."""
+    upper = method.upper() if isinstance(method, str) else method
+    if upper not in _METHOD_CHOICES:
+        _choice("method", method, tuple(_METHOD_CHOICES.values()))
+    if not isinstance(random, bool | np.bool_):
+        raise DataError(f"meta_analysis, argument 'random': must be True or False, got {random!r}")
+    _choice("tau2_method", tau2_method, _TAU2_CHOICES)
+    _choice("ci_method", ci_method, _CI_CHOICES)
+    if ci_method != "z" and not random:
+        raise DataError(
+            f"meta_analysis, argument 'ci_method': ci_method={ci_method!r} needs random=True "
+            "(Hartung-Knapp adjusts the random-effects interval)"
+        )
+    if (
+        isinstance(level, bool | np.bool_)
+        or not isinstance(level, int | float | np.integer | np.floating)
+        or not 0.0 < float(level) < 1.0
+    ):
+        raise DataError(
+            f"meta_analysis, argument 'level': must be a number strictly between 0 and 1 "
+            f"(e.g. 0.95), got {level!r}"
+        )
+    return str(upper)
+
+
+def _is_label(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _passes_study_table_rules(df: pd.DataFrame, kind: str) -> bool:
+    """Whether ``df`` obeys :func:`sparsemeta.data.study_table`'s rules for ``kind`` data.
+
+    A vectorised mirror of those rules (labels non-empty strings, optional labels strings
+    or missing, one row per study and subgroup of an analysis, the data columns of
+    ``kind`` numeric, finite and in range, no other data type's columns filled in). It
+    costs a few column reads where ``study_table`` costs milliseconds, so that a table
+    validated once is not validated again on every pooling; ``False`` sends the table
+    through ``study_table``, whose error names the study and the field.
+    """
+    columns = df.columns
+    needed = (*_REQUIRED_LABELS, *_DATA_COLUMNS[kind], *(("log_scale",) * (kind == "generic")))
+    if not all(c in columns for c in needed):
+        return False
+    for other, markers in _MARKER_COLUMNS.items():
+        for c in markers:
+            if other != kind and c in columns and not pd.isna(df[c].to_numpy()).all():
+                return False
+    labels = [df[c].to_numpy() for c in _REQUIRED_LABELS]
+    if not all(_is_label(v) for column in labels for v in column):
+        return False
+    for c in ("timepoint", "subgroup"):
+        if c in columns:
+            values = df[c].to_numpy()
+            if not all(_is_missing(v) or isinstance(v, str) for v in values):
+                return False
+            labels.append([None if _is_missing(v) else v for v in values])
+    if len(set(zip(*labels, strict=True))) != len(df):
+        return False
+    x = {c: df[c].to_numpy() for c in _DATA_COLUMNS[kind]}
+    if any(v.dtype.kind not in "iuf" or not np.isfinite(v).all() for v in x.values()):
+        return False
+    if kind == "generic":
+        flags = df["log_scale"].to_numpy()
+        return bool((x["se"] > 0).all()) and all(isinstance(f, bool | np.bool_) for f in flags)
+    n_t, n_c = x["n_t"], x["n_c"]
+    if not ((n_t > 0) & (n_c > 0) & (n_t == np.floor(n_t)) & (n_c == np.floor(n_c))).all():
+        return False
+    if kind == "continuous":
+        return bool(((x["sd_t"] > 0) & (x["sd_c"] > 0)).all())
+    a, c = x["events_t"], x["events_c"]
+    return bool(((a >= 0) & (c >= 0) & (a == np.floor(a)) & (c == np.floor(c))).all()) and bool(
+        ((a <= n_t) & (c <= n_c)).all()
+    )
+
+
+def _yi_vi_arrays(df: pd.DataFrame) -> tuple[tuple[str, ...], dict[str, _Array]]:
+    """Study labels and the arrays of a ``study, yi, vi`` table, validated.
+
+    A study with ``yi`` or ``vi`` missing (NaN, as :func:`sparsemeta.effects.effect_sizes`
+    leaves a non-estimable study) is kept and reported as not estimable; anything else
+    that is not a finite effect with a positive variance raises.
+    """
+    for c in ("study", "yi", "vi"):
+        if c not in df.columns:
+            raise DataError(
+                f"yi/vi table, field {c!r}: required column is missing (a table of effects "
+                f"needs study, yi and vi; found {', '.join(map(str, df.columns))})"
+            )
+    labels = df["study"].tolist()
+    for row, label in zip(df.index.tolist(), labels, strict=True):
+        if _is_missing(label) or not str(label).strip():
+            raise DataError(f"row {row!r} (no study label), field 'study': label is missing")
+    studies = tuple(str(s) for s in labels)
+    if len(set(studies)) != len(studies):
+        dup = next(s for i, s in enumerate(studies) if s in studies[:i])
+        raise DataError(f"study {dup!r}, field 'study': duplicate study label")
+    values = {}
+    for c in ("yi", "vi"):
+        column = df[c]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            for study, v in zip(studies, column.tolist(), strict=True):
+                if isinstance(v, bool | np.bool_) or not (
+                    _is_missing(v) or isinstance(v, int | float | np.number)
+                ):
+                    raise DataError(f"study {study!r}, field {c!r}: must be a number, got {v!r}")
+        values[c] = column.to_numpy(dtype=float)
+    yi, vi = values["yi"], values["vi"]
+    missing = np.isnan(yi) | np.isnan(vi)
+    bad_vi = ~missing & ~(np.isfinite(vi) & (vi > 0))
+    for c, v, bad in (("yi", yi, np.isinf(yi)), ("vi", vi, bad_vi)):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            need = "not finite" if c == "yi" else "the variance must be finite and > 0"
+            raise DataError(f"study {studies[i]!r}, field {c!r}: {need}, got {v[i]!r}")
+    good = ~missing
+    reason = np.where(good, None, "yi or vi missing: not estimable")
+    return studies, {"yi": yi, "vi": vi, "estimable": good, "reason": reason}
+
+
+def _arm_table(df: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """``df`` itself if it passes the study-table rules, else ``study_table(df)``."""
+    kind = effects.MEASURES.get(measure) if isinstance(measure, str) else None
+    if kind is not None and _passes_study_table_rules(df, kind):
+        return df
+    return study_table(df)
+
+
 def meta_analysis(
     data: pd.DataFrame,
     measure: str,
@@ -599,12 +760,19 @@ def meta_analysis(
     Parameters
     ----------
     data : pandas.DataFrame
-        A study table of one analysis (:func:`sparsemeta.data.study_table`), or a table
-        with ``study, yi, vi`` (then ``measure`` only labels the result, ``method`` must be
-        ``"IV"``, and ratio measures are taken to be on the log scale).
+        A study table of one analysis. A table that has not been through
+        :func:`sparsemeta.data.study_table` is validated by it (the check of an already
+        valid table is cheap and does not repeat the full validation). Or a table of
+        effects with columns ``study, yi, vi`` and none of the study-table data columns;
+        then ``measure`` only labels the result, ``method`` must be ``"IV"``, ratio
+        measures are taken to be on the log scale, the ``study`` column is required
+        (results name their studies; there are no made-up labels), a study whose ``yi``
+        or ``vi`` is missing (NaN, as :func:`sparsemeta.effects.effect_sizes` leaves a
+        non-estimable study) is excluded with a reason, and a non-numeric or infinite
+        ``yi`` or a ``vi`` that is not finite and > 0 raises.
     measure : {"RR", "OR", "RD", "MD", "SMD", "GENERIC"}
     method : {"IV", "MH", "Peto"}
-        Fixed-effect method; with ``random=True`` it supplies the Q for DerSimonian-Laird
+        Case-insensitive. Fixed-effect method; with ``random=True`` it supplies the Q for DerSimonian-Laird
         (RevMan's M-H random recipe: Q around the M-H estimate) and the pool is the
         inverse-variance one with weights ``1/(vᵢ + τ²)``. Peto implies the odds ratio.
     random : bool
@@ -615,7 +783,8 @@ def meta_analysis(
         Normal CI; Hartung-Knapp-Sidik-Jonkman; modified HK with q floored at 1 (both use
         t with k − 1 df, random effects only).
     level : float
-        Confidence level of the CI, the τ² CI and the prediction interval.
+        Confidence level of the CI, the τ² CI and the prediction interval, strictly
+        between 0 and 1.
     tau2_ci : bool
         Compute the Q-profile CI for τ² (needs k ≥ 2).
 
@@ -628,17 +797,16 @@ def meta_analysis(
     Raises
     ------
     DataError
-        Bad measure/method/data-type combinations or missing columns.
+        Unknown or mistyped settings (the message lists the valid choices), ``hksj``/``mhk``
+        without random effects, a level outside (0, 1), ``data`` that is not a DataFrame
+        or is empty, invalid study data (naming the study and the field), bad
+        measure/method/data-type combinations or missing columns.
     """
-    method = method.upper()
-    if method not in ("IV", "MH", "PETO"):
-        raise ValueError(f"method must be 'IV', 'MH' or 'Peto', got {method!r}")
-    if tau2_method not in ("DL", "REML", "PM"):
-        raise ValueError(f"tau2_method must be 'DL', 'REML' or 'PM', got {tau2_method!r}")
-    if ci_method not in ("z", "hksj", "mhk"):
-        raise ValueError(f"ci_method must be 'z', 'hksj' or 'mhk', got {ci_method!r}")
-    if ci_method != "z" and not random:
-        raise ValueError(f"ci_method={ci_method!r} needs random=True")
+    method = _check_settings(method, random, tau2_method, ci_method, level)
+    if not isinstance(tau2_ci, bool | np.bool_):
+        raise DataError(
+            f"meta_analysis, argument 'tau2_ci': must be True or False, got {tau2_ci!r}"
+        )
     if method == "MH" and measure not in ("RR", "OR", "RD"):
         raise DataError(
             f"study table, field 'measure': Mantel-Haenszel needs RR, OR or RD, got {measure!r}"
@@ -647,20 +815,25 @@ def meta_analysis(
         raise DataError(
             f"study table, field 'measure': Peto's method gives an odds ratio, got {measure!r}"
         )
-    if {"yi", "vi"} <= set(data.columns) and "events_t" not in data.columns:
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(
+            "meta_analysis, argument 'data': expected a pandas DataFrame (a study table or a "
+            f"table with study, yi, vi), got {type(data).__name__}"
+        )
+    if len(data) == 0:
+        raise DataError("study table, field 'study': the table is empty (no studies)")
+    columns = set(data.columns)
+    if columns & {"yi", "vi"} and not columns & {c for m in _MARKER_COLUMNS.values() for c in m}:
         if method != "IV":
             raise DataError(f"study table, field 'yi': method {method} needs arm-level counts")
-        yi = data["yi"].to_numpy(dtype=float)
-        vi = data["vi"].to_numpy(dtype=float)
-        good = np.isfinite(yi) & np.isfinite(vi) & (vi > 0)
-        reason = np.where(good, None, "yi or vi missing, not finite or vi ≤ 0")
-        arr = {"yi": yi, "vi": vi, "estimable": good, "reason": reason}
+        studies, arr = _yi_vi_arrays(data)
         log_scale = measure in _RATIO or measure == "PETO_OR"
     else:
         eff = _effect_measure(measure, method)
+        data = _arm_table(data, eff)
         arr = effects.study_arrays(data, eff)
         log_scale = eff in _RATIO or (eff == "GENERIC" and bool(data["log_scale"].iloc[0]))
-    studies = tuple(str(s) for s in data["study"])
+        studies = tuple(str(s) for s in data["study"])
     rows = np.arange(len(studies))
     core = _pool_core(arr, rows, measure if method != "PETO" else "OR", method, random, tau2_method)
     z = _zcrit(level)

@@ -291,7 +291,11 @@ def normal_normal(
     -------
     pymc.Model
         Data containers ``y`` and ``se`` (dims ``study``; swap them with
-        :func:`pymc.set_data`, any k), free variables ``mu`` and ``tau``, observed ``y_obs``.
+        :func:`pymc.set_data`, any k), free variables ``mu`` and ``tau``, the deterministic
+        ``location`` (the mean of :math:`\theta_i`, here ``mu`` for every study) and observed
+        ``y_obs``. ``location`` is the hook for extensions: after adding a covariate ``x``
+        and a slope ``beta`` to the model, ``pymc.do(model, {"location": mu + beta * x})``
+        gives the meta-regression :math:`\theta_i \sim N(\mu + \beta x_i, \tau^2)`.
         The model's compiled form does not depend on k, so :func:`sparsemeta.fit.fit` reuses
         one compilation for every normal-normal analysis with the same priors.
 
@@ -312,9 +316,10 @@ def normal_normal(
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
         mu, tau = _add_mu_tau(tau_p, mu_p, arrays["se"])
+        location = pm.Deterministic("location", mu + pt.zeros_like(y_data), dims="study")
         pm.Normal(
             "y_obs",
-            mu=mu,
+            mu=location,
             sigma=pt.sqrt(se_data**2 + tau**2),
             observed=y_data,
             dims="study",
@@ -535,9 +540,7 @@ def arm_normal(
         a = pm.Flat("baseline_std", dims="study")
         alpha = data["mean_c"] + data["se_c"] * a
         theta = _study_effects(mu, tau, centered=False)
-        pm.Normal(
-            "mean_c_obs", mu=alpha, sigma=data["se_c"], observed=data["mean_c"], dims="study"
-        )
+        pm.Normal("mean_c_obs", mu=alpha, sigma=data["se_c"], observed=data["mean_c"], dims="study")
         pm.Normal(
             "mean_t_obs",
             mu=alpha + theta,

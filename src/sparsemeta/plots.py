@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ForestRow",
+    "fmt",
     "forest",
     "forest_rows",
     "measure_name",
@@ -89,18 +90,18 @@ def _scale(log_scale: bool) -> Any:
 
 
 def _effect_axis(ax: Axes, log_scale: bool, label: str) -> None:
-    """Reference line (1 for ratios, 0 otherwise), grid and label of an effect axis."""
-    if log_scale:
-        ax.set_xscale("log")
-    ax.axvline(1.0 if log_scale else 0.0, color="0.35", lw=0.9, zorder=0)
+    """Reference line (1 for ratios, 0 otherwise), grid and label of an effect axis
+    (ratio axes are made logarithmic by :func:`_log_ticks`)."""
+    ax.axvline(1.0 if log_scale else 0.0, color="0.35", lw=0.9, zorder=1.6)
     ax.set_xlabel(label)
-    ax.grid(axis="x", which="major", color="0.92", lw=0.6, zorder=-1)
+    ax.grid(axis="x", which="major", color="0.92", lw=0.6)
 
 
 def _log_ticks(ax: Axes, lo: float, hi: float) -> None:
     """Set ratio limits and readable ticks: 1-2-5 steps over few decades, fewer over many."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+    ax.set_xscale("log")
     ax.set_xlim(lo, hi)
     decades = math.log10(hi / lo)
     subs = (1.0, 2.0, 5.0) if decades <= 2.6 else (1.0, 3.0) if decades <= 4.2 else (1.0,)
@@ -200,9 +201,7 @@ def prior_comparison(comp: PriorComparison, ax: Sequence[Axes] | None = None) ->
         a.tick_params(axis="y", length=0)
     pct = f"{100 * comp.level:g}%"
     eff_ax.set_title(f"mu: median, {pct} CrI (thick), {pct} prediction (thin)", fontsize=9)
-    tau_ax.set_title(
-        f"tau: median, {pct} CrI; grey: prior median to 95% quantile", fontsize=9
-    )
+    tau_ax.set_title(f"tau: median, {pct} CrI; grey: prior median to 95% quantile", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -263,8 +262,18 @@ def tau_densities(
 
         ncols = min(n, 3)
         nrows = math.ceil(n / ncols)
+        height = (0.55 if title else 0.2) + 2.7 * nrows
         fig, grid_axes = plt.subplots(
-            nrows, ncols, figsize=(3.5 * ncols, 0.5 + 2.5 * nrows), squeeze=False, sharex=True
+            nrows, ncols, figsize=(3.5 * ncols, height), squeeze=False, sharex=True
+        )
+        # a fixed layout (tight_layout is slow): room for two-line titles and tau labels
+        fig.subplots_adjust(
+            left=0.2 / ncols,
+            right=0.98,
+            bottom=0.5 / height,
+            wspace=0.3,
+            top=1 - (0.95 if title else 0.6) / height,
+            hspace=0.55,
         )
         axes = list(grid_axes.flat)
         for extra in axes[n:]:
@@ -287,19 +296,22 @@ def tau_densities(
         if prior.proper:
             pdens = prior.pdf(grid, se=comp.se) if prior.requires_se else prior.pdf(grid)
             a.plot(grid, pdens, color="0.35", lw=1.2, ls="--", label="prior")
-        head = wrap(lab, 34) + (f"\nKL = {kl:.3f} nats" if math.isfinite(kl) else "\n(improper prior)")
+        name = short_prior_label(prior)
+        if lab not in (name, short_prior_label(prior, with_scale=False)):
+            name = f"{lab}: {name}"
+        head = wrap(name, 34) + (
+            f"\nKL = {kl:.3f} nats" if math.isfinite(kl) else "\n(improper prior)"
+        )
         a.set_title(head, fontsize=8.5)
         a.set_xlim(0.0, upper)
         a.set_ylim(bottom=0.0)
         a.tick_params(labelsize=8)
     for a in axes[:n]:
-        if a.get_subplotspec().is_last_row() or a is axes[n - 1]:
-            a.set_xlabel("tau", fontsize=9)
-            a.tick_params(labelbottom=True)
+        a.set_xlabel("tau", fontsize=8.5)
+        a.tick_params(labelbottom=True)
     axes[0].legend(fontsize=8, frameon=False, loc="upper right")
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10, y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig
 
 
@@ -312,7 +324,8 @@ class ForestRow:
 
     ``kind`` is ``"study"`` (square sized by ``weight``), ``"pooled"`` (diamond),
     ``"published"`` (hollow diamond), ``"bayes"`` (circle and interval), ``"predict"``
-    (interval only), ``"text"`` (label and note only). Values are on the analysis scale.
+    (interval only), ``"excluded"`` (a study that is not estimable) and ``"text"`` (label
+    and note only). Values are on the analysis scale.
     """
 
     label: str
@@ -338,7 +351,9 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
     z = float(stats.norm.ppf((1 + r.level) / 2))
     for study, yi, vi in zip(r.studies, r.yi, r.vi, strict=True):
         if not (math.isfinite(yi) and math.isfinite(vi)):
-            rows.append(ForestRow(study, "text", note=f"not estimable: {excluded.get(study, '')}"))
+            rows.append(
+                ForestRow(study, "excluded", note=f"not estimable: {excluded.get(study, '')}")
+            )
             continue
         se = math.sqrt(vi)
         lo, hi = yi - z * se, yi + z * se
@@ -349,7 +364,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 yi,
                 lo,
                 hi,
-                _est_text(f(yi), f(lo), f(hi)),
+                f"{_est_text(f(yi), f(lo), f(hi))}   weight {weights.get(study, math.nan):.1f}%",
                 weights.get(study, math.nan),
             )
         )
@@ -379,7 +394,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                     r.estimate,
                     r.pi_low,
                     r.pi_high,
-                    f"[{_num(f(r.pi_low))}, {_num(f(r.pi_high))}]",
+                    f"[{fmt(f(r.pi_low))}, {fmt(f(r.pi_high))}]",
                     color="0.3",
                 )
             )
@@ -419,7 +434,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 bayes.theta_new["q50"],
                 bayes.theta_new["q025"],
                 bayes.theta_new["q975"],
-                f"[{_num(f(bayes.theta_new['q025']))}, {_num(f(bayes.theta_new['q975']))}]",
+                f"[{fmt(f(bayes.theta_new['q025']))}, {fmt(f(bayes.theta_new['q975']))}]",
                 color="#1f77b4",
             )
         )
@@ -443,7 +458,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 s.theta_new["q50"],
                 s.theta_new["q025"],
                 s.theta_new["q975"],
-                f"[{_num(f(s.theta_new['q025']))}, {_num(f(s.theta_new['q975']))}]",
+                f"[{fmt(f(s.theta_new['q025']))}, {fmt(f(s.theta_new['q975']))}]",
                 color="#d62728",
             )
         )
@@ -461,16 +476,20 @@ def short_prior_label_from_string(text: str) -> str:
         return text
 
 
-def _num(x: float) -> str:
-    if not math.isfinite(x):
+def fmt(x: float | None) -> str:
+    """A ratio or effect as RevMan prints it: 2 decimals (1 from 100, none from 1000);
+    2 significant digits below 0.01."""
+    if x is None or not math.isfinite(x):
         return "-"
-    if abs(x) >= 100:
+    if abs(x) >= 1000:
         return f"{x:.0f}"
-    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+    if 0 < abs(x) < 0.01:
+        return f"{x:.2g}"
+    return f"{x:.1f}" if abs(x) >= 100 else f"{x:.2f}"
 
 
 def _est_text(est: float, lo: float, hi: float) -> str:
-    return f"{_num(est)} [{_num(lo)}, {_num(hi)}]"
+    return f"{fmt(est)} [{fmt(lo)}, {fmt(hi)}]"
 
 
 def forest(
@@ -479,6 +498,7 @@ def forest(
     log_scale: bool,
     xlabel: str,
     title: str = "",
+    value_header: str = "",
     ax: Axes | None = None,
 ) -> Figure:
     """Draw a forest plot of ``rows`` (:func:`forest_rows`): labels left, numbers right.
@@ -490,6 +510,8 @@ def forest(
     log_scale : bool
         Values are log ratios: draw ratios on a log axis.
     xlabel, title : str
+    value_header : str
+        Heading of the column of numbers on the right.
     ax : matplotlib Axes, optional
 
     Returns
@@ -497,59 +519,72 @@ def forest(
     matplotlib.figure.Figure
     """
     if ax is None:
-        fig, (ax,) = _new_axes(1, (10.0, 1.3 + 0.36 * len(rows)))
+        fig, (ax,) = _new_axes(1, (10.0, 1.5 + 0.36 * len(rows)))
     else:
         fig = ax.figure
     f = _scale(log_scale)
+    drawn = [r for r in rows if r.kind not in ("text", "excluded")]
+    limits = _limits(
+        [float(f(r.low)) for r in drawn] or [0.5],
+        [float(f(r.high)) for r in drawn] or [2.0],
+        log_scale,
+    )
+    if log_scale:
+        _log_ticks(ax, *limits)
+    else:
+        ax.set_xlim(*limits)
     wmax = max((r.weight for r in rows if math.isfinite(r.weight)), default=1.0)
     for y, r in enumerate(rows):
-        if r.kind == "text":
+        if r.kind in ("text", "excluded"):
             continue
         lo, hi, est = float(f(r.low)), float(f(r.high)), float(f(r.est))
         if r.kind == "study":
-            _interval(ax, y, lo, hi, log_scale, color="k", lw=1.2)
+            _interval(ax, y, lo, hi, limits, color="k", lw=1.2)
             size = 5 + 9 * math.sqrt(r.weight / wmax) if math.isfinite(r.weight) else 6
             ax.plot([est], [y], "s", color="0.2", ms=size)
         elif r.kind in ("pooled", "published"):
             _diamond(ax, y, lo, est, hi, filled=r.kind == "pooled", color=r.color)
         elif r.kind == "bayes":
-            _interval(ax, y, lo, hi, log_scale, color=r.color, lw=2.5)
+            _interval(ax, y, lo, hi, limits, color=r.color, lw=2.5)
             ax.plot([est], [y], "o", color=r.color, ms=6)
         else:
-            _interval(ax, y, lo, hi, log_scale, color=r.color, lw=1.2, ls=(0, (4, 2)))
+            _interval(ax, y, lo, hi, limits, color=r.color, lw=1.2, ls=(0, (4, 2)))
     _effect_axis(ax, log_scale, xlabel)
-    lows = [float(f(r.low)) for r in rows if r.kind != "text"]
-    highs = [float(f(r.high)) for r in rows if r.kind != "text"]
-    if log_scale and lows:
-        lo = max(min(lows), RATIO_LIMITS[0])
-        hi = min(max(highs), RATIO_LIMITS[1])
-        ax.set_xlim(min(lo, 0.5) / 1.5, max(hi, 2.0) * 1.5)
-    ax.set_ylim(len(rows) - 0.4, -0.6)
-    ax.set_yticks(range(len(rows)), [wrap(r.label, 44) for r in rows], fontsize=8.5)
+    ax.set_ylim(len(rows) - 0.4, -0.9)
+    ax.set_yticks(range(len(rows)), [wrap(r.label, 46) for r in rows], fontsize=8.5)
     ax.tick_params(axis="y", length=0)
     trans = ax.get_yaxis_transform()
     for y, r in enumerate(rows):
         ax.text(
-            1.02,
+            1.03,
             y,
-            wrap(r.note, 40),
+            wrap(r.note, 44),
             transform=trans,
             va="center",
             ha="left",
             fontsize=8,
-            color="0.5" if r.kind == "text" else "k",
+            color="0.45" if r.kind in ("text", "excluded") else "k",
         )
-    for y, r in enumerate(rows):
-        if r.kind == "pooled":
-            ax.axhline(y - 0.5, color="0.8", lw=0.6)
-            break
+    if value_header:
+        ax.text(
+            1.03,
+            -0.85,
+            value_header,
+            transform=trans,
+            va="center",
+            ha="left",
+            fontsize=8,
+            fontweight="bold",
+        )
+    summary = [y for y, r in enumerate(rows) if r.kind not in ("study", "excluded")]
+    if summary:
+        ax.axhline(summary[0] - 0.5, color="0.8", lw=0.6)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    fig.subplots_adjust(
-        left=0.33, right=0.66, top=1 - 0.45 / fig.get_figheight(), bottom=0.7 / fig.get_figheight()
-    )
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.34, right=0.70, top=1 - 0.45 / height, bottom=0.75 / height)
     return fig
 
 
@@ -572,9 +607,9 @@ def sensitivity_overview(
 ) -> Figure:
     """How mu, the prediction interval and tau move with the tau prior, across analyses.
 
-    One band of rows per analysis (one row per prior, coloured by prior), effect panel
-    left (ratio scale, log axis, for ratio measures) and tau panel right. Analyses with
-    ratio and non-ratio measures get separate panel pairs.
+    One band of rows per analysis (one row per prior, coloured by the prior's label),
+    effect panel left (ratio scale and log axis for ratio measures) and tau panel right.
+    Analyses on different scales (ratio, SMD, ...) get separate pairs of panels.
 
     Parameters
     ----------
@@ -590,61 +625,50 @@ def sensitivity_overview(
 
     groups: dict[str, list[tuple[str, PriorComparison]]] = {}
     for label, comp in items:
-        key = "ratio" if comp.log_scale else comp.measure
-        groups.setdefault(key, []).append((label, comp))
+        groups.setdefault("ratio" if comp.log_scale else comp.measure, []).append((label, comp))
     heights = [sum(len(c.table) + 1 for _, c in g) for g in groups.values()]
-    fig, axes = plt.subplots(
-        len(groups),
-        2,
-        figsize=(11.0, 1.6 + 0.24 * sum(heights)),
-        squeeze=False,
-        gridspec_kw={"height_ratios": heights, "width_ratios": [1.5, 1.0]},
-    )
     all_labels: list[str] = []
     for _, comp in items:
         all_labels += [lab for lab in comp.table.index if lab not in all_labels]
     colors = prior_colors(all_labels)
+    ncol = 2 if max(map(len, all_labels)) > 30 else 3
+    legend_rows = math.ceil((len(all_labels) + 1) / ncol)
+    head = 0.45 + 0.2 * legend_rows + (0.35 if title else 0.0)
+    fig, axes = plt.subplots(
+        len(groups),
+        2,
+        figsize=(11.0, head + 0.9 + 0.2 * sum(heights)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights, "width_ratios": [1.5, 1.0]},
+    )
     for (eff_ax, tau_ax), group in zip(axes, groups.values(), strict=True):
-        y0, ticks, names = 0.0, [], []
-        for label, comp in group:
-            n = len(comp.table)
-            _prior_rows(comp, eff_ax, tau_ax, list(comp.table.index), colors, y0=y0, step=1.0)
-            ticks.append(y0 + (n - 1) / 2)
-            names.append(wrap(label, 38))
-            y0 += n + 1
-            eff_ax.axhline(y0 - 1, color="0.85", lw=0.6)
-            tau_ax.axhline(y0 - 1, color="0.85", lw=0.6)
-        eff_ax.set_yticks(ticks, names, fontsize=8)
-        tau_ax.set_yticks(ticks, [""] * len(ticks))
+        comps = [c for _, c in group]
+        centres = _prior_rows(comps, eff_ax, tau_ax, colors, _effect_limits(comps))
+        y = -1.0
+        for comp in comps[:-1]:
+            y += len(comp.table) + 1
+            for a in (eff_ax, tau_ax):
+                a.axhline(y, color="0.8", lw=0.6)
+        eff_ax.set_yticks(centres, [wrap(label, 36) for label, _ in group], fontsize=8)
+        tau_ax.set_yticks(centres, [""] * len(centres))
         for a in (eff_ax, tau_ax):
-            a.set_ylim(y0 - 1, -1)
+            a.set_ylim(y + len(comps[-1].table) + 0.6, -0.8)
             a.tick_params(axis="y", length=0)
-        if group[0][1].log_scale:
-            eff_ax.set_xlim(*_log_limits([c for _, c in group]))
     handles = [Line2D([], [], color=colors[lab], lw=4) for lab in all_labels]
-    handles.append(Line2D([], [], color="0.6", lw=1.5, marker="o", mfc="white", mec="0.5"))
+    handles.append(Line2D([], [], color="0.6", lw=1.2, marker="o", mfc="white", mec="0.5"))
+    top = 1 - head / fig.get_figheight()
     fig.legend(
         handles,
-        [*all_labels, "prior: median to 95% quantile"],
-        loc="upper center",
-        ncol=min(len(handles), 3),
+        [*all_labels, "prior: median to 95% quantile (tau panel)"],
+        loc="lower center",
+        bbox_to_anchor=(0.5, top),
+        ncol=ncol,
         fontsize=8.5,
         frameon=False,
-        title="tau prior (thick: mu CrI; thin: prediction interval)",
+        title="tau prior — thick: median and 95% CrI of mu or tau; thin: 95% prediction interval",
         title_fontsize=8.5,
     )
-    top = (
-        1
-        - (0.75 + 0.22 * math.ceil(len(handles) / 3) + (0.3 if title else 0)) / fig.get_figheight()
-    )
     if title:
-        fig.suptitle(title, fontsize=11, y=1 - 0.12 / fig.get_figheight())
+        fig.suptitle(title, fontsize=11, y=1 - 0.1 / fig.get_figheight(), va="top")
     fig.tight_layout(rect=(0, 0, 1, top))
     return fig
-
-
-def _log_limits(comps: Sequence[PriorComparison]) -> tuple[float, float]:
-    lo = min(float(np.exp(c.table["pred_low"].min())) for c in comps)
-    hi = max(float(np.exp(c.table["pred_high"].max())) for c in comps)
-    lo, hi = max(lo, RATIO_LIMITS[0]), min(hi, RATIO_LIMITS[1])
-    return min(lo, 0.5) / 1.3, max(hi, 2.0) * 1.3

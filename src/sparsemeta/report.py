@@ -47,7 +47,15 @@ if TYPE_CHECKING:
 
     from sparsemeta.reproduce import AnalysisResult, BayesSummary, ReproduceResult
 
-__all__ = ["REPORT_FILES", "failed", "prior_comparison_of", "report_steps", "write_report"]
+__all__ = [
+    "REPORT_FILES",
+    "bayes_quantiles",
+    "failed",
+    "interval_text",
+    "prior_comparison_of",
+    "report_steps",
+    "write_report",
+]
 
 #: files every report has (figures and NetCDF files depend on the analyses)
 REPORT_FILES: tuple[str, ...] = (
@@ -183,20 +191,13 @@ def to_html(blocks: Iterable[_Block], title: str, root: Path) -> str:
 # ----------------------------------------------------------------------------- numbers
 
 
-def _num(x: float | None) -> str:
-    """A ratio or effect at RevMan-like precision."""
-    if x is None or not math.isfinite(x):
-        return "-"
-    if abs(x) >= 100:
-        return f"{x:.0f}"
-    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+def interval_text(est: float, lo: float, hi: float) -> str:
+    """``"est [lo, hi]"`` at RevMan-like precision."""
+    return f"{plots.fmt(est)} [{plots.fmt(lo)}, {plots.fmt(hi)}]"
 
 
-def _interval_text(est: float, lo: float, hi: float) -> str:
-    return f"{_num(est)} [{_num(lo)}, {_num(hi)}]"
-
-
-def _bayes_text(s: BayesSummary, param: str) -> tuple[float, float, float]:
+def bayes_quantiles(s: BayesSummary, param: str) -> tuple[float, float, float]:
+    """Median and 95% interval of ``mu`` or ``theta_new``, on the ratio scale for ratios."""
     q = getattr(s, param)
     f = math.exp if s.log_scale else float
     return f(q["q50"]), f(q["q025"]), f(q["q975"])
@@ -235,9 +236,9 @@ def failed(result: ReproduceResult) -> list[str]:
 # ----------------------------------------------------------------------------- content
 
 
-def _slug(index: int, label: str) -> str:
-    text = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
-    return f"a{index:02d}-{text[:60].rstrip('-')}"
+def _slug(index: int, text: str) -> str:
+    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return f"a{index:02d}-{words[:48].rstrip('-')}"
 
 
 def _with_data(result: ReproduceResult) -> list[tuple[int, AnalysisResult]]:
@@ -256,7 +257,10 @@ def prior_comparison_of(result: ReproduceResult, a: AnalysisResult) -> PriorComp
         return None
     keep = np.isfinite(r.yi) & np.isfinite(r.vi)
     labels = [s for s, k in zip(r.studies, keep, strict=True) if k]
-    tau_priors = {plots.short_prior_label(priors.parse(s.prior)): s.prior for s in a.exact.values()}
+    tau_priors = {
+        plots.short_prior_label(priors.parse(s.prior), with_scale=False): s.prior
+        for s in a.exact.values()
+    }
     if len(tau_priors) < len(a.exact):  # two priors with one short name: keep full names
         tau_priors = {s.prior: s.prior for s in a.exact.values()}
     with warnings.catch_warnings():
@@ -303,7 +307,7 @@ def _summary_frame(result: ReproduceResult) -> pd.DataFrame:
             elif param == "tau":
                 vals = (b.tau["q50"], b.tau["q025"], b.tau["q975"])
             else:
-                vals = _bayes_text(b, param)
+                vals = bayes_quantiles(b, param)
             row.update(
                 {
                     f"bayes_{name}_median": vals[0],
@@ -313,7 +317,7 @@ def _summary_frame(result: ReproduceResult) -> pd.DataFrame:
             )
         row["bayes_p_positive"] = None if b is None else b.p_positive
         for label, s in a.mcmc.items():
-            mid, lo, hi = _bayes_text(s, "mu")
+            mid, lo, hi = bayes_quantiles(s, "mu")
             row.update(
                 mcmc_prior=label,
                 mcmc_model=s.model,
@@ -406,7 +410,10 @@ def _forest_figure(a: AnalysisResult, default: str, rows: pd.DataFrame | None) -
     arms = a.analysis.comparison.split(" vs ")
     direction = f" ({arms[0]} vs {arms[1]})" if len(arms) == 2 else ""
     xlabel = f"{what}{direction}" + (", log scale" if r.log_scale else "")
-    return plots.forest(frows, log_scale=r.log_scale, xlabel=xlabel, title=a.analysis.label)
+    header = f"{r.measure} [95% CI or CrI]"
+    return plots.forest(
+        frows, log_scale=r.log_scale, xlabel=xlabel, title=a.analysis.label, value_header=header
+    )
 
 
 # ----------------------------------------------------------------------------- the report
@@ -467,17 +474,14 @@ def _build(
     compared: list[tuple[AnalysisResult, PriorComparison]] = []
     sections: list[_Block] = []
     for index, a in _with_data(result):
-        slug = _slug(index, a.analysis.label)
+        slug = _slug(index, f"{a.analysis.outcome} {a.analysis.timepoint or ''}")
         comp = prior_comparison_of(result, a)
         _save(
             _forest_figure(a, default, by_key.get(a.key)), root / "figures" / f"{slug}-forest.png"
         )
         if comp is not None:
             compared.append((a, comp))
-            fig = comp.plot_tau()
-            fig.axes[0].set_title(
-                f"{a.analysis.label}: tau prior vs posterior", fontsize=9, loc="left"
-            )
+            fig = plots.tau_densities(comp, title=f"{a.analysis.label}: tau prior vs posterior")
             _save(fig, root / "figures" / f"{slug}-tau.png")
         sections += _analysis_section(a, comp, slug, default)
         step(a.analysis.label)
@@ -528,7 +532,8 @@ def _write_idata(result: ReproduceResult, root: Path) -> list[str]:
             if idata is None:
                 continue
             (root / "idata").mkdir(exist_ok=True)
-            name = f"idata/{_slug(index, a.analysis.label)}-{_slug(0, label)[4:]}.nc"
+            slug = _slug(index, f"{a.analysis.outcome} {a.analysis.timepoint or ''}")
+            name = f"idata/{slug}-{_slug(0, label)[4:]}.nc"
             idata.to_netcdf(str(root / name))
             written.append(name)
     return written
@@ -586,19 +591,19 @@ def _summary_section(result: ReproduceResult) -> list[_Block]:
             f"{pub['estimate']} [{pub['ci_low']}, {pub['ci_high']}]" if "estimate" in pub else "-"
         )
         reproduced = (
-            _interval_text(rec["estimate"], rec["ci_low"], rec["ci_high"])
+            interval_text(rec["estimate"], rec["ci_low"], rec["ci_high"])
             if rec.get("estimate") is not None
             else "-"
         )
         b = a.exact.get(default.label)
-        mu = _interval_text(*_bayes_text(b, "mu")) if b else "-"
-        pred = "[{1}, {2}]".format(*map(_num, _bayes_text(b, "theta_new"))) if b else "-"
-        tau = _interval_text(b.tau["q50"], b.tau["q025"], b.tau["q975"]) if b else "-"
+        mu = interval_text(*bayes_quantiles(b, "mu")) if b else "-"
+        pred = "[{1}, {2}]".format(*map(plots.fmt, bayes_quantiles(b, "theta_new"))) if b else "-"
+        tau = interval_text(b.tau["q50"], b.tau["q025"], b.tau["q975"]) if b else "-"
         k = "-" if r is None else str(len(r.studies))
         row = [a.analysis.label, k, f"**{a.status}**", published, reproduced, mu, pred, tau]
         if has_mcmc:
             row.append(
-                "; ".join(_interval_text(*_bayes_text(s, "mu")) for s in a.mcmc.values()) or "-"
+                "; ".join(interval_text(*bayes_quantiles(s, "mu")) for s in a.mcmc.values()) or "-"
             )
         rows.append(tuple(row))
     legend = tuple(f"**{s}**: {t}" for s, t in _STATUS_TEXT.items())
@@ -668,16 +673,16 @@ def _prior_table(comp: PriorComparison) -> _Table:
     rows = []
     for label, r in comp.table.iterrows():
         if ratio:
-            mu = _interval_text(r.ratio_median, r.ratio_low, r.ratio_high)
-            pred = f"[{_num(r.pred_ratio_low)}, {_num(r.pred_ratio_high)}]"
+            mu = interval_text(r.ratio_median, r.ratio_low, r.ratio_high)
+            pred = f"[{plots.fmt(r.pred_ratio_low)}, {plots.fmt(r.pred_ratio_high)}]"
             prob = r.p_ratio_above_1
         else:
-            mu = _interval_text(r.mu_median, r.mu_low, r.mu_high)
-            pred = f"[{_num(r.pred_low)}, {_num(r.pred_high)}]"
+            mu = interval_text(r.mu_median, r.mu_low, r.mu_high)
+            pred = f"[{plots.fmt(r.pred_low)}, {plots.fmt(r.pred_high)}]"
             prob = r.p_mu_below_0
         rows.append(
             (
-                str(label),
+                plots.short_prior_label(comp.priors[str(label)]),
                 mu,
                 pred,
                 f"{prob:.3f}",

@@ -35,8 +35,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sparsemeta import check, data, exact, findings
+from sparsemeta import check, data, exact, findings, fit
 from sparsemeta.data import AnalysisKey
+from sparsemeta.errors import DiagnosticsWarning
 from sparsemeta.findings import Finding
 from sparsemeta.frequentist import MetaResult
 from sparsemeta.plan import Analysis, Plan, TauPriorChoice, published_row
@@ -69,6 +70,8 @@ COMPARED_FIELDS: tuple[str, ...] = (
     "n_participants",
 )
 _QUANTILES = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
+#: measure -> binomial-likelihood model family of sparsemeta.fit
+_BINOMIAL_FAMILY = {"RR": "binomial-rr", "OR": "binomial-normal"}
 
 
 @dataclass(frozen=True)
@@ -481,7 +484,71 @@ def _exact_summary(
 def _mcmc_fits(
     plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str]
 ) -> dict[str, BayesSummary]:
-    raise NotImplementedError
+    assert a.measure is not None  # analyses with study data always have a measure
+    choice = plan.default_prior
+    _, se, _, n = _estimable(rows, r)
+    if choice.uisd_from_data and se.size == 0:
+        notes.append(
+            "binomial model not fitted: the data-scaled default prior needs an estimable study"
+        )
+        return {}
+    prior = choice.build(n, se)
+    family = _BINOMIAL_FAMILY[a.measure]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        warnings.simplefilter("always", DiagnosticsWarning)
+        result = fit.fit(
+            rows,
+            a.measure,
+            model=family,
+            tau_prior=prior,
+            mu_prior=plan.mu_prior_for(a.measure),
+            draws=plan.mcmc.draws,
+            tune=plan.mcmc.tune,
+            chains=plan.mcmc.chains,
+            seed=plan.mcmc.seed,
+        )
+    for w in caught:
+        if (text := f"{family} model: {w.message}") not in notes:
+            notes.append(text)
+    kept = [s for s, _ in r.excluded if s in result.labels]
+    for study, reason in r.excluded:
+        if study in kept:
+            notes.append(
+                f"the {family} model keeps {study}, which RevMan drops ({reason}): "
+                f"{result.k} of {result.k} studies used"
+            )
+    summary = result.summary
+
+    def q(param: str, study: str | None = None) -> dict[str, float]:
+        rows_ = summary[summary["param"] == param]
+        if study is not None:
+            rows_ = rows_[rows_["study"] == study]
+        row = rows_.iloc[0]
+        return {"q025": float(row["q025"]), "q50": float(row["median"]), "q975": float(row["q975"])}
+
+    mu_row = summary[summary["param"] == "mu"].iloc[0]
+    diagnostics = {
+        **result.diagnostics.to_dict(),
+        "engine": result.engine,
+        "seconds": result.seconds,
+        "settings": dict(result.settings),
+        "kept_by_binomial": kept,
+    }
+    return {
+        choice.label: BayesSummary(
+            model=family,
+            prior=str(prior),
+            why=choice.why,
+            mu=q("mu"),
+            tau=q("tau"),
+            theta_new=q("theta_new"),
+            theta={s: q("theta", s) for s in result.labels},
+            p_positive=1.0 - float(mu_row["p_lt_0"]),
+            log_scale=r.log_scale,
+            extra={"diagnostics": diagnostics},
+        )
+    }
 
 
 # ----------------------------------------------------------------------- JSON helpers

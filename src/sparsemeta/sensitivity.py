@@ -24,6 +24,7 @@ from sparsemeta import data as data_mod
 from sparsemeta import effects, exact
 from sparsemeta import priors as pri
 from sparsemeta.errors import DataError, PriorError
+from sparsemeta.plots import fmt
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -166,8 +167,8 @@ class PriorComparison:
             rows.append(
                 [
                     str(label),
-                    f"{_g(mid)} [{_g(lo)}, {_g(hi)}]",
-                    f"[{_g(plo)}, {_g(phi)}]",
+                    f"{fmt(mid)} [{fmt(lo)}, {fmt(hi)}]",
+                    f"[{fmt(plo)}, {fmt(phi)}]",
                     f"{prob:.3f}",
                     f"{r.tau_median:.2f} [{r.tau_low:.2f}, {r.tau_high:.2f}]",
                     _f(r.kl_tau, 3),
@@ -189,15 +190,6 @@ class PriorComparison:
         lines = [*head, "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
         return "\n".join(line.rstrip() for line in lines)
-
-
-def _g(x: float) -> str:
-    """A ratio or effect at RevMan-like precision (2 decimals below 10)."""
-    if not math.isfinite(x):
-        return "-"
-    if abs(x) >= 100:
-        return f"{x:.0f}"
-    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
 
 
 def _f(x: float, digits: int) -> str:

@@ -19,10 +19,12 @@ from sparsemeta.errors import SparsemetaError
 
 #: subcommand name -> module in this package
 COMMANDS: dict[str, str] = {
+    "fit": "fit",
     "simulate": "simulate",
     "batch": "batch",
     "priors": "priors",
     "revman-check": "revman_check",
+    "reproduce": "reproduce",
 }
 
 

@@ -45,8 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--methods",
         default="dl,reml,hksj,mkh,halfnormal(0.5),halfnormal(1.0)",
-        help="comma-separated methods: fe, dl, reml, pm, hksj, mkh, <tau2>-<ci>, or tau prior "
-        "strings such as halfnormal(0.5)",
+        help="comma-separated methods: fe, dl, reml, pm, hksj, mkh, <tau2>-<ci>, tau prior "
+        "strings such as halfnormal(0.5) (exact normal-normal), or bnhm:<prior> "
+        "(binomial-normal by MCMC, binary designs; slow)",
     )
     p.add_argument("--mu-prior", help="prior of mu for Bayesian methods (prior string)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

@@ -80,7 +80,9 @@ def _theta_cdf(prior: TauPrior, se: ArrayLike | None) -> Callable[[float], float
     return cdf
 
 
-def describe(prior: TauPrior, scale: str = "logOR", se: ArrayLike | None = None) -> PriorSummary:
+def describe(
+    prior: TauPrior | str, scale: str = "logOR", se: ArrayLike | None = None
+) -> PriorSummary:
     """Summarise a proper tau prior: median, 95% quantile, P(tau > 0.5), P(tau > 1) and the
     implied 97.5% quantile of theta_i - mu (Röver 2020, bayesmeta JSS paper, Sec. 3.4).
 
@@ -90,8 +92,9 @@ def describe(prior: TauPrior, scale: str = "logOR", se: ArrayLike | None = None)
 
     Parameters
     ----------
-    prior : TauPrior
-        A proper prior.
+    prior : TauPrior or str
+        A proper prior, or its string (parsed with :func:`sparsemeta.priors.parse`, e.g.
+        ``"halfnormal(0.5)"``).
     scale : str
         Effect scale, one of ``SCALES``; ratio scales add the factor ``exp(q)``.
     se : array_like, optional
@@ -101,7 +104,23 @@ def describe(prior: TauPrior, scale: str = "logOR", se: ArrayLike | None = None)
     -------
     PriorSummary
         Frozen result with ``__str__`` and ``to_dict()``.
+
+    Raises
+    ------
+    PriorError
+        A string that does not parse, something that is neither a tau prior nor a string,
+        an unknown scale, an improper prior, or an SE-dependent prior without ``se``.
     """
+    if isinstance(prior, str):
+        # imported here: sparsemeta.priors imports this module
+        from sparsemeta.priors import parse
+
+        prior = parse(prior)
+    if not isinstance(prior, TauPrior):
+        raise PriorError(
+            f"describe: expected a tau prior or its string (e.g. 'halfnormal(0.5)'), "
+            f"got {type(prior).__name__} {prior!r}"
+        )
     if scale not in SCALES:
         raise PriorError(f"describe: unknown scale {scale!r}; valid choices: {', '.join(SCALES)}")
     if not prior.proper:

@@ -1,0 +1,116 @@
+"""Time the whole ``sparsemeta reproduce`` run on the bundled PIP plan, cold and warm.
+
+Usage::
+
+    python benchmarks/bench_reproduce.py [--no-mcmc] [--warm-runs N]
+
+* **cold**: ``sparsemeta reproduce --json --out DIR`` in a fresh Python process with empty
+  PyTensor and numba compile caches (temporary folders), so every model is compiled;
+  the wall time of the process, imports included.
+* **warm**: the same command run again inside one process (``sparsemeta.cli.main``) after a
+  first run, so compiled models are reused from the per-process cache of
+  :mod:`sparsemeta.fit`; the best of ``N`` runs, split into the computation
+  (:func:`sparsemeta.reproduce.reproduce`) and the report (:func:`sparsemeta.report.write_report`).
+
+Targets on two cores: cold ≤ 60 s, warm ≤ 20 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COLD_TARGET, WARM_TARGET = 60.0, 20.0
+
+
+def cold(extra: list[str]) -> float:
+    """Wall time of one run in a fresh process with empty compile caches."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ)
+        env["PYTENSOR_FLAGS"] = f"compiledir={Path(tmp) / 'pytensor'}"
+        env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")
+        cmd = [
+            sys.executable, "-c", "import sys; from sparsemeta.cli import main; "
+            "sys.exit(main(sys.argv[1:]))", "reproduce", "--json", "--out",
+            str(Path(tmp) / "report"), *extra,
+        ]  # fmt: skip
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - t0
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"cold run failed ({done.returncode}):\n{done.stderr}")
+    return seconds
+
+
+def warm(extra: list[str], runs: int) -> tuple[float, float, float]:
+    """Best (total, compute, report) seconds of ``runs`` runs after a first one, in-process."""
+    from sparsemeta import report
+    from sparsemeta.cli import main
+    from sparsemeta.cli import reproduce as cli
+
+    phases: dict[str, float] = {}
+    compute, write = cli.reproduce, report.write_report
+
+    def timed_compute(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return compute(*args, **kwargs)
+        finally:
+            phases["compute"] = time.perf_counter() - t0
+
+    def timed_write(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return write(*args, **kwargs)
+        finally:
+            phases["report"] = time.perf_counter() - t0
+
+    cli.reproduce, report.write_report = timed_compute, timed_write
+    best = (float("inf"), 0.0, 0.0)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = ["reproduce", "--json", "--out", str(Path(tmp) / "report"), *extra]
+            for i in range(runs + 1):
+                t0 = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    main(argv)
+                total = time.perf_counter() - t0
+                if i and total < best[0]:  # the first run warms the caches
+                    best = (total, phases["compute"], phases["report"])
+    finally:
+        cli.reproduce, report.write_report = compute, write
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-mcmc", action="store_true", help="exact posteriors only")
+    parser.add_argument("--warm-runs", type=int, default=2)
+    args = parser.parse_args()
+    extra = ["--no-mcmc"] if args.no_mcmc else []
+    print(
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, "
+        f"{'exact only' if args.no_mcmc else 'exact + MCMC'}"
+    )
+    c = cold(extra)
+    print(
+        f"cold  {c:6.1f} s   (target {COLD_TARGET:.0f} s)  {'ok' if c <= COLD_TARGET else 'SLOW'}"
+    )
+    total, compute, write = warm(extra, args.warm_runs)
+    print(
+        f"warm  {total:6.1f} s   (target {WARM_TARGET:.0f} s)  "
+        f"{'ok' if total <= WARM_TARGET else 'SLOW'}: compute {compute:.1f} s, "
+        f"report {write:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""``sparsemeta fit``: fit one Bayesian random-effects meta-analysis from a CSV study table.
+
+Examples::
+
+    sparsemeta fit pip_secure.csv --measure RR --tau-prior "halfnormal(0.5)"
+    sparsemeta fit pip_secure.csv --measure RR --tau-prior "halfnormal(0.5)" \\
+        --model binomial-rr --seed 7 --json
+    sparsemeta fit effects.csv --measure OR --tau-prior "turner2015()" --mu-prior flat
+
+The CSV holds the columns of a study table (:mod:`sparsemeta.data`): ``study`` and either
+``events_t, n_t, events_c, n_c`` or ``mean_t, sd_t, n_t, mean_c, sd_c, n_c`` or generic
+``effect, se`` on the analysis scale (log for ratio measures). ``comparison`` and
+``outcome`` may be omitted; a file with several analyses needs ``--outcome``.
+
+Engines: ``exact`` (quadrature, :mod:`sparsemeta.exact`; normal-normal model only, the
+default for it) and ``mcmc`` (:func:`sparsemeta.fit.fit` with nutpie; the default for the
+binomial and arm-level models). Exit status 0 on success, 1 when an MCMC fit fails the
+diagnostics gate (the numbers are still printed, with the failure on stderr), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sparsemeta import priors
+from sparsemeta.errors import DataError, DiagnosticsWarning
+
+_PROBS = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``fit`` subcommand."""
+    p = subparsers.add_parser(
+        "fit",
+        help="fit one Bayesian random-effects meta-analysis from a CSV study table",
+        description="Fit the normal-normal (exact or MCMC), binomial-normal (log OR), "
+        "binomial-rr (log RR, Warn et al. 2002) or arm-normal (MD) model to one analysis "
+        "and print mu, tau, theta_new and the shrunken study effects.",
+    )
+    p.add_argument("data", help="CSV study table (one analysis, or choose with --outcome)")
+    p.add_argument(
+        "--measure",
+        required=True,
+        type=str.upper,
+        choices=["RR", "OR", "RD", "MD", "SMD"],
+        help="effect measure (ratio measures are analysed on the log scale)",
+    )
+    p.add_argument("--tau-prior", required=True, help='tau prior, e.g. "halfnormal(0.5)"')
+    p.add_argument(
+        "--mu-prior",
+        default=None,
+        help='mu prior: "normal(0, 10)" or "flat" (default: the documented default for the '
+        "measure, sparsemeta.priors.mu_prior_default)",
+    )
+    p.add_argument(
+        "--model",
+        default="normal-normal",
+        choices=["normal-normal", "binomial-normal", "binomial-rr", "arm-normal"],
+        help="model family (default normal-normal)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["exact", "mcmc"],
+        default=None,
+        help="exact (normal-normal only; its default) or mcmc (default for the other models)",
+    )
+    p.add_argument("--outcome", help="the outcome to fit when the file holds several")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the MCMC (default 0)")
+    p.add_argument("--draws", type=int, default=1000, help="MCMC draws per chain (1000)")
+    p.add_argument("--tune", type=int, default=1000, help="MCMC warm-up per chain (1000)")
+    p.add_argument("--chains", type=int, default=4, help="MCMC chains (4)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        action="append",
+        default=[],
+        help="effect threshold on the analysis scale for P(beyond); repeatable",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+
+
+def _read(path: str, outcome: str | None, measure: str) -> pd.DataFrame:
+    """Read the CSV, fill in optional label columns and select one analysis."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        df = pd.read_csv(path, skipinitialspace=True, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: not a readable CSV study table ({first})") from None
+    if "study" not in df.columns:
+        raise DataError(f"{path}: column 'study' is missing (found {list(df.columns)})")
+    df["study"] = df["study"].astype(str)
+    for col in ("comparison", "outcome"):
+        if col not in df.columns:
+            df[col] = col
+    if "effect" in df.columns and "log_scale" not in df.columns:
+        df["log_scale"] = measure in ("RR", "OR")
+    if outcome is not None:
+        df = df[df["outcome"].astype(str) == outcome]
+        if df.empty:
+            raise DataError(f"{path}: no rows with outcome {outcome!r}")
+    elif df["outcome"].nunique() > 1:
+        names = ", ".join(map(repr, dict.fromkeys(df["outcome"].astype(str))))
+        raise DataError(f"{path}: several outcomes ({names}); choose one with --outcome")
+    return df.reset_index(drop=True)
+
+
+def _quantiles(dist: Any) -> dict[str, float]:
+    out = {name: float(dist.quantile(p)) for name, p in _PROBS.items()}
+    out.update(mean=float(dist.mean), sd=float(dist.sd))
+    return out
+
+
+def _draw_quantiles(values: np.ndarray) -> dict[str, float]:
+    out = {name: float(np.quantile(values, p)) for name, p in _PROBS.items()}
+    out.update(mean=float(np.mean(values)), sd=float(np.std(values, ddof=1)))
+    return out
+
+
+def _head(
+    family: str,
+    engine: str,
+    measure: str,
+    tau_prior: Any,
+    mu_prior: Any,
+    labels: list[str],
+    excluded: pd.DataFrame,
+) -> dict[str, Any]:
+    return {
+        "model": family,
+        "engine": engine,
+        "measure": measure,
+        "tau_prior": str(tau_prior),
+        "mu_prior": "flat" if mu_prior is None else str(mu_prior),
+        "k": len(labels),
+        "studies": list(labels),
+        "excluded": excluded.to_dict(orient="records"),
+    }
+
+
+def _run_exact(
+    args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any
+) -> tuple[dict[str, Any], str, bool]:
+    from sparsemeta import exact, fit
+
+    y, se, labels, measure, excluded = fit.study_effects(df, args.measure)
+    mu = None if getattr(mu_prior, "name", None) == "flat" else mu_prior
+    post = exact.posterior(y, se, args.tau_prior, mu, labels)
+    record = _head("normal-normal", "exact", measure, args.tau_prior, mu, labels, excluded)
+    record.update(
+        mu=_quantiles(post.mu),
+        tau=_quantiles(post.tau),
+        theta_new=_quantiles(post.theta_new),
+        theta={lab: _quantiles(post.theta[lab]) for lab in labels},
+        p_mu_lt_0=post.prob("mu", "<", 0.0),
+        p_mu_beyond={f"{t:g}": post.prob("mu", "<" if t < 0 else ">", t) for t in args.threshold},
+        diagnostics=None,
+    )
+    text = (
+        f"normal-normal ({measure}), exact posterior, k = {len(labels)}, tau prior "
+        f"{args.tau_prior}, mu prior {record['mu_prior']}\n"
+        + post.summary().to_string(index=False, float_format="%.4g")
+    )
+    return record, text, True
+
+
+def _run_mcmc(
+    args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any
+) -> tuple[dict[str, Any], str, bool]:
+    from sparsemeta import fit
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DiagnosticsWarning)
+        result = fit.fit(
+            df,
+            args.measure,
+            model=args.model,
+            tau_prior=args.tau_prior,
+            mu_prior=mu_prior,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            seed=args.seed,
+            thresholds=tuple(args.threshold),
+        )
+    for w in caught:
+        if not issubclass(w.category, DiagnosticsWarning):
+            print(f"sparsemeta fit: warning: {w.message}", file=sys.stderr)
+    post = result.idata.posterior
+    mu = post["mu"].values.ravel()
+    record = _head(
+        result.family or args.model,
+        "mcmc",
+        result.measure or args.measure,
+        result.tau_prior,
+        result.mu_prior,
+        result.labels,
+        result.excluded,
+    )
+    record.update(
+        mu=_draw_quantiles(mu),
+        tau=_draw_quantiles(post["tau"].values.ravel()),
+        theta_new=_draw_quantiles(post["theta_new"].values.ravel()),
+        theta={
+            lab: _draw_quantiles(post["theta"].sel(study=lab).values.ravel())
+            for lab in result.labels
+        },
+        p_mu_lt_0=float(np.mean(mu < 0)),
+        p_mu_beyond={f"{t:g}": float(np.mean(mu < t if t < 0 else mu > t)) for t in args.threshold},
+        diagnostics=result.diagnostics.to_dict(),
+        sampler={**result.settings, "backend": result.engine, "cached": result.cached},
+    )
+    return record, str(result), result.diagnostics.passed
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit the analysis in ``args.data`` and print the summary; returns the exit status."""
+    t0 = time.perf_counter()
+    engine = args.engine or ("exact" if args.model == "normal-normal" else "mcmc")
+    if engine == "exact" and args.model != "normal-normal":
+        raise DataError(
+            f"the exact engine fits the normal-normal model only; use --engine mcmc for "
+            f"{args.model}"
+        )
+    tau_prior = priors.parse(args.tau_prior)
+    args.tau_prior = tau_prior
+    if args.mu_prior is None:
+        own = {"binomial-normal": "OR", "binomial-rr": "RR", "arm-normal": "MD"}
+        mu_prior = priors.mu_prior_default(own.get(args.model, args.measure))
+    else:
+        mu_prior = priors.parse_mu(args.mu_prior)
+    df = _read(args.data, args.outcome, args.measure)
+    runner = _run_exact if engine == "exact" else _run_mcmc
+    record, text, passed = runner(args, df, mu_prior)
+    record["seconds"] = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps(_clean(record), indent=2, allow_nan=False))
+    else:
+        print(text)
+        for row in record["excluded"]:
+            print(f"excluded: {row['study']}: {row['reason']}")
+    if not passed:
+        failures = "; ".join(record["diagnostics"]["failures"])
+        print(
+            f"sparsemeta fit: diagnostics gate FAILED ({failures}); do not report these "
+            "numbers: increase --tune/--draws, or use --engine exact for the normal-normal "
+            "model",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _clean(value: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {key: _clean(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

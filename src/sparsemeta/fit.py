@@ -1,0 +1,751 @@
+r"""Fit a Bayesian meta-analysis by MCMC, with a diagnostics gate and tidy summaries.
+
+:func:`fit` takes a study table (or a model from :mod:`sparsemeta.models`, possibly
+extended by the user), samples it with nutpie (PyMC's NUTS as fallback) and returns a
+:class:`FitResult`: an :class:`arviz.InferenceData` with ``study`` coordinates and a
+summary table.
+
+Post-processing (seeded numpy generator ``numpy.random.default_rng(seed)``, draw by draw):
+
+* normal-normal model: the study effects are integrated out while sampling; the shrunken
+  effects are drawn from :math:`\theta_i \mid \mu, \tau, y \sim N(b_i\mu + (1-b_i)y_i,
+  (1-b_i)\sigma_i^2)` with :math:`b_i = \sigma_i^2/(\sigma_i^2+\tau^2)`;
+* every family: :math:`\theta_\mathrm{new} \mid \mu, \tau \sim N(\mu, \tau^2)`;
+* the ``prior`` group holds draws of ``mu`` and ``tau`` from their priors (``mu`` only
+  when its prior is proper) and ``theta_new`` from the prior predictive.
+
+Diagnostics gate (Vehtari et al. 2021, *Bayesian Analysis* 16(2):667-718): no divergent
+transitions, rank-normalised split R-hat <= 1.01 and bulk and tail ESS >= 400 for every
+posterior quantity. A failed gate warns with :class:`~sparsemeta.errors.DiagnosticsWarning`
+naming the parameter, its value and what to do; ``strict=True`` raises
+:class:`~sparsemeta.errors.DiagnosticsError` instead.
+
+Compiled models are cached (per process) by family, priors, model options and — for the
+families whose parameter count grows with k — the number of studies; a later analysis swaps
+its data into the cached compiled model (nutpie ``with_data``), so a review with many
+outcomes compiles each model once. The normal-normal model samples only ``mu`` and ``tau``,
+so its compiled form serves every k.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
+
+if TYPE_CHECKING:
+    import arviz as az
+    import pymc as pm
+    import xarray as xr
+
+    from sparsemeta.models import ModelInfo
+
+__all__ = [
+    "DEFAULT_TARGET_ACCEPT",
+    "ESS_MIN",
+    "RATIO_MEASURES",
+    "RHAT_MAX",
+    "Diagnostics",
+    "FitResult",
+    "clear_cache",
+    "diagnose",
+    "fit",
+    "prepare",
+]
+
+#: gate thresholds
+RHAT_MAX: float = 1.01
+ESS_MIN: float = 400.0
+
+#: measures analysed on the log scale
+RATIO_MEASURES: frozenset[str] = frozenset({"RR", "OR", "HR", "PETO_OR"})
+
+#: default NUTS target acceptance per family, chosen so that the test examples (k = 2 with
+#: zero-event arms, half-normal(0.5) to half-Cauchy(0.5) priors) run without divergences
+DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
+    "normal-normal": 0.99,
+    "binomial-normal": 0.95,
+    "binomial-rr": 0.99,
+    "arm-normal": 0.95,
+    None: 0.95,
+}
+
+_MEASURE_OF_FAMILY = {"binomial-normal": "OR", "binomial-rr": "RR", "arm-normal": "MD"}
+_DATA_OF_FAMILY = {"binomial-normal": "binary", "binomial-rr": "binary", "arm-normal": "continuous"}
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """MCMC diagnostics and the verdict of the gate.
+
+    Attributes
+    ----------
+    divergences : int
+        Divergent transitions after warm-up (all chains).
+    r_hat_max, ess_bulk_min, ess_tail_min : float
+        Worst rank-normalised split R-hat and smallest bulk / tail ESS over every element of
+        every posterior variable.
+    failures : tuple of str
+        One line per failed criterion, naming the parameter and its value.
+    """
+
+    divergences: int
+    r_hat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    failures: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when every criterion of the gate holds."""
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python record (the ``diagnostics`` field of ``sparsemeta fit --json``)."""
+        return {
+            "divergences": self.divergences,
+            "r_hat_max": self.r_hat_max,
+            "ess_bulk_min": self.ess_bulk_min,
+            "ess_tail_min": self.ess_tail_min,
+            "passed": self.passed,
+            "failures": list(self.failures),
+        }
+
+
+@dataclass
+class FitResult:
+    """The result of :func:`fit`.
+
+    Attributes
+    ----------
+    idata : arviz.InferenceData
+        Groups ``posterior`` (``mu``, ``tau``, ``theta`` and ``theta_new`` where the model
+        has them, plus the sampled nuisance parameters), ``sample_stats``, ``prior``,
+        ``observed_data`` and ``constant_data``; study-level variables have dims ``study``
+        with the study labels as coordinates.
+    summary : pandas.DataFrame
+        One row per reported quantity (see :func:`fit`).
+    diagnostics : Diagnostics
+    family, measure : str or None
+        Model family and effect measure (``None`` for a user model without them).
+    tau_prior, mu_prior
+        The priors (``mu_prior`` ``None`` for flat).
+    engine : str
+        Sampler actually used: ``"nutpie"`` or ``"pymc"``.
+    labels : list of str
+    excluded : pandas.DataFrame
+        Studies left out of a normal-normal analysis as not estimable (with the reason).
+    compile_seconds, sampling_seconds, seconds : float
+        Compilation time (0 when a cached compiled model was reused), sampling time and
+        total wall time of the call.
+    cached : bool
+        Whether a cached compiled model was reused.
+    settings : dict
+        draws, tune, chains, seed, target_accept.
+    """
+
+    idata: az.InferenceData
+    summary: pd.DataFrame
+    diagnostics: Diagnostics
+    family: str | None
+    measure: str | None
+    tau_prior: Any
+    mu_prior: Any
+    engine: str
+    labels: list[str]
+    excluded: pd.DataFrame
+    compile_seconds: float
+    sampling_seconds: float
+    seconds: float
+    cached: bool
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        """Number of studies in the model."""
+        return len(self.labels)
+
+    def quantiles(self, var: str, probs: Sequence[float]) -> np.ndarray:
+        """Posterior quantiles of a scalar variable (``mu``, ``tau``, ``theta_new``)."""
+        return np.quantile(self.idata.posterior[var].values.ravel(), probs)
+
+    def __str__(self) -> str:
+        d = self.diagnostics
+        priors = (
+            f"tau prior {self.tau_prior}, mu prior {self.mu_prior or 'flat'}"
+            if self.family is not None
+            else "priors as in the model"
+        )
+        head = (
+            f"{self.family or 'user model'} ({self.measure or '?'}), k = {self.k}, {priors}; "
+            f"{self.engine}: {self.settings.get('chains')} chains x "
+            f"{self.settings.get('draws')} draws, seed {self.settings.get('seed')}\n"
+            f"diagnostics: divergences {d.divergences}, max R-hat {d.r_hat_max:.3f}, "
+            f"min ESS bulk {d.ess_bulk_min:.0f}, tail {d.ess_tail_min:.0f} -> "
+            f"{'passed' if d.passed else 'FAILED: ' + '; '.join(d.failures)}"
+        )
+        cols = [c for c in self.summary.columns if c not in ("mcse_median",)]
+        return head + "\n" + self.summary[cols].to_string(index=False, float_format="%.4g")
+
+
+# ----------------------------------------------------------------------------- data input
+
+
+def _as_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Validate one analysis; label columns the user left out get placeholder values."""
+    from sparsemeta import data
+
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"fit: expected a study table (DataFrame) or a model, got {type(df)}")
+    df = df.copy()
+    for col in ("comparison", "outcome"):
+        if col not in df.columns:
+            df[col] = col
+    if "effect" in df.columns and "log_scale" not in df.columns:
+        df["log_scale"] = False
+    table = data.study_table(df)
+    keys = [key for key, _ in data.analyses(table)]
+    if len(keys) > 1:
+        names = "; ".join(f"{k.comparison} / {k.outcome}" for k in keys)
+        raise DataError(f"study table, field 'outcome': {len(keys)} analyses ({names}); fit one")
+    return table
+
+
+def prepare(
+    table: pd.DataFrame,
+    measure: str | None,
+    family: str,
+    tau_prior: Any,
+    mu_prior: Any,
+) -> tuple[pm.Model, str, pd.DataFrame]:
+    """Build the model of ``family`` for one analysis of a study table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Study table of one analysis (binary, continuous or generic data; label columns
+        ``comparison``/``outcome`` may be omitted). Generic data (``effect, se``) are on the
+        analysis scale (log for ratio measures).
+    measure : str or None
+        Effect measure; ``None`` takes the family's own (OR, RR, MD) or, for the
+        normal-normal model, fails.
+    family : str
+        One of :data:`sparsemeta.models.FAMILIES`.
+    tau_prior, mu_prior
+        Prior values or strings; ``mu_prior`` ``None`` means flat.
+
+    Returns
+    -------
+    (pymc.Model, measure, excluded)
+        ``excluded`` lists studies without an estimable effect (normal-normal model only:
+        the binomial models keep every study).
+
+    Raises
+    ------
+    DataError
+        Bad data, an unknown family, or a measure the family cannot analyse.
+    """
+    from sparsemeta import data, models
+
+    if family not in models.FAMILIES:
+        raise DataError(f"fit: unknown model {family!r}; use one of {list(models.FAMILIES)}")
+    if family != "normal-normal":
+        tab = _as_table(table)
+        kind = data.data_type(tab)
+        labels = tab["study"].astype(str).tolist()
+        own = _MEASURE_OF_FAMILY[family]
+        if measure is not None and measure.upper() != own:
+            raise DataError(f"fit: model {family} analyses the {own} scale, not {measure}")
+        if kind != _DATA_OF_FAMILY[family]:
+            raise DataError(f"fit: model {family} needs {_DATA_OF_FAMILY[family]} data, got {kind}")
+        if family == "arm-normal":
+            cols = [tab[c].to_numpy(float) for c in data.CONTINUOUS_COLUMNS]
+            model = models.arm_normal(*cols, labels, tau_prior, mu_prior)
+        else:
+            build = models.binomial_normal if family == "binomial-normal" else models.binomial_rr
+            cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
+            model = build(*cols, labels, tau_prior, mu_prior)
+        return model, own, pd.DataFrame({"study": [], "reason": []})
+    y, se, kept, measure, excluded = study_effects(tab, measure)
+    model = models.normal_normal(y, se, kept, tau_prior, mu_prior)
+    return model, measure, excluded
+
+
+def study_effects(
+    table: pd.DataFrame, measure: str | None
+) -> tuple[np.ndarray, np.ndarray, list[str], str, pd.DataFrame]:
+    """Per-study effects and standard errors of one analysis for the normal-normal model.
+
+    Binary and continuous data go through :func:`sparsemeta.effects.effect_sizes` (RevMan 5
+    rules; studies without an estimable effect are left out and listed); generic data
+    (``effect, se``) are taken as given, on the analysis scale.
+
+    Returns
+    -------
+    (y, se, labels, measure, excluded)
+    """
+    from sparsemeta import data, effects
+
+    if measure is None:
+        raise DataError("fit: the normal-normal model needs a measure (RR, OR, RD, MD, SMD)")
+    measure = measure.upper()
+    tab = _as_table(table)
+    labels = tab["study"].astype(str).tolist()
+    excluded = pd.DataFrame({"study": [], "reason": []})
+    if data.data_type(tab) == "generic":
+        y, se = tab["effect"].to_numpy(float), tab["se"].to_numpy(float)
+        keep = np.ones(len(tab), bool)
+    else:
+        eff = effects.effect_sizes(tab, measure)
+        y, se = eff["yi"].to_numpy(float), eff["sei"].to_numpy(float)
+        keep = eff["estimable"].to_numpy(bool)
+        excluded = eff.loc[~keep, ["study", "reason"]].reset_index(drop=True)
+    if not keep.any():
+        raise DataError(f"fit: no study has an estimable {measure}; try a binomial model")
+    kept = [lab for lab, k in zip(labels, keep, strict=True) if k]
+    return y[keep], se[keep], kept, measure, excluded
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def clear_cache() -> None:
+    """Forget every cached compiled model."""
+    _COMPILED.clear()
+
+
+def _cache_key(info: ModelInfo) -> tuple[Any, ...]:
+    k = None if info.family == "normal-normal" else info.k
+    se_key: tuple[float, ...] = ()
+    if getattr(info.tau_prior, "requires_se", False):
+        # the prior's density is built from the standard errors: one compilation per data set
+        se = info.data.get("se")
+        se_key = tuple(np.round(se, 12)) if se is not None else ()
+    options = tuple(sorted(info.options.items()))
+    return (info.family, k, str(info.tau_prior), str(info.mu_prior), options, se_key)
+
+
+def _sample_nutpie(
+    model: pm.Model,
+    info: ModelInfo | None,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float,
+) -> tuple[az.InferenceData, float, bool]:
+    import nutpie
+
+    key = _cache_key(info) if info is not None else None
+    cached = key is not None and key in _COMPILED
+    t0 = time.perf_counter()
+    if cached:
+        compiled = _COMPILED[key].with_data(**info.data)
+    else:
+        compiled = nutpie.compile_pymc_model(model)
+        if key is not None:
+            _COMPILED[key] = compiled
+    compile_seconds = 0.0 if cached else time.perf_counter() - t0
+    idata = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=min(chains, os.cpu_count() or 1),
+        seed=seed,
+        target_accept=target_accept,
+        progress_bar=False,
+        save_warmup=False,
+    )
+    return idata, compile_seconds, cached
+
+
+def _sample_pymc(
+    model: pm.Model, draws: int, tune: int, chains: int, seed: int, target_accept: float
+) -> az.InferenceData:
+    import pymc as pm
+
+    with model:
+        return pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=1,
+            random_seed=seed,
+            target_accept=target_accept,
+            progressbar=False,
+            compute_convergence_checks=False,
+            nuts_sampler="pymc",
+            idata_kwargs={"log_likelihood": False},
+        )
+
+
+def _posterior_only(idata: az.InferenceData, labels: list[str]) -> az.InferenceData:
+    """Keep posterior and sample_stats; set the study coordinate to the current labels."""
+    import arviz as az
+
+    post = idata.posterior
+    if "study" in post.dims:
+        post = post.assign_coords(study=labels)
+    elif "study" in post.coords:
+        post = post.drop_vars("study")
+    return az.InferenceData(posterior=post, sample_stats=idata.sample_stats)
+
+
+def _post_process(
+    idata: az.InferenceData, info: ModelInfo, rng: np.random.Generator
+) -> az.InferenceData:
+    """Add theta (normal-normal) and theta_new to the posterior; add the prior group."""
+    import arviz as az
+    import xarray as xr
+
+    post = idata.posterior
+    mu, tau = post["mu"], post["tau"]
+    shape = mu.shape
+    if info.family == "normal-normal":
+        y = xr.DataArray(info.data["y"], dims="study", coords={"study": list(info.labels)})
+        se = xr.DataArray(info.data["se"], dims="study", coords={"study": list(info.labels)})
+        b = se**2 / (se**2 + tau**2)
+        mean = b * mu + (1 - b) * y
+        sd = np.sqrt((1 - b) * se**2)
+        noise = rng.standard_normal(mean.transpose("chain", "draw", "study").shape)
+        theta = (
+            mean.transpose("chain", "draw", "study")
+            + sd.transpose("chain", "draw", "study") * noise
+        )
+        post = post.assign(theta=theta)
+    post = post.assign(theta_new=mu + tau * rng.standard_normal(shape))
+    groups: dict[str, xr.Dataset] = {"posterior": post, "sample_stats": idata.sample_stats}
+    groups["prior"] = _prior_draws(info, shape[0] * shape[1], rng)
+    observed = {n: ("study", info.data[n]) for n in info.observed}
+    constant = {n: ("study", arr) for n, arr in info.data.items() if n not in info.observed}
+    coords = {"study": list(info.labels)}
+    groups["observed_data"] = xr.Dataset(observed, coords=coords)
+    groups["constant_data"] = xr.Dataset(constant, coords=coords)
+    return az.InferenceData(**groups)
+
+
+def _prior_draws(info: ModelInfo, n: int, rng: np.random.Generator) -> xr.Dataset:
+    import xarray as xr
+
+    se = info.data.get("se")
+    kwargs = {"se": se} if getattr(info.tau_prior, "requires_se", False) else {}
+    tau = np.asarray(info.tau_prior.random(rng, size=(1, n), **kwargs), dtype=float)
+    out = {"tau": (("chain", "draw"), tau)}
+    if info.mu_prior is not None and getattr(info.mu_prior, "proper", True):
+        mu = np.asarray(info.mu_prior.random(rng, size=(1, n)), dtype=float)
+        out["mu"] = (("chain", "draw"), mu)
+        out["theta_new"] = (("chain", "draw"), mu + tau * rng.standard_normal((1, n)))
+    return xr.Dataset(out, coords={"chain": [0], "draw": np.arange(n)})
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+
+def diagnose(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Diagnostics:
+    """Apply the gate (0 divergences, R-hat <= 1.01, bulk and tail ESS >= 400).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        With ``posterior`` and ``sample_stats.diverging``.
+    var_names : sequence of str, optional
+        Variables to check (default: every posterior variable).
+    """
+    import arviz as az
+
+    post = idata.posterior if var_names is None else idata.posterior[list(var_names)]
+    divergences = int(idata.sample_stats["diverging"].sum())
+    rhat = az.rhat(post)
+    bulk = az.ess(post, method="bulk")
+    tail = az.ess(post, method="tail")
+    failures = []
+    if divergences:
+        failures.append(f"{divergences} divergent transitions (must be 0)")
+
+    def worst(ds: xr.Dataset, largest: bool) -> tuple[float, str]:
+        best_val, best_name = (-math.inf if largest else math.inf), ""
+        for name, arr in ds.data_vars.items():
+            values = np.asarray(arr.values, dtype=float).ravel()
+            if values.size == 0:
+                continue
+            values = np.where(np.isnan(values), math.inf if largest else -math.inf, values)
+            i = int(np.argmax(values) if largest else np.argmin(values))
+            if (values[i] > best_val) if largest else (values[i] < best_val):
+                label = name
+                if "study" in arr.dims:
+                    label = f"{name}[{arr['study'].values.ravel()[i]}]"
+                best_val, best_name = float(values[i]), label
+        return best_val, best_name
+
+    r_max, r_name = worst(rhat, largest=True)
+    b_min, b_name = worst(bulk, largest=False)
+    t_min, t_name = worst(tail, largest=False)
+    if not r_max <= RHAT_MAX:
+        failures.append(f"R-hat of {r_name} = {r_max:.3f} (must be <= {RHAT_MAX})")
+    if not b_min >= ESS_MIN:
+        failures.append(f"bulk ESS of {b_name} = {b_min:.0f} (must be >= {ESS_MIN:.0f})")
+    if not t_min >= ESS_MIN:
+        failures.append(f"tail ESS of {t_name} = {t_min:.0f} (must be >= {ESS_MIN:.0f})")
+    return Diagnostics(divergences, r_max, b_min, t_min, tuple(failures))
+
+
+def _gate_message(diag: Diagnostics, family: str | None, settings: dict[str, Any]) -> str:
+    advice = [
+        f"more warm-up and draws (now tune={settings['tune']}, draws={settings['draws']}; "
+        "try doubling both)",
+    ]
+    if diag.divergences:
+        ta = settings["target_accept"]
+        advice.insert(0, f"a higher target_accept (now {ta}; try {min(0.999, 1 - (1 - ta) / 2):g})")
+    if family in (None, "normal-normal", "arm-normal"):
+        advice.append(
+            "the exact engine (sparsemeta.exact / --engine exact) for the normal-normal model"
+        )
+    return (
+        f"MCMC diagnostics gate failed for the {family or 'user'} model: "
+        + "; ".join(diag.failures)
+        + ". Do not report these numbers. Try "
+        + ", or ".join(advice)
+        + "."
+    )
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def _threshold_name(t: float) -> str:
+    return f"p_beyond_{t:g}"
+
+
+def _summary_row(
+    param: str,
+    study: str | None,
+    draws: np.ndarray,
+    thresholds: Sequence[float],
+    effect: bool,
+    transform: bool,
+    diag: dict[str, float],
+) -> dict[str, Any]:
+    values = np.exp(draws) if transform else draws
+    row: dict[str, Any] = {
+        "param": param,
+        "study": study,
+        "median": float(np.median(values)),
+        "mean": float(np.mean(values)),
+        "sd": float(np.std(values, ddof=1)),
+        "q025": float(np.quantile(values, 0.025)),
+        "q975": float(np.quantile(values, 0.975)),
+        "p_lt_0": float(np.mean(draws < 0)) if effect else math.nan,
+    }
+    for t in thresholds:
+        beyond = draws < t if t < 0 else draws > t
+        row[_threshold_name(t)] = float(np.mean(beyond)) if effect else math.nan
+    row.update(diag)
+    return row
+
+
+def _summarise(
+    idata: az.InferenceData, measure: str | None, thresholds: Sequence[float]
+) -> pd.DataFrame:
+    import arviz as az
+
+    post = idata.posterior
+    ratio = measure is not None and measure.upper() in RATIO_MEASURES
+    rows = []
+
+    def diag_of(var: str, sel: dict[str, Any]) -> dict[str, float]:
+        da = post[var].sel(sel) if sel else post[var]
+        ds = da.to_dataset(name="x")
+        return {
+            "mcse_median": float(az.mcse(ds, method="quantile", prob=0.5)["x"]),
+            "ess_bulk": float(az.ess(ds, method="bulk")["x"]),
+            "ess_tail": float(az.ess(ds, method="tail")["x"]),
+            "r_hat": float(az.rhat(ds)["x"]),
+        }
+
+    for var, effect in (("mu", True), ("tau", False), ("theta_new", True)):
+        if var not in post:
+            continue
+        draws = post[var].values.ravel()
+        diag = diag_of(var, {})
+        rows.append(_summary_row(var, None, draws, thresholds, effect, False, diag))
+        if ratio and effect:
+            rows.append(_summary_row(f"exp({var})", None, draws, thresholds, True, True, diag))
+    if "theta" in post and "study" in post["theta"].dims:
+        for lab in post["theta"]["study"].values:
+            draws = post["theta"].sel(study=lab).values.ravel()
+            diag = diag_of("theta", {"study": lab})
+            rows.append(_summary_row("theta", str(lab), draws, thresholds, True, False, diag))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def fit(
+    data_or_model: pd.DataFrame | pm.Model,
+    measure: str | None = None,
+    *,
+    model: str = "normal-normal",
+    tau_prior: Any = None,
+    mu_prior: Any = "default",
+    engine: Literal["nutpie", "pymc"] = "nutpie",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int = 0,
+    strict: bool = False,
+    thresholds: Sequence[float] = (),
+    target_accept: float | None = None,
+) -> FitResult:
+    r"""Fit one random-effects meta-analysis by MCMC and apply the diagnostics gate.
+
+    Parameters
+    ----------
+    data_or_model : pandas.DataFrame or pymc.Model
+        A study table of one analysis (see :func:`prepare`), or a model built by
+        :mod:`sparsemeta.models` (possibly extended; then ``model``, ``measure``'s default,
+        ``tau_prior`` and ``mu_prior`` come from the model). Any other PyMC model is
+        sampled as it is and summarised through its ``mu``/``tau``/``theta`` variables.
+    measure : str, optional
+        RR, OR, RD, MD, SMD (ratio measures are analysed on the log scale). Needed for the
+        normal-normal model on a table; the binomial models imply OR / RR, arm-normal MD.
+    model : str
+        ``"normal-normal"`` (default), ``"binomial-normal"``, ``"binomial-rr"`` or
+        ``"arm-normal"`` (see :mod:`sparsemeta.models`).
+    tau_prior : TauPrior or str
+        Required with a table, e.g. ``"halfnormal(0.5)"``.
+    mu_prior : MuPrior, str or None
+        ``"default"`` takes :func:`sparsemeta.priors.mu_prior_default` for the measure;
+        ``None`` or ``"flat"`` the flat prior.
+    engine : {"nutpie", "pymc"}
+        Sampler; if nutpie fails to compile or is missing, PyMC's NUTS is used (with a
+        warning) and ``FitResult.engine`` says so.
+    draws, tune, chains : int
+        Draws kept and warm-up iterations per chain; number of chains.
+    seed : int
+        Seeds the sampler and the post-processing generator: the same seed gives
+        identical draws.
+    strict : bool
+        Raise :class:`~sparsemeta.errors.DiagnosticsError` when the gate fails (default:
+        warn with :class:`~sparsemeta.errors.DiagnosticsWarning`).
+    thresholds : sequence of float
+        Effect thresholds on the analysis scale; the summary gains ``p_beyond_<t>`` =
+        P(effect < t) for t < 0 and P(effect > t) for t > 0.
+    target_accept : float, optional
+        NUTS target acceptance; default :data:`DEFAULT_TARGET_ACCEPT` for the family.
+
+    Returns
+    -------
+    FitResult
+        ``summary`` has one row per quantity: ``mu`` (and ``exp(mu)`` for ratio
+        measures), ``tau``, ``theta_new`` (and ``exp(theta_new)``), and ``theta`` per study,
+        with columns ``param, study, median, mean, sd, q025, q975, p_lt_0`` (P(effect < 0)
+        on the analysis scale, i.e. P(ratio < 1)), the ``p_beyond_<t>`` columns, and the
+        diagnostics ``mcse_median, ess_bulk, ess_tail, r_hat``.
+
+    Raises
+    ------
+    DataError, PriorError
+        Bad data or priors.
+    DiagnosticsError
+        With ``strict=True`` when the gate fails.
+    """
+    import pymc as pm
+
+    from sparsemeta import models
+
+    t_start = time.perf_counter()
+    if engine not in ("nutpie", "pymc"):
+        raise DataError(f"fit: unknown engine {engine!r}; use 'nutpie' or 'pymc'")
+    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(value) != value or value < (0 if name == "tune" else 1):
+            raise DataError(f"fit: {name} must be a positive integer, got {value!r}")
+    excluded = pd.DataFrame({"study": [], "reason": []})
+    if isinstance(data_or_model, pm.Model):
+        pm_model, tau_prior, mu_prior = data_or_model, None, None
+        info = models.model_info(pm_model)
+        family = info.family if info is not None else None
+        if measure is None and family in _MEASURE_OF_FAMILY:
+            measure = _MEASURE_OF_FAMILY[family]
+    else:
+        if tau_prior is None:
+            raise DataError("fit: a tau prior is required, e.g. tau_prior='halfnormal(0.5)'")
+        if isinstance(mu_prior, str) and mu_prior == "default":
+            from sparsemeta import priors
+
+            own = _MEASURE_OF_FAMILY.get(model, measure)
+            mu_prior = priors.mu_prior_default(own) if own is not None else None
+        pm_model, measure, excluded = prepare(data_or_model, measure, model, tau_prior, mu_prior)
+        info = models.model_info(pm_model)
+        family = model
+    if target_accept is None:
+        target_accept = DEFAULT_TARGET_ACCEPT.get(family, DEFAULT_TARGET_ACCEPT[None])
+    settings = {
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "seed": seed,
+        "target_accept": target_accept,
+    }
+    labels = list(pm_model.coords.get("study", ()) or ())
+    used, compile_seconds, cached = engine, 0.0, False
+    t_sample = time.perf_counter()
+    if engine == "nutpie":
+        try:
+            raw, compile_seconds, cached = _sample_nutpie(
+                pm_model, info, draws, tune, chains, seed, target_accept
+            )
+        except (ImportError, NotImplementedError, RuntimeError, TypeError, ValueError) as exc:
+            warnings.warn(
+                f"nutpie failed ({type(exc).__name__}: {exc}); falling back to PyMC's NUTS",
+                UserWarning,
+                stacklevel=2,
+            )
+            used = "pymc"
+    if used == "pymc":
+        t_sample = time.perf_counter()
+        raw = _sample_pymc(pm_model, draws, tune, chains, seed, target_accept)
+    sampling_seconds = time.perf_counter() - t_sample - compile_seconds
+    idata = _posterior_only(raw, [str(lab) for lab in labels])
+    if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
+        idata = _post_process(idata, info, np.random.default_rng(seed))
+    diag = diagnose(idata)
+    summary = _summarise(idata, measure, thresholds)
+    result = FitResult(
+        idata=idata,
+        summary=summary,
+        diagnostics=diag,
+        family=family,
+        measure=measure,
+        tau_prior=info.tau_prior if info is not None else tau_prior,
+        mu_prior=info.mu_prior if info is not None else mu_prior,
+        engine=used,
+        labels=[str(lab) for lab in labels],
+        excluded=excluded,
+        compile_seconds=compile_seconds,
+        sampling_seconds=sampling_seconds,
+        seconds=time.perf_counter() - t_start,
+        cached=cached,
+        settings=settings,
+    )
+    if not diag.passed:
+        message = _gate_message(diag, family, settings)
+        if strict:
+            raise DiagnosticsError(message)
+        warnings.warn(message, DiagnosticsWarning, stacklevel=2)
+    return result

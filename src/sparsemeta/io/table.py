@@ -1,0 +1,236 @@
+"""Read a tidy study table from a CSV file (the columns of :mod:`sparsemeta.data`).
+
+The file is UTF-8 text (a byte-order mark is allowed), comma-separated, with a header line
+holding the study-table column names (``comparison, outcome, study``, optional
+``subgroup, timepoint``, and the data columns of one or more data types); any other column
+is carried through as text. Cells are read as text and converted here, so that a bad cell
+is reported with its line, study and column rather than as a parser error:
+
+* label and extra columns: the text as written; an empty cell is missing (``None``);
+* numeric columns: a plain decimal number (``12``, ``-0.5``, ``1e-3``); an empty cell or
+  ``NA``/``NaN``/``N/A`` (any case) is missing;
+* ``log_scale``: ``TRUE``/``FALSE`` (any case); an empty cell is missing.
+
+The resulting frame is then validated by :func:`sparsemeta.data.study_table`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from sparsemeta import data
+from sparsemeta.errors import DataError
+
+__all__ = ["read_table"]
+
+_REQUIRED = ("comparison", "outcome", "study")
+_DATA_COLUMNS: dict[str, tuple[str, ...]] = {
+    "binary": data.BINARY_COLUMNS,
+    "continuous": data.CONTINUOUS_COLUMNS,
+    "generic": data.GENERIC_COLUMNS,
+}
+_NUMERIC = frozenset((*data.BINARY_COLUMNS, *data.CONTINUOUS_COLUMNS, "effect", "se"))
+_MISSING = frozenset(("", "na", "nan", "n/a"))
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_DELIMITERS = {";": "';'", "\t": "a tab", "|": "'|'"}
+_TYPES = "; ".join(f"{kind}: {', '.join(columns)}" for kind, columns in _DATA_COLUMNS.items())
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _position(raw: bytes, offset: int) -> str:
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return f"line {line}: byte 0x{raw[offset]:02x} at byte {column} of the line, offset {offset}"
+
+
+def _decode(raw: bytes, name: str) -> str:
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    nul = raw.find(b"\x00")
+    if utf16 or nul >= 0:
+        at = _position(raw, 0 if utf16 else nul)
+        what = "a UTF-16 byte-order mark" if utf16 else "a NUL byte"
+        raise DataError(
+            f"{name}, {at} of the file: not UTF-8 text ({what}: UTF-16 text or a binary "
+            "file); save the file as UTF-8 CSV"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{name}, {_position(raw, exc.start)} of the file: not UTF-8 text; save the file "
+            "as UTF-8 (in Excel: 'CSV UTF-8'), or convert it, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+
+
+def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
+    """The non-blank CSV records with the line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    records = []
+    line = 1
+    try:
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                records.append((line, record))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataError(f"{name}, line {reader.line_num}: not valid CSV ({exc})") from None
+    return records
+
+
+def _check_header(header: list[str], where: str) -> None:
+    seen: dict[str, int] = {}
+    for position, column in enumerate(header, start=1):
+        if not column:
+            continue
+        if column in seen:
+            raise DataError(
+                f"{where}: column {column!r} appears twice (columns {seen[column]} and {position})"
+            )
+        seen[column] = position
+    missing = [c for c in _REQUIRED if c not in seen]
+    if missing:
+        found = ", ".join(repr(_shorten(c)) for c in list(seen)[:12])
+        found += ", ..." if len(seen) > 12 else ""
+        joined = ",".join(header)
+        delimiter = next((d for d in _DELIMITERS if d in joined), None)
+        if delimiter is not None:
+            raise DataError(
+                f"{where}: expected comma-separated columns ({', '.join(_REQUIRED)}, "
+                f"...), found {len(seen)} column(s): {found}; is the delimiter "
+                f"{_DELIMITERS[delimiter]}? Save the file with commas between columns"
+            )
+        hint = ""
+        if "comparison number" in (c.lower() for c in header):
+            hint = "; this looks like a RevMan 5 CSV export: read it with io.read_revman"
+        raise DataError(
+            f"{where}: missing column(s) {', '.join(map(repr, missing))}; a study "
+            f"table needs {', '.join(_REQUIRED)} and the data columns of one data type "
+            f"({_TYPES}); found {found}{hint}"
+        )
+    gaps = {kind: [c for c in columns if c not in seen] for kind, columns in _DATA_COLUMNS.items()}
+    if all(gaps.values()):
+        present = {k: len(_DATA_COLUMNS[k]) - len(v) for k, v in gaps.items()}
+        kind = max(present, key=lambda k: present[k])
+        if not present[kind]:
+            raise DataError(
+                f"{where}: no data columns; the data columns of each data type are: {_TYPES}"
+            )
+        raise DataError(
+            f"{where}: missing column(s) {', '.join(map(repr, gaps[kind]))} for "
+            f"{kind} data; the data columns of each data type are: {_TYPES}"
+        )
+
+
+def _number(text: str, where: str, column: str) -> float:
+    value = text.strip()
+    if value.lower() in _MISSING:
+        return float("nan")
+    if not _NUMBER.fullmatch(value):
+        hint = " (decimal comma? write 1.5, not 1,5)" if "," in value else ""
+        raise DataError(f"{where}, field {column!r}: {_shorten(value)!r} is not a number{hint}")
+    return float(value)
+
+
+def _flag(text: str, where: str) -> bool | None:
+    value = text.strip().lower()
+    if value == "":
+        return None
+    if value in ("true", "false"):
+        return value == "true"
+    raise DataError(f"{where}, field 'log_scale': must be TRUE or FALSE, got {_shorten(text)!r}")
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a study table from a comma-separated UTF-8 file and validate it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file: a header line with the study-table column names of
+        :mod:`sparsemeta.data`, then one line per study per analysis. Cells are converted
+        as the module documentation says (extra columns stay text).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The validated, normalised study table (:func:`sparsemeta.data.study_table`), rows
+        in file order with a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    DataError
+        Naming the file and, where possible, the line, the study and the column: ``path``
+        is not a path or cannot be read; the file is empty, XML (a RevMan ``.rm5`` file:
+        use :func:`sparsemeta.io.read_revman`), not UTF-8 (the line and byte), not valid
+        CSV, or has a header without the study-table columns (with a hint when the
+        delimiter looks like ``;`` or a tab), a duplicate or unnamed column, a line with
+        the wrong number of fields, no studies, an empty label, a cell that is not a
+        number or not TRUE/FALSE; or the table fails :func:`sparsemeta.data.study_table`.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise DataError(
+            f"read_table: expected a file path (str or os.PathLike), got {type(path).__name__}"
+        )
+    name = os.fspath(path)
+    try:
+        raw = Path(name).read_bytes()
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read file ({exc.strerror or exc})") from None
+    head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        raise DataError(f"{name}: the file is empty")
+    if head.startswith(b"<"):
+        raise DataError(
+            f"{name}: this is XML (a RevMan .rm5 file?), not a comma-separated study table; "
+            "read RevMan files with io.read_revman"
+        )
+    records = _records(_decode(raw, name), name)
+    header_at = f"{name}, line {records[0][0]}"
+    header = [cell.strip() for cell in records[0][1]]
+    rows = records[1:]
+    unnamed = [i for i, c in enumerate(header) if not c]
+    for i in unnamed:
+        used = next((n for n, r in rows if i < len(r) and r[i].strip()), None)
+        if used is not None:
+            raise DataError(
+                f"{header_at}: column {i + 1} has no name but line {used} has a value in it"
+            )
+    _check_header(header, header_at)
+    if not rows:
+        raise DataError(f"{name}: the file has a header line but no studies")
+    columns: dict[str, list[object]] = {c: [] for c in header if c}
+    for line, record in rows:
+        if len(record) != len(header):
+            raise DataError(
+                f"{name}, line {line}: {len(record)} fields where the header has "
+                f'{len(header)} (a label with a comma must be quoted: "Smith, 2001")'
+            )
+        cells = dict(zip(header, record, strict=True))
+        for label in _REQUIRED:
+            if not cells[label].strip():
+                raise DataError(
+                    f"{name}, line {line}, field {label!r}: empty; every row needs "
+                    f"{', '.join(_REQUIRED)} labels"
+                )
+        where = f"{name}, line {line}, study {cells['study']!r}"
+        for column, values in columns.items():
+            text = cells[column]
+            if column in _NUMERIC:
+                values.append(_number(text, where, column))
+            elif column == "log_scale":
+                values.append(_flag(text, where))
+            else:
+                values.append(text if text.strip() else None)
+    try:
+        return data.study_table(pd.DataFrame(columns))
+    except DataError as exc:
+        raise DataError(f"{name}: {exc}") from None

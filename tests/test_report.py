@@ -1,0 +1,197 @@
+"""Tests of the reproduction report (``sparsemeta.report.write_report``)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+import arviz as az
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparsemeta import plan as plan_mod
+from sparsemeta import report
+from sparsemeta.reproduce import BayesSummary, reproduce
+
+matplotlib.use("Agg")
+
+PNG = b"\x89PNG\r\n\x1a\n"
+#: no-data; secure (likely-typo); secure to insecure (a study dropped); two PPI analyses
+#: with one study, the second with no estimable study
+PICK = (0, 2, 8, 21, 22)
+
+
+@pytest.fixture(scope="module")
+def result():
+    plan = plan_mod.load(plan_mod.packaged("pip_barlow2015"))
+    small = dataclasses.replace(plan, analyses=tuple(plan.analyses[i] for i in PICK))
+    return reproduce(small, mcmc=False)
+
+
+@pytest.fixture(scope="module")
+def folder(result, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reports") / "report"
+    assert report.write_report(result, out) == out
+    return out
+
+
+def test_every_file_is_written(result, folder):
+    for name in report.REPORT_FILES:
+        assert (folder / name).is_file(), name
+    figures = {p.name for p in (folder / "figures").iterdir()}
+    with_data = [a for a in result.analyses if a.frequentist is not None]
+    assert len(with_data) == 4
+    assert sum(n.endswith("-forest.png") for n in figures) == 4
+    assert sum(n.endswith("-tau.png") for n in figures) == 3  # no exact fit without data
+    assert "prior-sensitivity.png" in figures
+    for name in figures:
+        assert (folder / "figures" / name).read_bytes().startswith(PNG)
+    assert not (folder / "idata").exists()  # no MCMC fits in this result
+
+
+def test_html_is_self_contained(folder):
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    sources = re.findall(r'<img[^>]*\bsrc="([^"]*)"', page)
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert len(sources) == markdown.count("![") == 4 + 3 + 1
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
+    assert "<link" not in page and "<script" not in page and "http" not in page.split("<body>")[0]
+
+
+def test_markdown_names_each_analysis_with_its_status(result, folder):
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    for a in result.analyses:
+        label = a.analysis.label.replace("|", "\\|")
+        assert re.search(re.escape(label) + r" \| [-\d]+ \| \*\*" + a.status + r"\*\*", text)
+    assert [a.status for a in result.analyses] == [
+        "no-data",
+        "likely-typo",
+        "reproduced",
+        "not-published",
+        "not-published",
+    ]
+    for f in result.findings:
+        assert f.message in text
+    assert "## Analyses without study-level data" in text
+
+
+def test_summary_csv(folder):
+    s = pd.read_csv(folder / "summary.csv")
+    assert len(s) == len(PICK)
+    secure = s[s["outcome"] == "Infant attachment: secure"].iloc[0]
+    # the data README: RevMan 5 MH random-effects RR 8.93 [1.25, 63.70]; R meta: tau^2 1.544
+    assert round(secure["reproduced_estimate"], 2) == 8.93
+    assert (round(secure["reproduced_ci_low"], 2), round(secure["reproduced_ci_high"], 2)) == (
+        1.25,
+        63.70,
+    )
+    assert round(secure["reproduced_tau2"], 3) == 1.544
+    assert secure["published_estimate"] == pytest.approx(8.93)
+    assert secure["status"] == "likely-typo"
+    # Bayes quantiles on the ratio scale, inside each other
+    assert secure["bayes_pred_low"] < secure["bayes_mu_low"] < secure["bayes_mu_median"]
+    assert s["bayes_mu_median"].isna().sum() == 2  # no data; no estimable study
+
+
+def test_prior_comparison_csv_agrees_with_the_result(result, folder):
+    t = pd.read_csv(folder / "prior_comparison.csv")
+    for a in result.analyses:
+        rows = t[t["outcome"].eq(a.analysis.outcome) & t["comparison"].eq(a.analysis.comparison)]
+        assert len(rows) == len(a.exact)
+        for s in a.exact.values():
+            (row,) = rows[rows["prior"] == s.prior].itertuples()
+            assert row.mu_median == pytest.approx(s.mu["q50"], rel=1e-9)
+            assert row.tau_high == pytest.approx(s.tau["q975"], rel=1e-9)
+
+
+def test_studies_csv(folder):
+    st = pd.read_csv(folder / "studies.csv")
+    drop = st[st["outcome"].eq("Attachment change: secure to insecure")]
+    gone = drop[drop["study"] == "Cicchetti 2006b"].iloc[0]
+    assert (gone.events_t, gone.events_c) == (0, 0)
+    assert "no events" in gone.excluded_reason and math.isnan(gone.yi)
+    kept = drop[drop["study"] == "Cicchetti 1999a"].iloc[0]
+    assert kept.weight_percent == pytest.approx(100.0)
+    # log RR of 0/46 vs 6/54 with RevMan's 0.5 correction, by hand
+    assert kept.yi == pytest.approx(math.log((0.5 / 47) / (6.5 / 55)))
+    assert kept.theta_q025 < kept.theta_q50 < kept.theta_q975
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("interrupted")
+
+
+def test_interrupted_write_leaves_nothing(result, tmp_path, monkeypatch):
+    monkeypatch.setattr(report.plots, "sensitivity_overview", _boom)
+    out = tmp_path / "new-report"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        report.write_report(result, out)
+    assert list(tmp_path.iterdir()) == []  # neither the report nor the temporary folder
+
+
+def test_interrupted_rewrite_keeps_the_old_report(result, folder, tmp_path, monkeypatch):
+    out = tmp_path / "old"
+    out.mkdir()
+    for name, content in _snapshot(folder).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(content)
+    before = _snapshot(out)
+    monkeypatch.setattr(report, "to_html", _boom)  # fails after every figure was drawn
+    with pytest.raises(RuntimeError):
+        report.write_report(result, out)
+    assert _snapshot(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
+
+
+def test_rewrite_replaces_report_files_and_keeps_others(result, tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "summary.csv").write_text("stale")
+    report.write_report(result, out)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "summary.csv").read_text().startswith("comparison,")
+    assert (out / "report.html").is_file()
+
+
+def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_path):
+    rng = np.random.default_rng(7)
+    idata = az.from_dict(posterior={"mu": rng.normal(size=(2, 50))})
+    secure = result.analyses[1]
+    fit = BayesSummary(
+        model="binomial-normal",
+        prior="halfnormal(scale=0.5)",
+        why="default",
+        mu={"q025": 0.5, "q50": 1.5, "q975": 2.5},
+        tau={"q025": 0.02, "q50": 0.4, "q975": 1.1},
+        theta_new={"q025": 0.1, "q50": 1.5, "q975": 3.0},
+        theta={},
+        p_positive=0.99,
+        log_scale=True,
+        extra={"idata": idata, "diagnostics": {"passed": False}},
+    )
+    analyses = list(result.analyses)
+    analyses[1] = dataclasses.replace(secure, mcmc={"halfnormal(scale=0.5)": fit})
+    with_fit = dataclasses.replace(result, analyses=tuple(analyses))
+    assert report.failed(result) == []
+    assert report.failed(with_fit) == [
+        f"{secure.analysis.label}: MCMC fit (halfnormal(scale=0.5)) failed the diagnostics gate"
+    ]
+    out = report.write_report(with_fit, tmp_path / "r")
+    (nc,) = (out / "idata").iterdir()
+    back = az.from_netcdf(nc)
+    np.testing.assert_allclose(back.posterior["mu"].values, idata.posterior["mu"].values)
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[1, "mcmc_mu_median"] == pytest.approx(math.exp(1.5))
+    assert "Binomial model mu (MCMC)" in (out / "report.md").read_text(encoding="utf-8")
