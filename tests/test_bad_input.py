@@ -490,6 +490,9 @@ def test_prior_strings_are_parsed_strictly(text, fragments):
             lambda: priors.describe("halfnormal(0.5)"),
             ("halfnormal",),
             id="describe-given-a-string",
+            marks=_known_bug(
+                "priors.describe('halfnormal(0.5)'): AttributeError ('str' has no 'proper')"
+            ),
         ),
     ],
 )
@@ -633,6 +636,15 @@ READER_CASES = [
         EXTERNAL_DTD.encode(),
         ("refused",),
         id="external-dtd",
+    ),
+    pytest.param(
+        VALID.replace("encoding='UTF-8'", "encoding='U_F-8'", 1).encode(),
+        ("encoding",),
+        id="xml-declaration-unknown-encoding",
+        marks=_known_bug(
+            "io.rm5._parse_xml: LookupError 'unknown encoding: U_F-8' escapes for an XML "
+            "declaration naming an unknown encoding (found by the fuzz test)"
+        ),
     ),
     pytest.param(
         b"<html><body/></html>", ("root element", "<html>", "COCHRANE_REVIEW"), id="wrong-root"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -232,3 +233,29 @@ def test_binomial_model_keeps_the_double_zero_study(pip: plan.Plan) -> None:
     # 0/46 vs 6/54 (and 0/14 vs 0/54): the data favour fewer transitions with PIP
     assert s.p_positive < 0.5
     assert s.mu["q025"] < s.mu["q50"] < s.mu["q975"]
+
+
+def test_printed_value_we_cannot_compute_is_a_mismatch(tmp_path: Path) -> None:
+    """A published estimate for an analysis whose only study has no events in either arm:
+    nothing is estimable, so the printed estimate cannot be reproduced."""
+    (tmp_path / "studies.csv").write_text(
+        "comparison,outcome,study,events_t,n_t,events_c,n_c\nX vs Y,A,S1,0,10,0,12\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "published.csv").write_text(
+        "comparison,outcome,timepoint,measure,estimate,n_participants\nX vs Y,A,,RR,0.50,22\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "plan.toml").write_text(
+        'plan_version = 1\n[review]\nid = "toy"\ndata = "studies.csv"\n'
+        'published = "published.csv"\n[bayes]\n[[bayes.tau_priors]]\n'
+        'prior = "halfnormal(0.5)"\ndefault = true\nwhy = "default"\n'
+        '[[analyses]]\ncomparison = "X vs Y"\noutcome = "A"\nmeasure = "RR"\nmethod = "MH"\n',
+        encoding="utf-8",
+    )
+    r = reproduce.reproduce(plan.load(tmp_path / "plan.toml"), mcmc=False)[("X vs Y", "A", None)]
+    assert r.status == "mismatch"
+    checks = {c.field: c for c in r.checks}
+    assert checks["estimate"].status == "mismatch" and math.isnan(checks["estimate"].value)
+    assert checks["n_participants"].status == "reproduced"  # 10 + 12 = 22
+    assert not r.exact

@@ -34,9 +34,11 @@ EXAMPLE_RM5 = resources.files("sparsemeta") / "examples_data" / "synthetic_spars
 
 # Labels as reviews write them: letters (accented too), digits, spaces inside, and the
 # characters XML must escape. No control characters (XML 1.0 cannot carry them) and no
-# leading/trailing blanks.
+# leading, trailing or repeated blanks (see the xfail test below for those).
 _LABEL_CHARS = st.sampled_from(list("ABCdefXYZéüßøÅ0123456789 -_.,;:()[]/&<>'\"+*%#"))
-LABELS = st.text(_LABEL_CHARS, min_size=1, max_size=24).map(str.strip).filter(bool)
+LABELS = (
+    st.text(_LABEL_CHARS, min_size=1, max_size=24).map(lambda s: " ".join(s.split())).filter(bool)
+)
 FLOATS = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
@@ -146,6 +148,25 @@ def test_rm5_write_then_read_gives_the_same_study_table(tmp_path_factory, table)
     pd.testing.assert_frame_equal(_comparable(back), _comparable(table), check_exact=True)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="io.rm5 collapses runs of whitespace in labels when reading, but write_revman "
+    "writes them as given: a study named 'Smith  2001' comes back as 'Smith 2001'",
+)
+def test_rm5_round_trip_keeps_repeated_blanks_in_labels(tmp_path):
+    row = {
+        "comparison": "A vs B",
+        "outcome": "Death",
+        "events_t": 1,
+        "n_t": 10,
+        "events_c": 2,
+        "n_c": 10,
+    }
+    table = data.study_table(pd.DataFrame([row | {"study": "Smith  2001"}]))
+    io.write_revman(table, tmp_path / "r.rm5")
+    assert io.read_revman(tmp_path / "r.rm5").studies["study"].tolist() == ["Smith  2001"]
+
+
 def test_rm5_round_trip_of_the_packaged_pip_table(tmp_path):
     table = datasets.pip_barlow2015()
     table = table.assign(outcome=table["outcome"] + " (" + table["timepoint"] + ")", timepoint=None)
@@ -157,6 +178,9 @@ def test_rm5_round_trip_of_the_packaged_pip_table(tmp_path):
 # --------------------------------------------------------------------------- fuzzing
 
 VALID = EXAMPLE_RM5.read_bytes()
+# The XML declaration (first line) is left alone: an unknown encoding name in it is a known
+# bug with its own case in tests/test_bad_input.py (``xml-declaration-unknown-encoding``).
+_BODY = VALID.index(b"\n") + 1
 
 
 @st.composite
@@ -164,12 +188,14 @@ def mutated(draw):
     raw = bytearray(VALID)
     for _ in range(draw(st.integers(1, 8))):
         op = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        pos = draw(st.integers(0, max(len(raw) - 1, 0)))
-        if op == "flip" and raw:
+        if len(raw) <= _BODY:
+            break
+        pos = draw(st.integers(_BODY, len(raw) - 1))
+        if op == "flip":
             raw[pos] = draw(st.integers(0, 255))
         elif op == "insert":
             raw[pos:pos] = draw(st.binary(min_size=1, max_size=16))
-        elif op == "delete" and raw:
+        elif op == "delete":
             del raw[pos : pos + draw(st.integers(1, 64))]
         elif op == "truncate":
             del raw[pos:]
@@ -255,8 +281,13 @@ def test_calibration_study_is_reproducible_from_its_seed():
     design = sim.Design(
         k=(2, 3), taus=(0.0, 0.5), reps=200, se_range=(0.3, 0.8), seed=7, chunk_size=100
     )
-    first = sim.simulate(design, "dl,hksj,halfnormal(0.5)", progress=False).table
-    second = sim.simulate(design, "dl,hksj,halfnormal(0.5)", progress=False).table
+    timing = ["seconds", "cpu_seconds"]
+    first = sim.simulate(design, "dl,hksj,halfnormal(0.5)", progress=False).table.drop(
+        columns=timing
+    )
+    second = sim.simulate(design, "dl,hksj,halfnormal(0.5)", progress=False).table.drop(
+        columns=timing
+    )
     pd.testing.assert_frame_equal(first, second, check_exact=True)
 
 

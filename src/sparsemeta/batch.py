@@ -9,33 +9,29 @@ Bayesian normal-normal model under each listed τ prior, by exact quadrature
 Output table (long in priors: one row per analysis level × prior)
 -----------------------------------------------------------------
 
-=====================================  ===================================================
-``file``, ``review``, ``review_id``    the file read, the review title and RevMan ID
-``analysis_id``, ``comparison``,       RevMan's analysis number and labels; ``subgroup`` is
-``outcome``, ``subgroup``, ``level``   missing on the outcome's total line (``level`` =
-                                       ``"overall"``) and set on subgroup lines
-                                       (``level`` = ``"subgroup"``)
-``data_type``, ``method``,             RevMan settings (``method`` M-H/IV/Peto, ``random``
-``measure``, ``random``, ``totals``    for DerSimonian-Laird random effects)
-``ratio``                              the measure is a ratio: ``*_estimate``, ``*_ci_*`` and
-                                       the μ/θ_new quantiles are on the ratio scale (RevMan's
-                                       reporting scale); τ and τ² are on the log scale
-``k``                                  estimable studies in this level
-``stored_estimate``, ``stored_ci_low``,  RevMan's stored ``EFFECT_SIZE``, ``CI_START``,
-``stored_ci_high``, ``stored_tau2``    ``CI_END``, ``TAU2`` (NaN when not stored)
-``estimate``, ``ci_low``, ``ci_high``,  the same recomputed by sparsemeta
-``tau2``
-``prior``, ``mu_prior``                the τ prior (as given) and the μ prior (``"flat"``)
-``mu_q025``, ``mu_q500``, ``mu_q975``,  posterior quantiles (column suffix = probability ×
-``tau_…``, ``theta_new_…``             1000, three digits) of μ, τ and the effect in a new
-                                       study θ_new
-``prob_mu_below_0``                    posterior probability that μ < 0 on the analysis
-                                       scale (ratio < 1 for ratio measures)
-=====================================  ===================================================
+* ``file``, ``review``, ``review_id``: the file read, the review title and RevMan's ID;
+* ``analysis_id``, ``comparison``, ``outcome``, ``subgroup``, ``level``: RevMan's analysis
+  number and labels; ``subgroup`` is missing on the outcome's total line (``level`` =
+  ``"overall"``) and set on subgroup lines (``level`` = ``"subgroup"``);
+* ``data_type``, ``method``, ``measure``, ``random``, ``totals``: RevMan's settings
+  (``method`` M-H, IV or Peto; ``random`` for DerSimonian-Laird random effects);
+* ``ratio``: the measure is a ratio; then the estimates, CIs and μ/θ_new quantiles are on
+  the ratio scale (RevMan's reporting scale), while τ and τ² stay on the log scale;
+* ``k``: estimable studies in this level;
+* ``stored_estimate``, ``stored_ci_low``, ``stored_ci_high``, ``stored_tau2``: RevMan's
+  stored ``EFFECT_SIZE``, ``CI_START``, ``CI_END``, ``TAU2`` (NaN when not stored or marked
+  ``ESTIMABLE="NO"``);
+* ``estimate``, ``ci_low``, ``ci_high``, ``tau2``: the same recomputed by sparsemeta;
+* ``prior``, ``mu_prior``: the τ prior (as given) and the μ prior (``"flat"`` by default);
+* ``mu_q025``, ``mu_q500``, ``mu_q975``, ``tau_…``, ``theta_new_…``: posterior quantiles
+  (suffix = probability × 1000, three digits) of μ, τ and the effect θ_new in a new study;
+* ``prob_mu_below_0``: posterior probability that μ < 0 on the analysis scale (ratio < 1
+  for ratio measures).
 
 The Bayesian overall line pools every estimable study of the outcome in one random-effects
 model, also when RevMan's ``TOTALS="SUB"`` pools subgroup estimates instead. Analyses with
-``TOTALS="NO"`` have subgroup lines only. Per-study effects and standard errors are RevMan's
+``TOTALS="NO"`` have subgroup lines only; where RevMan pools nothing (``TOTALS="NO"``, or
+``"SUB"`` without subgroups) the analysis is skipped with that reason. Per-study effects and standard errors are RevMan's
 (zero-cell corrections included; Peto analyses use Peto's log odds ratios).
 
 A file that cannot be read, an analysis that cannot be recomputed, and a level whose
@@ -276,7 +272,10 @@ def _analysis_rows(
             "subgroup": label,
             "level": "overall" if label is None else "subgroup",
             "k": int(mask.sum()),
-            **_stored(stored.values if stored is not None else {}),
+            # ESTIMABLE="NO" levels hold placeholders, not results (REVMAN.md)
+            **_stored(
+                stored.values if stored is not None and stored.estimable is not False else {}
+            ),
             "estimate": level.effect_size,
             "ci_low": level.ci_start,
             "ci_high": level.ci_end,

@@ -355,7 +355,7 @@ def _sample_nutpie(
     if cached:
         compiled = _COMPILED[key].with_data(**info.data)
     else:
-        compiled = nutpie.compile_pymc_model(model)
+        compiled = nutpie.compile_pymc_model(model, var_names=_stored_vars(model, info))
         if key is not None:
             _COMPILED[key] = compiled
     compile_seconds = 0.0 if cached else time.perf_counter() - t0
@@ -373,8 +373,26 @@ def _sample_nutpie(
     return idata, compile_seconds, cached
 
 
+def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
+    """Variables kept in the trace: for our families the free variables and ``theta``.
+
+    Leaving out the normal-normal model's ``location`` (``mu`` repeated per study) keeps
+    its compiled form independent of k. User models keep everything.
+    """
+    if info is None:
+        return None
+    names = [rv.name for rv in model.free_RVs]
+    return names + [d.name for d in model.deterministics if d.name == "theta"]
+
+
 def _sample_pymc(
-    model: pm.Model, draws: int, tune: int, chains: int, seed: int, target_accept: float
+    model: pm.Model,
+    info: ModelInfo | None,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float,
 ) -> az.InferenceData:
     import pymc as pm
 
@@ -389,6 +407,7 @@ def _sample_pymc(
             progressbar=False,
             compute_convergence_checks=False,
             nuts_sampler="pymc",
+            var_names=_stored_vars(model, info),
             idata_kwargs={"log_likelihood": False},
         )
 
@@ -710,7 +729,9 @@ def fit(
             raw, compile_seconds, cached = _sample_nutpie(
                 pm_model, info, draws, tune, chains, seed, target_accept
             )
-        except (ImportError, NotImplementedError, RuntimeError, TypeError, ValueError) as exc:
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # nutpie reports Rust panics as BaseException
             warnings.warn(
                 f"nutpie failed ({type(exc).__name__}: {exc}); falling back to PyMC's NUTS",
                 UserWarning,
@@ -719,7 +740,7 @@ def fit(
             used = "pymc"
     if used == "pymc":
         t_sample = time.perf_counter()
-        raw = _sample_pymc(pm_model, draws, tune, chains, seed, target_accept)
+        raw = _sample_pymc(pm_model, info, draws, tune, chains, seed, target_accept)
     sampling_seconds = time.perf_counter() - t_sample - compile_seconds
     idata = _posterior_only(raw, [str(lab) for lab in labels])
     if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:

@@ -587,19 +587,13 @@ def _effect_measure(measure: str, method: str) -> str:
 _METHOD_CHOICES = {"IV": "IV", "MH": "MH", "PETO": "Peto"}
 _TAU2_CHOICES = ("DL", "REML", "PM")
 _CI_CHOICES = ("z", "hksj", "mhk")
-# data.study_table's rules, per data type: the columns and what they must hold.
+# study-table columns per data type (data.study_table's rules) and the row-type markers
 _DATA_COLUMNS = {
     "binary": BINARY_COLUMNS,
     "continuous": CONTINUOUS_COLUMNS,
-    "generic": ("effect", "se"),
+    "generic": ("effect", "se", "log_scale"),
 }
-_MARKER_COLUMNS = {
-    "binary": ("events_t", "events_c"),
-    "continuous": ("mean_t", "sd_t", "mean_c", "sd_c"),
-    "generic": ("effect", "se"),
-}
-_REQUIRED_LABELS = ("comparison", "outcome", "study")
-_KEY_LABELS = ("comparison", "outcome", "timepoint", "subgroup", "study")
+_MARKERS = ("events_t", "events_c", "mean_t", "sd_t", "mean_c", "sd_c", "effect", "se")
 
 
 def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -638,58 +632,79 @@ def _check_settings(
     return str(upper)
 
 
-def _is_label(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
 def _is_missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-def _passes_study_table_rules(df: pd.DataFrame, kind: str) -> bool:
-    """Whether ``df`` obeys :func:`sparsemeta.data.study_table`'s rules for ``kind`` data.
+def _columns_ok(df: pd.DataFrame, kind: str) -> bool:
+    """The columns ``kind`` data need are there, numeric ones with a numeric dtype."""
+    if not all(c in df.columns for c in ("comparison", "outcome", "study", *_DATA_COLUMNS[kind])):
+        return False
+    dtypes = df.dtypes
+    return all(dtypes[c].kind in "iuf" for c in _DATA_COLUMNS[kind] if c != "log_scale")
 
-    A vectorised mirror of those rules (labels non-empty strings, optional labels strings
-    or missing, one row per study and subgroup of an analysis, the data columns of
-    ``kind`` numeric, finite and in range, no other data type's columns filled in). It
-    costs a few column reads where ``study_table`` costs milliseconds, so that a table
-    validated once is not validated again on every pooling; ``False`` sends the table
-    through ``study_table``, whose error names the study and the field.
-    """
-    columns = df.columns
-    needed = (*_REQUIRED_LABELS, *_DATA_COLUMNS[kind], *(("log_scale",) * (kind == "generic")))
-    if not all(c in columns for c in needed):
+
+def _labels_ok(df: pd.DataFrame, studies: list[object]) -> bool:
+    """Study labels non-empty strings, subgroups strings or missing, (subgroup, study) unique."""
+    if not all(isinstance(s, str) and s.strip() for s in studies):
         return False
-    for other, markers in _MARKER_COLUMNS.items():
-        for c in markers:
-            if other != kind and c in columns and not pd.isna(df[c].to_numpy()).all():
-                return False
-    labels = [df[c].to_numpy() for c in _REQUIRED_LABELS]
-    if not all(_is_label(v) for column in labels for v in column):
+    if "subgroup" not in df.columns:
+        return len(set(studies)) == len(studies)
+    subgroups = [None if _is_missing(g) else g for g in df["subgroup"].tolist()]
+    if not all(g is None or isinstance(g, str) for g in subgroups):
         return False
-    for c in ("timepoint", "subgroup"):
-        if c in columns:
-            values = df[c].to_numpy()
-            if not all(_is_missing(v) or isinstance(v, str) for v in values):
-                return False
-            labels.append([None if _is_missing(v) else v for v in values])
-    if len(set(zip(*labels, strict=True))) != len(df):
-        return False
-    x = {c: df[c].to_numpy() for c in _DATA_COLUMNS[kind]}
-    if any(v.dtype.kind not in "iuf" or not np.isfinite(v).all() for v in x.values()):
-        return False
+    return len(set(zip(subgroups, studies, strict=True))) == len(studies)
+
+
+def _values_ok(df: pd.DataFrame, arr: dict[str, _Array], kind: str) -> bool:
+    """The data values obey the study-table rules (binary: on the arrays already read)."""
+    if kind == "binary":
+        a, n1, c, n2 = arr["a"], arr["n1"], arr["c"], arr["n2"]
+        x = np.stack([a, n1, c, n2])
+        return bool(
+            np.isfinite(x).all()
+            and (x == np.floor(x)).all()
+            and ((a >= 0) & (c >= 0) & (n1 > 0) & (n2 > 0) & (a <= n1) & (c <= n2)).all()
+        )
     if kind == "generic":
-        flags = df["log_scale"].to_numpy()
-        return bool((x["se"] > 0).all()) and all(isinstance(f, bool | np.bool_) for f in flags)
-    n_t, n_c = x["n_t"], x["n_c"]
-    if not ((n_t > 0) & (n_c > 0) & (n_t == np.floor(n_t)) & (n_c == np.floor(n_c))).all():
-        return False
-    if kind == "continuous":
-        return bool(((x["sd_t"] > 0) & (x["sd_c"] > 0)).all())
-    a, c = x["events_t"], x["events_c"]
-    return bool(((a >= 0) & (c >= 0) & (a == np.floor(a)) & (c == np.floor(c))).all()) and bool(
-        ((a <= n_t) & (c <= n_c)).all()
+        effect, se = df["effect"].to_numpy(dtype=float), df["se"].to_numpy(dtype=float)
+        flags = df["log_scale"].tolist()
+        return bool(np.isfinite(effect).all() and np.isfinite(se).all() and (se > 0).all()) and all(
+            isinstance(f, bool | np.bool_) for f in flags
+        )
+    x = {c: df[c].to_numpy(dtype=float) for c in CONTINUOUS_COLUMNS}
+    n = np.stack([x["n_t"], x["n_c"]])
+    return bool(
+        all(np.isfinite(v).all() for v in x.values())
+        and (n > 0).all()
+        and (n == np.floor(n)).all()
+        and (x["sd_t"] > 0).all()
+        and (x["sd_c"] > 0).all()
     )
+
+
+def _arm_arrays(
+    df: pd.DataFrame, measure: str
+) -> tuple[pd.DataFrame, dict[str, _Array], tuple[str, ...]]:
+    """Study table, :func:`effects.study_arrays` and study labels of an arm-level table.
+
+    A table that obeys :func:`sparsemeta.data.study_table`'s rules (as one it returned
+    does) is used as it is: the rules are checked on the columns pooling reads anyway
+    (dtypes, the study and subgroup labels, the data values), which costs microseconds,
+    where validating again costs milliseconds on every pooling; row types are checked by
+    ``study_arrays``. The comparison and outcome labels, which pooling does not use, must
+    be present. Any other table goes through ``study_table``, which raises the DataError
+    naming the study and the field (or returns the normalised table).
+    """
+    kind = effects.MEASURES.get(measure) if isinstance(measure, str) else None
+    if kind is not None and _columns_ok(df, kind):
+        studies = df["study"].tolist()
+        if _labels_ok(df, studies):
+            arr = effects.study_arrays(df, measure)
+            if _values_ok(df, arr, kind):
+                return df, arr, tuple(studies)
+    df = study_table(df)
+    return df, effects.study_arrays(df, measure), tuple(df["study"].tolist())
 
 
 def _yi_vi_arrays(df: pd.DataFrame) -> tuple[tuple[str, ...], dict[str, _Array]]:
@@ -734,14 +749,6 @@ def _yi_vi_arrays(df: pd.DataFrame) -> tuple[tuple[str, ...], dict[str, _Array]]
     good = ~missing
     reason = np.where(good, None, "yi or vi missing: not estimable")
     return studies, {"yi": yi, "vi": vi, "estimable": good, "reason": reason}
-
-
-def _arm_table(df: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """``df`` itself if it passes the study-table rules, else ``study_table(df)``."""
-    kind = effects.MEASURES.get(measure) if isinstance(measure, str) else None
-    if kind is not None and _passes_study_table_rules(df, kind):
-        return df
-    return study_table(df)
 
 
 def meta_analysis(
@@ -822,18 +829,16 @@ def meta_analysis(
         )
     if len(data) == 0:
         raise DataError("study table, field 'study': the table is empty (no studies)")
-    columns = set(data.columns)
-    if columns & {"yi", "vi"} and not columns & {c for m in _MARKER_COLUMNS.values() for c in m}:
+    columns = data.columns
+    if ("yi" in columns or "vi" in columns) and not any(c in columns for c in _MARKERS):
         if method != "IV":
             raise DataError(f"study table, field 'yi': method {method} needs arm-level counts")
         studies, arr = _yi_vi_arrays(data)
         log_scale = measure in _RATIO or measure == "PETO_OR"
     else:
         eff = _effect_measure(measure, method)
-        data = _arm_table(data, eff)
-        arr = effects.study_arrays(data, eff)
+        data, arr, studies = _arm_arrays(data, eff)
         log_scale = eff in _RATIO or (eff == "GENERIC" and bool(data["log_scale"].iloc[0]))
-        studies = tuple(str(s) for s in data["study"])
     rows = np.arange(len(studies))
     core = _pool_core(arr, rows, measure if method != "PETO" else "OR", method, random, tau2_method)
     z = _zcrit(level)

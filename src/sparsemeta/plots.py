@@ -198,7 +198,7 @@ def prior_comparison(comp: PriorComparison, ax: Sequence[Axes] | None = None) ->
     tau_ax.set_yticks(range(len(labels)), [""] * len(labels))
     for a in axes:
         a.set_ylim(len(labels) - 0.4, -0.6)
-        a.tick_params(axis="y", length=0)
+        a.tick_params(axis="y", length=0, pad=10)
     pct = f"{100 * comp.level:g}%"
     eff_ax.set_title(f"mu: median, {pct} CrI (thick), {pct} prediction (thin)", fontsize=9)
     tau_ax.set_title(f"tau: median, {pct} CrI; grey: prior median to 95% quantile", fontsize=9)
@@ -552,7 +552,7 @@ def forest(
     _effect_axis(ax, log_scale, xlabel)
     ax.set_ylim(len(rows) - 0.4, -0.9)
     ax.set_yticks(range(len(rows)), [wrap(r.label, 46) for r in rows], fontsize=8.5)
-    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="y", length=0, pad=10)  # room for arrow heads
     trans = ax.get_yaxis_transform()
     for y, r in enumerate(rows):
         ax.text(
@@ -653,7 +653,7 @@ def sensitivity_overview(
         tau_ax.set_yticks(centres, [""] * len(centres))
         for a in (eff_ax, tau_ax):
             a.set_ylim(y + len(comps[-1].table) + 0.6, -0.8)
-            a.tick_params(axis="y", length=0)
+            a.tick_params(axis="y", length=0, pad=10)
     handles = [Line2D([], [], color=colors[lab], lw=4) for lab in all_labels]
     handles.append(Line2D([], [], color="0.6", lw=1.2, marker="o", mfc="white", mec="0.5"))
     top = 1 - head / fig.get_figheight()

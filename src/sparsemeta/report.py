@@ -66,7 +66,10 @@ REPORT_FILES: tuple[str, ...] = (
     "prior_comparison.csv",
     "studies.csv",
 )
-_DPI = 110
+_DPI = 100
+#: KL divergence (nats) of the tau posterior from its prior below which the report says
+#: that the data barely moved tau
+_KL_LITTLE = 0.25
 _STATUS_TEXT = {
     "reproduced": "every printed value is what our recomputation rounds to",
     "mismatch": "some printed value differs from our recomputation",
@@ -204,8 +207,9 @@ def bayes_quantiles(s: BayesSummary, param: str) -> tuple[float, float, float]:
 
 
 def _idata_of(s: BayesSummary) -> Any:
-    """The InferenceData of an MCMC fit (attribute ``idata`` or ``extra["idata"]``)."""
-    return getattr(s, "idata", None) or s.extra.get("idata")
+    """The InferenceData of an MCMC fit (attribute ``idata`` or ``extra["idata"]``), if kept."""
+    idata = getattr(s, "idata", None)
+    return s.extra.get("idata") if idata is None else idata
 
 
 def _gate_failed(s: BayesSummary) -> bool:
@@ -570,7 +574,7 @@ def _intro(result: ReproduceResult) -> list[_Block]:
 
 def _summary_section(result: ReproduceResult) -> list[_Block]:
     default = result.plan.default_prior
-    name = plots.short_prior_label_from_string(default.label)
+    name = plots.short_prior_label(default.prior, with_scale=False)
     has_mcmc = any(a.mcmc for a in result.analyses)
     header = [
         "Analysis",
@@ -630,7 +634,7 @@ def _findings_section(result: ReproduceResult) -> list[_Block]:
 def _priors_section(result: ReproduceResult) -> list[_Block]:
     items = []
     for c in result.plan.tau_priors:
-        name = plots.short_prior_label_from_string(c.label)
+        name = plots.short_prior_label(c.prior, with_scale=False)
         mark = " (default)" if c.default else ""
         items.append(f"**{name}**{mark} `{c.label}`: {c.why}")
     return [
@@ -646,10 +650,13 @@ def _overview_section(compared: Sequence[tuple[AnalysisResult, PriorComparison]]
         "every analysis with an exact fit."
     )
     if kl:
+        most = max(kl)
+        text += f" The KL divergence of the tau posterior from its prior is at most {most:.3f} nats"
         text += (
-            f" The KL divergence of the tau posterior from its prior is at most {max(kl):.3f} "
-            "nats: with so few studies the data barely update tau, so the width of the "
-            "credible and prediction intervals is set by the prior."
+            ": the data barely update tau, so the width of the credible and prediction "
+            "intervals is set by the prior."
+            if most < _KL_LITTLE
+            else "."
         )
     return [
         _Heading(2, "Prior sensitivity across analyses"),

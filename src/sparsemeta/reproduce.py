@@ -87,7 +87,8 @@ class FieldCheck:
     value : float
         Our full-precision value on the printed scale (ratio scale for ratio measures).
     rounded : str
-        Our value at the printed precision.
+        Our value at the printed precision (``""`` and ``value`` NaN when our computation
+        gives no such value, e.g. no estimable study: then the status is a mismatch).
     status : {"reproduced", "mismatch", "likely-typo"}
     """
 
@@ -395,8 +396,9 @@ def _our_values(rows: pd.DataFrame, r: MetaResult) -> dict[str, float]:
         "p_overall": r.p,
         "tau2": r.tau2,
         "k_studies": float(len(rows)),
-        "n_participants": float((rows["n_t"] + rows["n_c"]).sum()),
     }
+    if {"n_t", "n_c"} <= set(rows.columns):
+        values["n_participants"] = float((rows["n_t"] + rows["n_c"]).sum())
     if r.k:
         values.update(estimate=scale(r.estimate), ci_low=scale(r.ci_low), ci_high=scale(r.ci_high))
     return values
@@ -413,7 +415,10 @@ def _compare(
     for name in COMPARED_FIELDS:
         printed = row.get(name)
         value = ours.get(name, math.nan)
-        if printed is None or not math.isfinite(value):
+        if printed is None:
+            continue
+        if not math.isfinite(value):  # printed, but our computation gives no such value
+            out.append(FieldCheck(name, printed, math.nan, "", "mismatch"))
             continue
         cmp = check.compare_printed(value, printed)
         status = cmp.status

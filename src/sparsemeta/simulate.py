@@ -657,7 +657,7 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: ``results`` (table rows), ``fits_per_second``, ``seconds``, …"""
-        rows = json.loads(self.table.to_json(orient="records"))
+        rows = json.loads(self.table.to_json(orient="records", double_precision=15))
         return {
             "results": rows,
             "fits_per_second": self.fits_per_second,
@@ -793,8 +793,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

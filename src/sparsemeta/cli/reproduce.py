@@ -87,7 +87,7 @@ def _short(text: str, width: int) -> str:
 
 def _table(result: ReproduceResult, out: Path) -> str:
     default = result.plan.default_prior.label
-    name = plots.short_prior_label_from_string(default)
+    name = plots.short_prior_label(result.plan.default_prior.prior, with_scale=False)
     width = min(max(len(a.analysis.label) for a in result.analyses), 76)
     head = (
         f"{'analysis':<{width}} {'status':<13} {'published':<20} {'reproduced':<20} "

@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         "method",
         "k",
         "tau",
+        "n",
         "coverage",
         "coverage_se",
         "width_median",

@@ -1,0 +1,184 @@
+"""sparsemeta.models: structure, input checks, and log densities against scipy.
+
+The log density of each model at a chosen point is compared with the same density written
+out independently with scipy.stats (no sampling).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import special, stats
+
+from sparsemeta import models, priors
+from sparsemeta.errors import DataError, PriorError
+
+LABELS = ["Cicchetti 1999a", "Cicchetti 2006b"]
+
+
+def _logp(model: pm.Model, point: dict[str, object]) -> float:
+    """Model log density (without Jacobians) at a point given on the constrained scale."""
+    values = {}
+    for rv in model.free_RVs:
+        value = model.rvs_to_values[rv]
+        transform = model.rvs_to_transforms.get(rv)
+        x = np.asarray(point[rv.name], dtype=float)
+        values[value.name] = (
+            transform.forward(x, *rv.owner.inputs).eval() if transform is not None else x
+        )
+    return float(model.compile_logp(jacobian=False)(values))
+
+
+def test_normal_normal_structure_and_density():
+    y, se = np.array([1.39, 3.43]), np.array([0.33, 1.0])
+    model = models.normal_normal(y, se, LABELS, "halfnormal(0.5)", None)
+    assert isinstance(model, pm.Model)
+    assert list(model.coords["study"]) == LABELS
+    assert {rv.name for rv in model.free_RVs} == {"mu", "tau"}
+    assert {"y", "se"} <= set(model.named_vars)
+    info = models.model_info(model)
+    assert info.family == "normal-normal" and info.k == 2 and info.mu_prior is None
+    mu, tau = 1.7, 0.4
+    expected = stats.norm.logpdf(y, mu, np.sqrt(se**2 + tau**2)).sum() + stats.halfnorm.logpdf(
+        tau, scale=0.5
+    )  # flat mu prior: log density 0
+    assert _logp(model, {"mu": mu, "tau": tau}) == pytest.approx(expected, rel=1e-8)
+
+
+def test_normal_normal_with_normal_mu_prior():
+    y, se = np.array([0.1, -0.3, 0.5]), np.array([0.2, 0.3, 0.25])
+    model = models.normal_normal(y, se, None, priors.HalfCauchy(0.5), "normal(0, 10)")
+    assert list(model.coords["study"]) == ["study 1", "study 2", "study 3"]
+    mu, tau = 0.05, 0.2
+    expected = (
+        stats.norm.logpdf(y, mu, np.sqrt(se**2 + tau**2)).sum()
+        + stats.halfcauchy.logpdf(tau, scale=0.5)
+        + stats.norm.logpdf(mu, 0, 10)
+    )
+    assert _logp(model, {"mu": mu, "tau": tau}) == pytest.approx(expected, rel=1e-8)
+
+
+def test_binomial_normal_density_no_correction():
+    et, nt, ec, nc = np.array([0, 0]), np.array([46, 14]), np.array([6, 0]), np.array([54, 54])
+    model = models.binomial_normal(et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)")
+    assert {rv.name for rv in model.free_RVs} == {"mu", "tau", "baseline", "z"}
+    point = {"mu": -1.0, "tau": 0.3, "baseline": np.array([-2.0, -4.0]), "z": np.array([0.5, -1.0])}
+    theta = point["mu"] + point["tau"] * point["z"]
+    expected = (
+        stats.binom.logpmf(ec, nc, special.expit(point["baseline"])).sum()
+        + stats.binom.logpmf(et, nt, special.expit(point["baseline"] + theta)).sum()
+        + stats.norm.logpdf(point["baseline"], 0, models.BASELINE_SD).sum()
+        + stats.norm.logpdf(point["z"]).sum()
+        + stats.norm.logpdf(point["mu"], 0, 2.82)
+        + stats.halfnorm.logpdf(point["tau"], scale=0.5)
+    )
+    assert _logp(model, point) == pytest.approx(expected, rel=1e-8)
+
+
+@pytest.mark.parametrize("theta_sign", [1.0, -1.0])
+def test_binomial_rr_density_and_constraint(theta_sign):
+    et, nt, ec, nc = np.array([31, 8]), np.array([46, 14]), np.array([9, 1]), np.array([54, 54])
+    model = models.binomial_rr(et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)")
+    u = np.array([0.7, 0.95])
+    point = {"mu": theta_sign * 1.2, "tau": 0.5, "baseline": u, "z": np.array([0.4, 1.5])}
+    theta = point["mu"] + point["tau"] * point["z"]
+    # Warn et al. (2002): p_t = p_c exp(theta), both <= 1; the baseline u is the larger risk
+    p_c = np.where(theta > 0, u * np.exp(-theta), u)
+    p_t = p_c * np.exp(theta)
+    assert np.all(p_t <= 1) and np.all(p_c <= 1)
+    expected = (
+        stats.binom.logpmf(ec, nc, p_c).sum()
+        + stats.binom.logpmf(et, nt, p_t).sum()
+        + stats.norm.logpdf(point["z"]).sum()
+        + stats.norm.logpdf(point["mu"], 0, 2.82)
+        + stats.halfnorm.logpdf(point["tau"], scale=0.5)
+    )  # uniform(0, 1) baseline: log density 0
+    assert _logp(model, point) == pytest.approx(expected, rel=1e-8)
+
+
+def test_arm_normal_density():
+    args = ([12.0, 10.5], [4.0, 5.0], [20, 35], [10.0, 10.0], [4.5, 5.5], [22, 30])
+    model = models.arm_normal(*args, LABELS, "halfnormal(2)", None)
+    mt, sdt, nt, mc, sdc, nc = (np.asarray(a, float) for a in args)
+    a = np.array([0.3, -0.2])
+    point = {"mu": 1.0, "tau": 0.5, "baseline_std": a, "z": np.array([0.1, -0.4])}
+    alpha = mc + sdc / np.sqrt(nc) * a
+    theta = point["mu"] + point["tau"] * point["z"]
+    expected = (
+        stats.norm.logpdf(mc, alpha, sdc / np.sqrt(nc)).sum()
+        + stats.norm.logpdf(mt, alpha + theta, sdt / np.sqrt(nt)).sum()
+        + stats.norm.logpdf(point["z"]).sum()
+        + stats.halfnorm.logpdf(point["tau"], scale=2.0)
+    )
+    assert _logp(model, point) == pytest.approx(expected, rel=1e-8)
+
+
+def test_binomial_centred_option():
+    model = models.binomial_normal(
+        [1, 2], [10, 10], [3, 4], [10, 10], None, "halfnormal(1)", None, centered=True
+    )
+    assert {rv.name for rv in model.free_RVs} == {"mu", "tau", "baseline", "theta"}
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_single_study_warns_but_builds():
+    with pytest.warns(UserWarning, match="k = 1"):
+        model = models.normal_normal([0.3], [0.2], ["only"], "halfnormal(0.5)", None)
+    assert list(model.coords["study"]) == ["only"]
+    with pytest.warns(UserWarning, match="k = 1"):
+        models.binomial_rr([1], [10], [2], [10], None, "halfnormal(0.5)", None)
+
+
+@pytest.mark.parametrize(
+    ("y", "se", "labels", "match"),
+    [
+        ([0.1, 0.2], [0.1, 0.0], None, "'se': must be > 0"),
+        ([0.1, 0.2], [0.1, -0.3], None, "'se': must be > 0"),
+        ([0.1, math.nan], [0.1, 0.2], None, "'y': value is not finite"),
+        ([0.1, 0.2], [0.1, math.inf], None, "'se': value is not finite"),
+        ([0.1, 0.2, 0.3], [0.1, 0.2], None, "mismatched lengths"),
+        ([], [], None, "no studies"),
+        ([0.1, 0.2], [0.1, 0.2], ["a"], "1 labels for 2 studies"),
+        ([0.1, 0.2], [0.1, 0.2], ["a", "a"], "unique"),
+        ([[0.1, 0.2]], [[0.1, 0.2]], None, "one-dimensional"),
+    ],
+)
+def test_normal_normal_bad_input(y, se, labels, match):
+    with pytest.raises(DataError, match=match):
+        models.normal_normal(y, se, labels, "halfnormal(0.5)", None)
+
+
+@pytest.mark.parametrize(
+    ("counts", "match"),
+    [
+        (([5, 1], [4, 10], [1, 1], [10, 10]), "events \\(5\\) exceed n_t"),
+        (([-1, 1], [10, 10], [1, 1], [10, 10]), "non-negative integer"),
+        (([1.5, 1], [10, 10], [1, 1], [10, 10]), "non-negative integer"),
+        (([0, 1], [0, 10], [0, 1], [10, 10]), "'n_t': must be > 0"),
+        (([1, 1], [10, 10], [1, math.nan], [10, 10]), "not finite"),
+        (([1, 1], [10, 10], [1], [10, 10]), "mismatched lengths"),
+    ],
+)
+@pytest.mark.parametrize("builder", [models.binomial_normal, models.binomial_rr])
+def test_binomial_bad_input(builder, counts, match):
+    with pytest.raises(DataError, match=match):
+        builder(*counts, None, "halfnormal(0.5)", None)
+
+
+def test_arm_normal_bad_sd():
+    with pytest.raises(DataError, match="'sd_c': must be > 0"):
+        models.arm_normal([1, 2], [1, 1], [10, 10], [1, 2], [1, 0], [10, 10], None, "halfnormal(1)")
+
+
+def test_priors_without_pymc_form_or_needing_se():
+    with pytest.raises(PriorError):
+        models.normal_normal([0.1, 0.2], [0.1, 0.2], None, "jeffreys", None)
+    with pytest.raises(PriorError, match="standard errors"):
+        models.binomial_normal([1, 2], [10, 10], [3, 4], [10, 10], None, "uniform_shrinkage", None)
+    with pytest.raises(PriorError):
+        models.normal_normal([0.1, 0.2], [0.1, 0.2], None, "no_such_prior(1)", None)
