@@ -23,7 +23,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta import cli, data, datasets, effects, exact, frequentist, io, plan, priors
+from sparsemeta import (
+    cli,
+    data,
+    datasets,
+    effects,
+    exact,
+    fit,
+    frequentist,
+    io,
+    models,
+    plan,
+    priors,
+)
 from sparsemeta.errors import (
     DataError,
     PlanError,
@@ -641,10 +653,6 @@ READER_CASES = [
         VALID.replace("encoding='UTF-8'", "encoding='U_F-8'", 1).encode(),
         ("encoding",),
         id="xml-declaration-unknown-encoding",
-        marks=_known_bug(
-            "io.rm5._parse_xml: LookupError 'unknown encoding: U_F-8' escapes for an XML "
-            "declaration naming an unknown encoding (found by the fuzz test)"
-        ),
     ),
     pytest.param(
         b"<html><body/></html>", ("root element", "<html>", "COCHRANE_REVIEW"), id="wrong-root"
@@ -859,6 +867,21 @@ def test_plan_load_rejects_bad_plans(tmp_path, text, fragments):
 # ----------------------------------------------------------------------------- command line
 
 JUNK = "<<<< not a review"
+_CSV = "study,events_t,n_t,events_c,n_c\nAmes 2001,1,10,2,10\nBell 2004,3,20,5,21\n"
+CLI_FILES: dict[str, str | bytes] = {
+    "ok.csv": _CSV,
+    "semicolons.csv": _CSV.replace(",", ";"),
+    "latin1.csv": _CSV.replace("Ames", "Müller").encode("latin-1"),
+    "empty.csv": "",
+    "negative.csv": _CSV.replace("Ames 2001,1,", "Ames 2001,-1,"),
+    "above-n.csv": _CSV.replace("Ames 2001,1,", "Ames 2001,11,"),
+    "missing-value.csv": _CSV.replace("Ames 2001,1,", "Ames 2001,,"),
+    "duplicate.csv": _CSV.replace("Bell 2004", "Ames 2001"),
+    "all-zero.csv": "study,events_t,n_t,events_c,n_c\nA,0,10,0,10\nB,0,20,0,21\n",
+    "two-outcomes.csv": "outcome,study,events_t,n_t,events_c,n_c\nX,A,1,10,2,10\nY,B,3,20,5,21\n",
+    "sd-zero.csv": "study,mean_t,sd_t,n_t,mean_c,sd_c,n_c\nA,1,0,10,2,1,10\nB,3,1,20,5,1,21\n",
+    "bad-plan.toml": "plan_version = 1\n[review]\nid = 'x'\n",
+}
 
 
 def run_cli(argv, tmp_path, monkeypatch, capsys):
@@ -867,6 +890,8 @@ def run_cli(argv, tmp_path, monkeypatch, capsys):
     (tmp_path / "junk.rm5").write_text(JUNK, encoding="utf-8")
     (tmp_path / "empty.rm5").write_text('<?xml version="1.0"?><COCHRANE_REVIEW/>', encoding="utf-8")
     (tmp_path / "out").mkdir()
+    for name, text in CLI_FILES.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     try:
         status = cli.main(argv)
     except SystemExit as exc:  # argparse usage errors
@@ -874,6 +899,9 @@ def run_cli(argv, tmp_path, monkeypatch, capsys):
     out, err = capsys.readouterr()
     return status, out, err
 
+
+FIT = ["--measure", "RR", "--tau-prior", "halfnormal(0.5)"]
+FIT_MCMC = ["fit", *FIT, "--engine", "mcmc", "ok.csv"]
 
 CLI_CASES = [
     pytest.param(["revman-check"], ("FILE", "--example"), id="revman-check-no-file"),
@@ -954,13 +982,108 @@ CLI_CASES = [
         ),
     ),
     pytest.param(
-        ["simulate", "--reps", "5", "--methods", "dl", "--figure", "out/figure.xyz"],
+        [
+            "simulate",
+            "--reps",
+            "5",
+            "--methods",
+            "dl",
+            "--out",
+            "out/table.csv",
+            "--figure",
+            "out/figure.xyz",
+        ],
         ("figure.xyz", "xyz"),
         id="simulate-unknown-figure-format",
         marks=_known_bug(
             "cli.simulate: matplotlib ValueError traceback for --figure with an unknown "
-            "extension, raised only after the whole simulation has run"
+            "extension, raised only after the whole simulation has run and after --out "
+            "has already been written (a partial output)"
         ),
+    ),
+    pytest.param(
+        ["fit", *FIT, "missing.csv"], ("missing.csv", "no such file"), id="fit-missing-file"
+    ),
+    pytest.param(
+        ["fit", *FIT, "semicolons.csv"],
+        ("semicolons.csv", "'study'", "missing"),
+        id="fit-csv-semicolon-delimiter",
+    ),
+    pytest.param(["fit", *FIT, "latin1.csv"], ("latin1.csv", "utf-8"), id="fit-csv-latin1"),
+    pytest.param(
+        ["fit", *FIT, "empty.csv"], ("empty.csv", "not a readable CSV"), id="fit-empty-csv"
+    ),
+    pytest.param(
+        ["fit", *FIT, "negative.csv"],
+        ("'Ames 2001'", "'events_t'", "negative"),
+        id="fit-negative-count",
+    ),
+    pytest.param(
+        ["fit", *FIT, "above-n.csv"],
+        ("'Ames 2001'", "'events_t'", "exceed"),
+        id="fit-events-above-n",
+    ),
+    pytest.param(
+        ["fit", *FIT, "missing-value.csv"],
+        ("'Ames 2001'", "'events_t'", "missing"),
+        id="fit-missing-count",
+    ),
+    pytest.param(
+        ["fit", *FIT, "duplicate.csv"], ("'Ames 2001'", "duplicate"), id="fit-duplicate-study"
+    ),
+    pytest.param(
+        ["fit", *FIT, "all-zero.csv"], ("no study", "estimable"), id="fit-all-zero-events"
+    ),
+    pytest.param(
+        ["fit", *FIT, "two-outcomes.csv"],
+        ("several outcomes", "--outcome"),
+        id="fit-several-outcomes",
+    ),
+    pytest.param(
+        ["fit", *FIT, "two-outcomes.csv", "--outcome", "Z"],
+        ("no rows", "'Z'"),
+        id="fit-unknown-outcome",
+    ),
+    pytest.param(
+        ["fit", "--measure", "MD", "--tau-prior", "halfnormal(0.5)", "sd-zero.csv"],
+        ("'sd_t'", "> 0"),
+        id="fit-sd-zero",
+    ),
+    pytest.param(
+        ["fit", "--measure", "MD", "--tau-prior", "halfnormal(0.5)", "ok.csv"],
+        ("MD", "continuous", "binary"),
+        id="fit-measure-does-not-fit-data",
+    ),
+    pytest.param(
+        ["fit", "--measure", "HR", "--tau-prior", "halfnormal(0.5)", "ok.csv"],
+        ("'HR'",),
+        id="fit-unknown-measure",
+    ),
+    pytest.param(
+        ["fit", "--measure", "RR", "--tau-prior", "nope", "ok.csv"],
+        ("unknown tau prior", "'nope'"),
+        id="fit-unknown-prior",
+    ),
+    pytest.param(
+        ["fit", *FIT, "--model", "binomial-normal", "--engine", "exact", "ok.csv"],
+        ("exact", "normal-normal"),
+        id="fit-exact-engine-binomial-model",
+    ),
+    pytest.param([*FIT_MCMC, "--draws", "0"], ("draws", "0"), id="fit-zero-draws"),
+    pytest.param(
+        ["reproduce", "no_such_plan", "--out", "out/report"],
+        ("no packaged plan", "'no_such_plan'", "pip_barlow2015"),
+        id="reproduce-unknown-plan",
+    ),
+    pytest.param(
+        ["reproduce", "missing.toml", "--out", "out/report"],
+        ("missing.toml", "does not exist"),
+        id="reproduce-missing-plan-file",
+    ),
+    pytest.param(
+        ["reproduce", "bad-plan.toml", "--out", "out/report"],
+        ("bad-plan.toml", "'analyses'", "missing"),
+        id="reproduce-malformed-plan",
     ),
     pytest.param(
         ["batch", "--out", "out/o.parquet", "missing"],
@@ -1024,3 +1147,171 @@ def test_cli_process_prints_no_traceback(tmp_path, argv):
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr.strip().splitlines()[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.rm5"]
+
+
+# ----------------------------------------------------------------------------- PyMC models and fit
+
+LABELS2 = ["Ames 2001", "Bell 2004"]
+COUNTS = {"events_t": [1, 2], "n_t": [10, 10], "events_c": [1, 2], "n_c": [10, 10]}
+
+
+def _binomial(builder, **changes):
+    args = COUNTS | changes
+    return lambda: builder(
+        args["events_t"], args["n_t"], args["events_c"], args["n_c"], LABELS2, "halfnormal(0.5)"
+    )
+
+
+MODEL_CASES = [
+    pytest.param(
+        lambda: models.normal_normal([0.1, math.nan], SE, LABELS2, "halfnormal(0.5)"),
+        DataError,
+        ("'Bell 2004'", "'y'", "not finite"),
+        id="normal-normal-nan-effect",
+    ),
+    pytest.param(
+        lambda: models.normal_normal(Y, [0.2, 0.0], LABELS2, "halfnormal(0.5)"),
+        DataError,
+        ("'Bell 2004'", "'se'", "> 0"),
+        id="normal-normal-zero-se",
+    ),
+    pytest.param(
+        lambda: models.normal_normal(Y, [0.2], LABELS2, "halfnormal(0.5)"),
+        DataError,
+        ("lengths",),
+        id="normal-normal-length-mismatch",
+    ),
+    pytest.param(
+        lambda: models.normal_normal([], [], [], "halfnormal(0.5)"),
+        DataError,
+        ("no studies",),
+        id="normal-normal-no-studies",
+    ),
+    pytest.param(
+        lambda: models.normal_normal(Y, SE, ["A", "A"], "halfnormal(0.5)"),
+        DataError,
+        ("unique", "'A'"),
+        id="normal-normal-duplicate-labels",
+    ),
+    pytest.param(
+        lambda: models.normal_normal(Y, SE, LABELS2, "nope(1)"),
+        PriorError,
+        ("unknown tau prior", "'nope'"),
+        id="normal-normal-unknown-prior",
+    ),
+    pytest.param(
+        lambda: models.normal_normal(Y, SE, LABELS2, "jeffreys"),
+        PriorError,
+        ("jeffreys", "no PyMC form", "exact"),
+        id="normal-normal-improper-prior",
+    ),
+    pytest.param(
+        lambda: models.normal_normal(Y, SE, LABELS2, "halfnormal(0.5)", "cauchy(0, 1)"),
+        PriorError,
+        ("unknown mu prior", "'cauchy'"),
+        id="normal-normal-unknown-mu-prior",
+    ),
+    pytest.param(
+        lambda: models.normal_normal(["a", "b"], SE, LABELS2, "halfnormal(0.5)"),
+        DataError,
+        ("'y'",),
+        id="normal-normal-text-effects",
+        marks=_known_bug("models.normal_normal(['a', 'b'], ...): numpy ValueError, not DataError"),
+    ),
+    pytest.param(
+        _binomial(models.binomial_normal, events_t=[-1, 2]),
+        DataError,
+        ("'Ames 2001'", "'events_t'", "non-negative integer"),
+        id="binomial-normal-negative-events",
+    ),
+    pytest.param(
+        _binomial(models.binomial_normal, events_t=[11, 2]),
+        DataError,
+        ("'Ames 2001'", "'events_t'", "exceed"),
+        id="binomial-normal-events-above-n",
+    ),
+    pytest.param(
+        _binomial(models.binomial_normal, events_t=[1.5, 2]),
+        DataError,
+        ("'events_t'", "integer"),
+        id="binomial-normal-fractional-events",
+    ),
+    pytest.param(
+        _binomial(models.binomial_normal, n_t=[0, 10], events_t=[0, 2]),
+        DataError,
+        ("'n_t'", "> 0"),
+        id="binomial-normal-zero-n",
+    ),
+    pytest.param(
+        _binomial(models.binomial_rr, events_c=[math.nan, 2]),
+        DataError,
+        ("'events_c'", "not finite"),
+        id="binomial-rr-nan-events",
+    ),
+    pytest.param(
+        lambda: models.binomial_normal(
+            *COUNTS.values(), LABELS2, "halfnormal(0.5)", baseline_sd=-1.0
+        ),
+        PriorError,
+        ("baseline_sd", "> 0"),
+        id="binomial-normal-negative-baseline-sd",
+    ),
+    pytest.param(
+        lambda: models.binomial_normal(*COUNTS.values(), LABELS2, "uniform_shrinkage"),
+        PriorError,
+        ("standard errors", "normal-normal"),
+        id="binomial-normal-se-dependent-prior",
+    ),
+    pytest.param(
+        lambda: models.arm_normal(
+            [1.0, 2.0],
+            [0.0, 1.0],
+            [10, 10],
+            [1.0, 2.0],
+            [1.0, 1.0],
+            [10, 10],
+            LABELS2,
+            "halfnormal(0.5)",
+        ),
+        DataError,
+        ("'Ames 2001'", "'sd_t'", "> 0"),
+        id="arm-normal-zero-sd",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, fragments", MODEL_CASES)
+def test_model_builders_reject_bad_input(call, error, fragments):
+    with raises(error, *fragments):
+        call()
+
+
+def _secure():
+    pip = datasets.pip_barlow2015()
+    return pip[
+        (pip["comparison"] == "PIP vs control") & (pip["outcome"] == "Infant attachment: secure")
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragments",
+    [
+        pytest.param(
+            {"model": "nuts"}, ("unknown model", "'nuts'", "normal-normal"), id="unknown-model"
+        ),
+        pytest.param({"tau_prior": None}, ("tau prior is required",), id="no-tau-prior"),
+        pytest.param({"draws": 0}, ("draws", "0"), id="zero-draws"),
+        pytest.param({"chains": -1}, ("chains", "-1"), id="negative-chains"),
+        pytest.param({"engine": "stan"}, ("unknown engine", "'stan'"), id="unknown-engine"),
+        pytest.param(
+            {"model": "binomial-normal", "measure": "SMD"},
+            ("binomial-normal", "SMD"),
+            id="model-measure-mismatch",
+        ),
+    ],
+)
+def test_fit_rejects_bad_settings_before_sampling(kwargs, fragments):
+    args = {"measure": "RR", "tau_prior": "halfnormal(0.5)"} | kwargs
+    measure = args.pop("measure")
+    with raises(DataError, *fragments):
+        fit.fit(_secure(), measure, **args)

@@ -648,3 +648,30 @@ def test_bounded_uniform_prior_against_multivariate_normal_likelihood():
     assert post.tau.cdf(1.0) == pytest.approx(
         np.trapezoid(dens[:20001], tau[:20001]) / evidence, abs=1e-7
     )
+
+
+def test_moments_that_do_not_exist_are_reported_as_such():
+    # Half-Cauchy prior (tail tau^-2), flat mu prior: p(y | tau) ~ tau^-(k - 1), so for k = 2
+    # the tau posterior decays like tau^-3: E[tau] is finite, E[tau^2] is not, and
+    # Var(mu | tau) ~ tau^2 / 2 makes the sds of mu and theta_new infinite too. The shrunken
+    # theta_i keep finite moments (their conditional variance stays below se_i^2 + V).
+    post = exact.posterior(Y2, SE2, halfcauchy(0.5), labels=["a", "b"])
+    assert math.isfinite(post.tau.mean)
+    assert post.tau.sd == math.inf
+    assert post.mu.sd == math.inf
+    assert post.theta_new.sd == math.inf
+    assert math.isfinite(post.theta["a"].sd)
+    # k = 1: the posterior is the half-Cauchy prior itself, whose mean is infinite; mu is
+    # then a scale mixture with a Cauchy-like tail and has no mean.
+    with pytest.warns(UserWarning, match="k = 1"):
+        one = exact.posterior([0.2], [0.3], halfcauchy(0.5))
+    assert one.tau.mean == math.inf
+    assert math.isnan(one.mu.mean)
+    # A normal mu prior bounds Var(mu | tau) and adds a factor tau^-1: k = 2 then has tail
+    # tau^-4, so every moment is finite.
+    normal = exact.posterior(Y2, SE2, halfcauchy(0.5), NormalMu(0, 3))
+    assert all(math.isfinite(v) for v in (normal.tau.sd, normal.mu.sd, normal.theta_new.sd))
+    df = exact.posterior_batch(np.array([Y2]), np.array([SE2]), halfcauchy(0.5))
+    assert df.loc[0, "tau_sd"] == math.inf
+    assert df.loc[0, "mu_sd"] == math.inf
+    assert math.isfinite(df.loc[0, "tau_mean"])

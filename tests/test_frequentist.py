@@ -518,6 +518,10 @@ def test_unvalidated_valid_table_gives_the_validated_result():
         pytest.param(raw(RAW, {}, {"study": ""}), "RR", id="empty-study-label"),
         pytest.param(raw(RAW, {"subgroup": 1}, {"subgroup": 2}), "RR", id="numeric-subgroup"),
         pytest.param(raw(RAW, {}, {}).drop(columns="comparison"), "RR", id="no-comparison"),
+        pytest.param(raw(RAW, {}, {"comparison": None}), "RR", id="missing-comparison"),
+        pytest.param(raw(RAW, {"outcome": " "}, {}), "RR", id="blank-outcome"),
+        pytest.param(raw(RAW, {}, {"study": 3}), "RR", id="numeric-study-label"),
+        pytest.param(raw(RAW, {"timepoint": 6}, {}), "RR", id="numeric-timepoint"),
         pytest.param(raw(RAW_CONT, {"sd_t": 0.0}, {}), "MD", id="zero-sd"),
         pytest.param(raw(RAW_CONT, {}, {"sd_c": -2.5}), "SMD", id="negative-sd"),
         pytest.param(raw(RAW_CONT, {}, {"n_t": 20.5}), "MD", id="fractional-n-continuous"),
@@ -552,6 +556,13 @@ def test_yi_vi_table_by_hand():
     assert r.se == pytest.approx(1 / math.sqrt(125), rel=1e-14)
     assert r.weights.tolist() == pytest.approx([20.0, 80.0, 0.0], rel=1e-14)
     assert r.excluded == (("C", "yi or vi missing: not estimable"),)
+
+
+@pytest.mark.parametrize("measure", [None, "", 1.0])
+def test_yi_vi_table_needs_a_measure_label(measure):
+    table = pd.DataFrame({"study": ["A", "B"], "yi": [0.1, 0.3], "vi": [0.04, 0.01]})
+    with pytest.raises(DataError, match="field 'measure': unknown measure"):
+        fq.meta_analysis(table, measure)
 
 
 @pytest.mark.parametrize(
@@ -625,3 +636,10 @@ def test_valid_tables_are_not_validated_again(monkeypatch):
     assert fq.meta_analysis(validated, "RR", method="MH").k == 2
     assert fq.meta_analysis(unvalidated, "SMD").k == 2
     assert fq.meta_analysis(generic, "GENERIC").log_scale
+
+
+@pytest.mark.parametrize("table", [None, [RAW], "studies.csv"])
+def test_revman_rejects_a_non_frame(table):
+    settings = fq.RevManSettings("binary", "MH", "RR")
+    with pytest.raises(DataError, match="revman, argument 'data': expected a pandas DataFrame"):
+        fq.revman(table, settings)

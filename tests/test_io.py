@@ -265,6 +265,22 @@ def test_non_xml_content(tmp_path, content):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "encoding, problem",
+    [
+        ("U_F-8", "unknown encoding"),
+        ("utf-32", "multi-byte"),
+        ("rot13", "not a text encoding"),
+        ("punycode", "can't decode byte"),
+    ],
+)
+def test_unusable_declared_encoding(tmp_path, encoding, problem):
+    """Encodings expat cannot use (Python codec errors) are reported, not raised raw."""
+    text = rm5(DICH).replace('encoding="UTF-8"', f'encoding="{encoding}"').replace("Jones", "Jöns")
+    path = write(tmp_path, ("\ufeff" + text).encode("utf-8"))
+    assert_error(path, "line 1", f"XML declaration names, '{encoding}'", problem)
+
+
 def test_wrong_root_element(tmp_path):
     assert_error(write(tmp_path, "<?xml version='1.0'?>\n<REVIEW/>\n"), "<REVIEW>", "COCHRANE_REVIEW")
 

@@ -32,33 +32,54 @@ def _logp(model: pm.Model, point: dict[str, object]) -> float:
     return float(model.compile_logp(jacobian=False)(values))
 
 
+def _nn_expected(y, se, mu_z, tau, tau_logpdf, mu_prior=None):
+    """log p(mu_z, tau | y) up to a constant, written out with numpy/scipy:
+    mu = muhat(tau) + sqrt(V(tau)) mu_z with the Jacobian sqrt(V)."""
+    w = 1 / (se**2 + tau**2)
+    prec, wsum = w.sum(), (w * y).sum()
+    if mu_prior is not None:
+        prec, wsum = prec + 1 / mu_prior[1] ** 2, wsum + mu_prior[0] / mu_prior[1] ** 2
+    v = 1 / prec
+    mu = wsum * v + math.sqrt(v) * mu_z
+    out = stats.norm.logpdf(y, mu, np.sqrt(se**2 + tau**2)).sum() + tau_logpdf(tau)
+    out += 0.5 * math.log(v)
+    if mu_prior is not None:  # unnormalised normal density, as in the model
+        out += -0.5 * ((mu - mu_prior[0]) / mu_prior[1]) ** 2
+    return out
+
+
 def test_normal_normal_structure_and_density():
     y, se = np.array([1.39, 3.43]), np.array([0.33, 1.0])
     model = models.normal_normal(y, se, LABELS, "halfnormal(0.5)", None)
     assert isinstance(model, pm.Model)
     assert list(model.coords["study"]) == LABELS
-    assert {rv.name for rv in model.free_RVs} == {"mu", "tau"}
-    assert {"y", "se"} <= set(model.named_vars)
+    assert {rv.name for rv in model.free_RVs} == {"mu_z", "tau"}
+    assert {"y", "se", "mu", "location"} <= set(model.named_vars)
     info = models.model_info(model)
     assert info.family == "normal-normal" and info.k == 2 and info.mu_prior is None
-    mu, tau = 1.7, 0.4
-    expected = stats.norm.logpdf(y, mu, np.sqrt(se**2 + tau**2)).sum() + stats.halfnorm.logpdf(
-        tau, scale=0.5
-    )  # flat mu prior: log density 0
-    assert _logp(model, {"mu": mu, "tau": tau}) == pytest.approx(expected, rel=1e-8)
+    expected = _nn_expected(y, se, 0.3, 0.4, lambda t: stats.halfnorm.logpdf(t, scale=0.5))
+    assert _logp(model, {"mu_z": 0.3, "tau": 0.4}) == pytest.approx(expected, rel=1e-8)
 
 
 def test_normal_normal_with_normal_mu_prior():
     y, se = np.array([0.1, -0.3, 0.5]), np.array([0.2, 0.3, 0.25])
     model = models.normal_normal(y, se, None, priors.HalfCauchy(0.5), "normal(0, 10)")
     assert list(model.coords["study"]) == ["study 1", "study 2", "study 3"]
-    mu, tau = 0.05, 0.2
-    expected = (
-        stats.norm.logpdf(y, mu, np.sqrt(se**2 + tau**2)).sum()
-        + stats.halfcauchy.logpdf(tau, scale=0.5)
-        + stats.norm.logpdf(mu, 0, 10)
+    expected = _nn_expected(
+        y, se, -1.1, 0.2, lambda t: stats.halfcauchy.logpdf(t, scale=0.5), mu_prior=(0.0, 10.0)
     )
-    assert _logp(model, {"mu": mu, "tau": tau}) == pytest.approx(expected, rel=1e-8)
+    assert _logp(model, {"mu_z": -1.1, "tau": 0.2}) == pytest.approx(expected, rel=1e-8)
+
+
+def test_normal_normal_mu_given_tau_is_the_exact_conditional():
+    # at fixed tau the density in mu_z must be standard normal (mu | tau, y ~ N(muhat, V))
+    y, se = np.array([0.1, -0.3, 0.5]), np.array([0.2, 0.3, 0.25])
+    model = models.normal_normal(y, se, None, "halfnormal(0.5)", None)
+    grid = np.array([-2.0, -0.5, 0.0, 1.0, 2.5])
+    logp = np.array([_logp(model, {"mu_z": z, "tau": 0.3}) for z in grid])
+    np.testing.assert_allclose(
+        logp - logp[2], stats.norm.logpdf(grid) - stats.norm.logpdf(0), atol=1e-9
+    )
 
 
 def test_binomial_normal_density_no_correction():

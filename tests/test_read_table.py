@@ -21,6 +21,7 @@ GOOD = (
     + "Drug vs placebo,Death,,Bell 2004,3,20,5,21,\n"
     + 'Drug vs placebo,Death,,"Cole, Jr 2007",0,15,0,16,"two\nlines"\n'
 )
+OK_HEADER = "comparison,outcome,study,events_t,n_t,events_c,n_c\n"  # 51 bytes
 
 
 def write(tmp_path, content: str | bytes, name: str = "studies.csv"):
@@ -121,7 +122,6 @@ def test_line_numbers_count_lines_inside_quoted_cells(tmp_path):
         io.read_table(write(tmp_path, text))
 
 
-OK_HEADER = "comparison,outcome,study,events_t,n_t,events_c,n_c\n"  # 51 bytes
 # line 2 is 16 bytes, so line 3 starts at offset 67 and its 'ü' is byte 6 (offset 72)
 LATIN1 = (OK_HEADER + "c,o,A,1,10,2,12\n" + "c,o,Müller,1,10,2,12\n").encode("latin-1")
 

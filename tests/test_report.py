@@ -147,7 +147,7 @@ def test_interrupted_rewrite_keeps_the_old_report(result, folder, tmp_path, monk
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_bytes(content)
     before = _snapshot(out)
-    monkeypatch.setattr(report, "to_html", _boom)  # fails after every figure was drawn
+    monkeypatch.setattr(report, "_to_html", _boom)  # fails after every figure was drawn
     with pytest.raises(RuntimeError):
         report.write_report(result, out)
     assert _snapshot(out) == before

@@ -239,6 +239,9 @@ def test_same_table_on_one_and_two_dask_workers() -> None:
         ):
             assert len(client.scheduler_info()["workers"]) == workers
             tables.append(sim.simulate(design, methods, dask_client=client).table)
+            # the same cluster reached through its scheduler address (--scheduler)
+            by_address = sim.simulate(design, methods, scheduler=cluster.scheduler_address)
+            tables.append(by_address.table)
     cols = [c for c in tables[0].columns if c not in ("seconds", "cpu_seconds")]
     for other in tables[1:]:
         pd.testing.assert_frame_equal(tables[0][cols], other[cols], check_exact=True)

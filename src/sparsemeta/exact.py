@@ -367,6 +367,22 @@ class _Grid:
         loglik = self.data.conditional(tau)[0]
         return lp + loglik - self.log_z[:, None]
 
+    @functools.cached_property
+    def moments_exist(self) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        r"""Whether E[tau] and E[tau^2] are finite, from the posterior's power-law tail.
+
+        The exponent a of :math:`p(\tau | y) \propto \tau^{a}` far out (estimated at
+        :math:`10^8 c` and :math:`10^9 c`) must be below -2 for the mean and below -3 for
+        the second moment; e.g. a half-Cauchy prior with a flat mu prior and k = 2 gives
+        a = -3, so the sd of tau (and of mu and theta_new) is infinite.
+        """
+        big = self.c[:, None] * np.array([1e8, 1e9])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lp = self.log_post(big)
+            a = (lp[:, 1] - lp[:, 0]) / math.log(10.0)
+        a = np.where(np.isfinite(a), a, -np.inf)
+        return a < -2.0 - 1e-2, a < -3.0 - 1e-2
+
     def _u_density(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
         """Posterior density in u, p(tau(u) | y) dtau/du, for u of shape (n, m)."""
         c = self.c[:, None]
@@ -705,11 +721,16 @@ class NormalMixture(_Marginal):
         means: NDArray[np.float64],
         sds: NDArray[np.float64],
         weights: NDArray[np.float64],
+        moments_exist: Callable[[], tuple[bool, bool]] | None = None,
     ) -> None:
         self.name = name
         self.means = means
         self.sds = sds
         self.weights = weights
+        self._moments_exist = moments_exist  # (mean, variance) finite? evaluated on demand
+
+    def _exist(self) -> tuple[bool, bool]:
+        return (True, True) if self._moments_exist is None else self._moments_exist()
 
     def _arrays(self) -> tuple[NDArray[np.float64], ...]:
         return self.means[None, :], self.sds[None, :], self.weights[None, :]
@@ -731,13 +752,14 @@ class NormalMixture(_Marginal):
 
     @property
     def mean(self) -> float:
-        """Posterior mean :math:`\\sum_j \\omega_j m_j`."""
-        return float(_mixture_moments(*self._arrays())[0][0])
+        """Posterior mean :math:`\\sum_j \\omega_j m_j` (NaN when it does not exist)."""
+        return float(_mixture_moments(*self._arrays())[0][0]) if self._exist()[0] else math.nan
 
     @property
     def sd(self) -> float:
-        """Posterior sd from :math:`\\sum_j \\omega_j (s_j^2 + m_j^2) - \\text{mean}^2`."""
-        return float(_mixture_moments(*self._arrays())[1][0])
+        """Posterior sd from :math:`\\sum_j \\omega_j (s_j^2 + m_j^2) - \\text{mean}^2`
+        (``inf`` when the variance is infinite)."""
+        return float(_mixture_moments(*self._arrays())[1][0]) if self._exist()[1] else math.inf
 
 
 class TauPosterior(_Marginal):
@@ -776,13 +798,17 @@ class TauPosterior(_Marginal):
 
     @property
     def mean(self) -> float:
-        """Posterior mean of tau by quadrature."""
+        """Posterior mean of tau by quadrature (``inf`` when the tail is too heavy)."""
+        if not self._grid.moments_exist[0][0]:
+            return math.inf
         return float((self._grid.weight * self._grid.tau).sum())
 
     @property
     def sd(self) -> float:
-        """Posterior sd of tau by quadrature."""
+        """Posterior sd of tau by quadrature (``inf`` when the tail is too heavy)."""
         g = self._grid
+        if not g.moments_exist[1][0]:
+            return math.inf
         mean = (g.weight * g.tau).sum()
         return float(math.sqrt(max((g.weight * (g.tau - mean) ** 2).sum(), 0.0)))
 
@@ -830,8 +856,18 @@ class ExactPosterior:
         keep = grid.weight[0] > 1e-16 * grid.weight[0].max()
         w = grid.weight[0, keep] / grid.weight[0, keep].sum()
         tau, mhat, vmu = grid.tau[0, keep], grid.mhat[0, keep], grid.vmu[0, keep]
-        self.mu = NormalMixture("mu", mhat, np.sqrt(vmu), w)
-        self.theta_new = NormalMixture("theta_new", mhat, np.sqrt(vmu + tau**2), w)
+        # With a flat mu prior, Var(mu | tau) ~ tau^2 / k, so mu's moments need those of
+        # tau; theta_new's always do; theta_i's are bounded (b_i -> 0 as tau grows).
+
+        def tail() -> tuple[bool, bool]:
+            has_mean, has_var = grid.moments_exist
+            return bool(has_mean[0]), bool(has_var[0])
+
+        def mu_tail() -> tuple[bool, bool]:
+            return (True, True) if mu_prior is not None else tail()
+
+        self.mu = NormalMixture("mu", mhat, np.sqrt(vmu), w, mu_tail)
+        self.theta_new = NormalMixture("theta_new", mhat, np.sqrt(vmu + tau**2), w, tail)
         se2 = se[:, None] ** 2
         b = se2 / (se2 + tau**2)
         means = b * mhat + (1.0 - b) * y[:, None]
@@ -1136,6 +1172,7 @@ def _batch_chunk(
     weight, mhat, vmu, tau = _prune(grid.weight, grid.mhat, grid.vmu, grid.tau)
     sd_mu = np.sqrt(vmu)
     sd_new = np.sqrt(vmu + tau**2)
+    has_mean, has_var = grid.moments_exist
     out: dict[str, NDArray[np.float64]] = {}
 
     def tau_q(pp: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -1152,6 +1189,10 @@ def _batch_chunk(
         else:
             mean, sd = _mixture_moments(mhat, sd_mu if name == "mu" else sd_new, weight)
         qv = qfun(np.ascontiguousarray(p))[:, inverse]
+        if name == "tau":
+            mean, sd = np.where(has_mean, mean, np.inf), np.where(has_var, sd, np.inf)
+        elif name == "theta_new" or data.mu_prior is None:
+            mean, sd = np.where(has_mean, mean, np.nan), np.where(has_var, sd, np.inf)
         out[f"{name}_mean"], out[f"{name}_sd"] = mean, sd
         out[f"{name}_q"] = qv[:, :-2]
         if shortest:

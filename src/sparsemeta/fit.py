@@ -72,7 +72,7 @@ RATIO_MEASURES: frozenset[str] = frozenset({"RR", "OR", "HR", "PETO_OR"})
 #: default NUTS target acceptance per family, chosen so that the test examples (k = 2 with
 #: zero-event arms, half-normal(0.5) to half-Cauchy(0.5) priors) run without divergences
 DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
-    "normal-normal": 0.99,
+    "normal-normal": 0.95,
     "binomial-normal": 0.95,
     "binomial-rr": 0.99,
     "arm-normal": 0.95,
@@ -374,7 +374,7 @@ def _sample_nutpie(
 
 
 def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
-    """Variables kept in the trace: for our families the free variables and ``theta``.
+    """Variables kept in the trace: for our families the free variables, ``mu``, ``theta``.
 
     Leaving out the normal-normal model's ``location`` (``mu`` repeated per study) keeps
     its compiled form independent of k. User models keep everything.
@@ -382,7 +382,7 @@ def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
     if info is None:
         return None
     names = [rv.name for rv in model.free_RVs]
-    return names + [d.name for d in model.deterministics if d.name == "theta"]
+    return names + [d.name for d in model.deterministics if d.name in ("mu", "theta")]
 
 
 def _sample_pymc(
@@ -417,6 +417,7 @@ def _posterior_only(idata: az.InferenceData, labels: list[str]) -> az.InferenceD
     import arviz as az
 
     post = idata.posterior
+    post = post.drop_vars([v for v in post.data_vars if str(v).endswith("__")])
     if "study" in post.dims:
         post = post.assign_coords(study=labels)
     elif "study" in post.coords:

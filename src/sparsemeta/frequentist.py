@@ -645,14 +645,22 @@ def _columns_ok(df: pd.DataFrame, kind: str) -> bool:
 
 
 def _labels_ok(df: pd.DataFrame, studies: list[object]) -> bool:
-    """Study labels non-empty strings, subgroups strings or missing, (subgroup, study) unique."""
-    if not all(isinstance(s, str) and s.strip() for s in studies):
+    """Whether the labels are as study_table wants them.
+
+    Comparison, outcome and study non-empty strings; subgroup and timepoint strings or
+    missing; (subgroup, study) unique.
+    """
+    required = [studies, df["comparison"].tolist(), df["outcome"].tolist()]
+    if not all(isinstance(v, str) and v.strip() for labels in required for v in labels):
         return False
-    if "subgroup" not in df.columns:
-        return len(set(studies)) == len(studies)
-    subgroups = [None if _is_missing(g) else g for g in df["subgroup"].tolist()]
-    if not all(g is None or isinstance(g, str) for g in subgroups):
+    optional = {
+        c: [None if _is_missing(v) else v for v in df[c].tolist()]
+        for c in ("subgroup", "timepoint")
+        if c in df.columns
+    }
+    if not all(v is None or isinstance(v, str) for labels in optional.values() for v in labels):
         return False
+    subgroups = optional.get("subgroup", [None] * len(studies))
     return len(set(zip(subgroups, studies, strict=True))) == len(studies)
 
 
@@ -690,17 +698,19 @@ def _arm_arrays(
 
     A table that obeys :func:`sparsemeta.data.study_table`'s rules (as one it returned
     does) is used as it is: the rules are checked on the columns pooling reads anyway
-    (dtypes, the study and subgroup labels, the data values), which costs microseconds,
-    where validating again costs milliseconds on every pooling; row types are checked by
-    ``study_arrays``. The comparison and outcome labels, which pooling does not use, must
-    be present. Any other table goes through ``study_table``, which raises the DataError
-    naming the study and the field (or returns the normalised table).
+    (dtypes, labels, the data values), which costs microseconds where validating again
+    costs milliseconds on every pooling; row types are checked by ``study_arrays``. A study
+    label repeated in one subgroup (allowed across analyses) also sends the table through
+    ``study_table``, which raises the DataError naming the study and the field or returns
+    the normalised table.
     """
     kind = effects.MEASURES.get(measure) if isinstance(measure, str) else None
     if kind is not None and _columns_ok(df, kind):
         studies = df["study"].tolist()
         if _labels_ok(df, studies):
-            arr = effects.study_arrays(df, measure)
+            # invalid values (n = 0, ...) are refused below: no numpy warnings on the way
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                arr = effects.study_arrays(df, measure)
             if _values_ok(df, arr, kind):
                 return df, arr, tuple(studies)
     df = study_table(df)
@@ -833,6 +843,11 @@ def meta_analysis(
     if ("yi" in columns or "vi" in columns) and not any(c in columns for c in _MARKERS):
         if method != "IV":
             raise DataError(f"study table, field 'yi': method {method} needs arm-level counts")
+        if not isinstance(measure, str) or not measure.strip():
+            raise DataError(
+                f"study table, field 'measure': unknown measure {measure!r}; a yi/vi table "
+                "needs a measure label such as 'MD' or 'RR'"
+            )
         studies, arr = _yi_vi_arrays(data)
         log_scale = measure in _RATIO or measure == "PETO_OR"
     else:
@@ -1170,14 +1185,27 @@ def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
     Parameters
     ----------
     data : pandas.DataFrame
-        A validated study table of one analysis (:func:`sparsemeta.data.study_table`); the
-        ``subgroup`` column (if any) defines the subgroups, in order of first appearance.
+        A validated study table of one analysis (:func:`sparsemeta.data.study_table`; the
+        RevMan readers return one); the ``subgroup`` column (if any) defines the subgroups,
+        in order of first appearance. It is not validated again here (this is the fast
+        path of RevMan recomputation): pass a raw table through ``study_table`` first.
     settings : RevManSettings
 
     Returns
     -------
     RevManResult
+
+    Raises
+    ------
+    DataError
+        ``data`` is not a DataFrame or is empty, its data type does not fit the settings'
+        measure, or some studies have a subgroup and others none.
     """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(
+            f"revman, argument 'data': expected a pandas DataFrame (a study table), got "
+            f"{type(data).__name__}"
+        )
     arr = effects.study_arrays(data, settings.effect_measure)
     measure = "OR" if settings.method == "PETO" else settings.measure
     ratio = settings.ratio

@@ -262,11 +262,18 @@ def normal_normal(
         \;\Longrightarrow\;
         y_i \mid \mu, \tau \sim N(\mu, \sigma_i^2 + \tau^2)
 
-    (Röver 2020, Sec. 2). Only ``mu`` and ``tau`` are sampled, which keeps the posterior
-    two-dimensional and divergence-free at k = 2 (with ``target_accept`` 0.99, the default
-    that :func:`sparsemeta.fit.fit` uses for this family). The shrunken study effects and
-    the new-study effect are drawn afterwards by :func:`sparsemeta.fit.fit` from their exact
-    conditionals, draw by draw:
+    (Röver 2020, Sec. 2), with ``mu ~ N(m_0, s_0^2)`` or flat. Only ``tau`` and a
+    standardised ``mu`` are sampled. Given tau, mu is normal,
+    :math:`\mu \mid \tau, y \sim N(\hat\mu(\tau), V(\tau))` with
+    :math:`w_i = 1/(\sigma_i^2 + \tau^2)`, :math:`V = 1/(\sum_i w_i + s_0^{-2})` and
+    :math:`\hat\mu = V(\sum_i w_i y_i + m_0 s_0^{-2})` (:math:`s_0^{-2} = 0` when flat;
+    Röver 2020, Eq. 10-12), so the model samples :math:`\mu_z` with
+    :math:`\mu = \hat\mu(\tau) + \sqrt{V(\tau)}\,\mu_z` and adds the Jacobian
+    :math:`\tfrac12\log V(\tau)`. The joint density is unchanged, but :math:`\mu_z` is
+    a standard normal independent of tau a posteriori: the funnel between mu and tau that
+    makes the direct parameterisation diverge at k = 2 is gone. The shrunken study effects
+    and the new-study effect are drawn afterwards by :func:`sparsemeta.fit.fit` from their
+    exact conditionals, draw by draw:
 
     .. math::
 
@@ -285,26 +292,29 @@ def normal_normal(
         Prior of tau (see :mod:`sparsemeta.priors`); priors that depend on the standard
         errors receive ``se``.
     mu_prior : MuPrior, str or None
-        Prior of mu; ``None`` or ``"flat"`` is the flat prior.
+        Normal prior of mu (a value with ``mean`` and ``sd``); ``None`` or ``"flat"`` is the
+        flat prior.
 
     Returns
     -------
     pymc.Model
         Data containers ``y`` and ``se`` (dims ``study``; swap them with
-        :func:`pymc.set_data`, any k), free variables ``mu`` and ``tau``, the deterministic
-        ``location`` (the mean of :math:`\theta_i`, here ``mu`` for every study) and observed
-        ``y_obs``. ``location`` is the hook for extensions: after adding a covariate ``x``
-        and a slope ``beta`` to the model, ``pymc.do(model, {"location": mu + beta * x})``
-        gives the meta-regression :math:`\theta_i \sim N(\mu + \beta x_i, \tau^2)`.
-        The model's compiled form does not depend on k, so :func:`sparsemeta.fit.fit` reuses
-        one compilation for every normal-normal analysis with the same priors.
+        :func:`pymc.set_data`, any k); free variables ``mu_z`` and ``tau``; deterministic
+        ``mu``; the deterministic ``location`` (the mean of :math:`\theta_i`, ``mu`` for
+        every study); observed ``y_obs``. ``location`` is the hook for extensions: after
+        adding a covariate ``x`` and a slope ``beta`` to the model,
+        ``pymc.do(model, {"location": model["mu"] + beta * x})`` gives the meta-regression
+        :math:`\theta_i \sim N(\mu + \beta x_i, \tau^2)` (the standardisation of mu stays a
+        valid change of variables there, merely no longer an exact one). The compiled model
+        does not depend on k, so :func:`sparsemeta.fit.fit` reuses one compilation for every
+        normal-normal analysis with the same priors.
 
     Raises
     ------
     DataError
         Mismatched lengths, non-finite values, se <= 0, repeated labels.
     PriorError
-        A prior without a PyMC form.
+        A tau prior without a PyMC form, or a mu prior that is neither normal nor flat.
     """
     arrays = _arrays({"y": y, "se": se})
     labs = _labels(labels, arrays["y"].size)
@@ -312,10 +322,26 @@ def normal_normal(
     _check_positive({"se": arrays["se"]}, labs)
     _warn_single(len(labs))
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    if mu_p is not None and not all(hasattr(mu_p, a) for a in ("mean", "sd")):
+        raise PriorError(f"mu prior {mu_p}: the normal-normal model takes a normal or flat prior")
     with pm.Model(coords={"study": labs}) as model:
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
-        mu, tau = _add_mu_tau(tau_p, mu_p, arrays["se"])
+        if getattr(tau_p, "requires_se", False):
+            tau = tau_p.to_pymc("tau", se=arrays["se"])
+        else:
+            tau = tau_p.to_pymc("tau")
+        w = 1.0 / (se_data**2 + tau**2)
+        precision, weighted = w.sum(), (w * y_data).sum()
+        if mu_p is not None:
+            precision = precision + 1.0 / mu_p.sd**2
+            weighted = weighted + mu_p.mean / mu_p.sd**2
+        var_mu = 1.0 / precision
+        mu_z = pm.Flat("mu_z")
+        mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z)
+        pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu))
+        if mu_p is not None:
+            pm.Potential("mu_prior", -0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2)
         location = pm.Deterministic("location", mu + pt.zeros_like(y_data), dims="study")
         pm.Normal(
             "y_obs",

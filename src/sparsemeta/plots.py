@@ -398,6 +398,8 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                     color="0.3",
                 )
             )
+    else:
+        rows.append(ForestRow("RevMan 5 pooled estimate", "text", note="none: no estimable study"))
     published = result.published
     if "estimate" in published and "ci_low" in published:
         est, lo, hi = (float(published[k]) for k in ("estimate", "ci_low", "ci_high"))

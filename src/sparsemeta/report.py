@@ -118,7 +118,7 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(blocks: Iterable[_Block]) -> str:
+def _to_markdown(blocks: Iterable[_Block]) -> str:
     """Render blocks as GitHub-flavoured Markdown."""
     out: list[str] = []
     for b in blocks:
@@ -159,7 +159,7 @@ h2{border-bottom:1px solid #ddd;padding-bottom:0.2em;margin-top:2em}
 """
 
 
-def to_html(blocks: Iterable[_Block], title: str, root: Path) -> str:
+def _to_html(blocks: Iterable[_Block], title: str, root: Path) -> str:
     """Render blocks as one self-contained HTML page; images are read from ``root``
     and embedded as base64 ``data:`` URIs."""
     body: list[str] = []
@@ -523,8 +523,8 @@ def _build(
         *_files_section(nc),
     ]
     title = f"Reproduction report: {plan.title}"
-    (root / "report.md").write_text(to_markdown(blocks), encoding="utf-8")
-    (root / "report.html").write_text(to_html(blocks, title, root), encoding="utf-8")
+    (root / "report.md").write_text(_to_markdown(blocks), encoding="utf-8")
+    (root / "report.html").write_text(_to_html(blocks, title, root), encoding="utf-8")
     step("files")
 
 

@@ -21,10 +21,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta import data as data_mod
-from sparsemeta import effects, exact
+from sparsemeta import effects, exact, plots
 from sparsemeta import priors as pri
 from sparsemeta.errors import DataError, PriorError
-from sparsemeta.plots import fmt
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -119,26 +118,23 @@ class PriorComparison:
         -------
         matplotlib.figure.Figure
         """
-        from sparsemeta import plots
-
         return plots.prior_comparison(self, ax)
 
-    def plot_tau(self, ax: Axes | None = None) -> Figure:
-        """Prior (dashed) and exact posterior (solid) density of tau under each prior.
+    def plot_tau(self, ax: Sequence[Axes] | None = None) -> Figure:
+        """Prior (dashed) and exact posterior (solid) density of tau, one panel per prior,
+        with the KL divergence of the posterior from the prior in each panel's title.
 
         Improper priors have no density to draw; only their posterior is shown.
 
         Parameters
         ----------
-        ax : matplotlib Axes, optional
-            A new figure is made when omitted.
+        ax : sequence of matplotlib Axes, optional
+            One per prior; a new figure (three panels per row) is made when omitted.
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        from sparsemeta import plots
-
         return plots.tau_densities(self, ax)
 
     def __str__(self) -> str:
@@ -167,8 +163,8 @@ class PriorComparison:
             rows.append(
                 [
                     str(label),
-                    f"{fmt(mid)} [{fmt(lo)}, {fmt(hi)}]",
-                    f"[{fmt(plo)}, {fmt(phi)}]",
+                    f"{plots.fmt(mid)} [{plots.fmt(lo)}, {plots.fmt(hi)}]",
+                    f"[{plots.fmt(plo)}, {plots.fmt(phi)}]",
                     f"{prob:.3f}",
                     f"{r.tau_median:.2f} [{r.tau_low:.2f}, {r.tau_high:.2f}]",
                     _f(r.kl_tau, 3),

@@ -56,6 +56,7 @@ Friede T, Röver C, Wandel S, Neuenschwander B (2017). Biom J 59(4):658-671.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -128,7 +129,7 @@ def split_list(text: str) -> list[str]:
         Unbalanced brackets or an unterminated quote.
     """
     items: list[str] = []
-    depth, quote, start = 0, "", 0
+    quote, start = "", 0
     pairs = {")": "(", "]": "[", "}": "{"}
     stack: list[str] = []
     for pos, char in enumerate(text):
@@ -139,12 +140,10 @@ def split_list(text: str) -> list[str]:
             quote = char
         elif char in "([{":
             stack.append(char)
-            depth += 1
         elif char in pairs:
             if not stack or stack.pop() != pairs[char]:
                 raise DataError(f"unbalanced {char!r} at position {pos} in {text!r}")
-            depth -= 1
-        elif char == "," and depth == 0:
+        elif char == "," and not stack:
             items.append(text[start:pos])
             start = pos + 1
     if quote or stack:
@@ -577,6 +576,7 @@ def client(
             threads_per_worker=1,
             processes=processes,
             dashboard_address=None,
+            silence_logs=logging.ERROR,  # e.g. slow worker shutdown on a busy machine
         ) as cluster,
         Client(cluster) as c,
     ):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import xml.etree.ElementTree as StdET
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -147,6 +148,11 @@ _REFUSED = {
 }
 
 
+_DECLARED_ENCODING = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']"
+)
+
+
 def _parse_xml(raw: bytes, path: str) -> tuple[Element, dict[int, int]]:
     target = _LineTarget()
     parser = DefusedXMLParser(target=target, forbid_entities=True, forbid_external=True)
@@ -163,6 +169,13 @@ def _parse_xml(raw: bytes, path: str) -> tuple[Element, dict[int, int]]:
         raise RevManFormatError(
             f"{path}, line {line}: refused to read {what} ({exc}); RevMan files never "
             "contain one, and it is never expanded or fetched"
+        ) from exc
+    except (LookupError, ValueError) as exc:  # codec lookup/decoding for the declared encoding
+        declared = _DECLARED_ENCODING.match(raw)
+        name = repr(declared.group(1).decode("ascii", "replace")) if declared else "(none)"
+        raise RevManFormatError(
+            f"{path}, line 1: cannot decode the file with the encoding its XML declaration "
+            f"names, {name} ({exc}); RevMan 5 files are UTF-8"
         ) from exc
     return root, target.lines
 

@@ -1,0 +1,156 @@
+"""Benchmark of the Bayesian core: exact posterior, MCMC compile and sampling times.
+
+Run::
+
+    python benchmarks/bench_bayes.py            # full run (about 1-2 minutes)
+    python benchmarks/bench_bayes.py --quick    # fewer repetitions
+
+Prints, per item, the measured figure next to its target:
+
+* exact posterior (``sparsemeta.exact.posterior`` plus the summary with the shrunken study
+  effects) for k = 2 and k = 13: median wall time over repetitions (target <= 5 ms);
+* MCMC compile time per model family, cold, i.e. with the compiled-model cache cleared
+  (target <= 10 s);
+* sampling time of one fit, 4 chains x 1,000 draws after 1,000 warm-up draws, with a cached
+  compiled model (target <= 1 s), bulk ESS per second of the slowest-mixing quantity, and
+  the diagnostics of that fit;
+* the time of a second analysis of the same family with other data (the cache at work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from sparsemeta import effects, exact, fit, models, priors
+
+BCG = np.array(  # metafor's dat.bcg: tpos, tneg, cpos, cneg
+    [
+        [4, 119, 11, 128],
+        [6, 300, 29, 274],
+        [3, 228, 11, 209],
+        [62, 13536, 248, 12619],
+        [33, 5036, 47, 5761],
+        [180, 1361, 372, 1079],
+        [8, 2537, 10, 619],
+        [505, 87886, 499, 87892],
+        [29, 7470, 45, 7232],
+        [17, 1699, 65, 1600],
+        [186, 50448, 141, 27197],
+        [5, 2493, 3, 2338],
+        [27, 16886, 29, 17825],
+    ]
+)
+PIP_SECURE = ([31, 8], [46, 14], [9, 1], [54, 54])
+PIP_AVOIDANT = ([8, 1], [46, 14], [19, 10], [54, 54])
+ARMS = ([12.0, 10.5], [4.0, 5.0], [20, 35], [10.0, 10.0], [4.5, 5.5], [22, 30])
+ARMS_2 = ([8.0, 9.5], [3.0, 4.0], [25, 30], [9.0, 9.0], [3.5, 4.5], [24, 31])
+
+
+def _effects(counts) -> tuple[np.ndarray, np.ndarray]:
+    a, n1, c, n2 = (np.asarray(x, float) for x in counts)
+    yi, vi = effects.log_rr(a, n1, c, n2)
+    return yi, np.sqrt(vi)
+
+
+def bench_exact(repeats: int) -> None:
+    print("exact posterior (quadrature + summary of mu, tau, theta_new, shrunken theta_i)")
+    prior = priors.HalfNormal(0.5)
+    bcg = (BCG[:, 0], BCG[:, 0] + BCG[:, 1], BCG[:, 2], BCG[:, 2] + BCG[:, 3])
+    for label, (y, se) in (
+        ("k = 2 (PIP secure)", _effects(PIP_SECURE)),
+        ("k = 13 (BCG)", _effects(bcg)),
+    ):
+        exact.posterior(y, se, prior).summary()  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            exact.posterior(y, se, prior).summary()
+            times.append(time.perf_counter() - t0)
+        times_q = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            post = exact.posterior(y, se, prior)
+            for dist in (post.mu, post.tau, post.theta_new, *post.theta.values()):
+                dist.quantile([0.025, 0.5, 0.975])
+            times_q.append(time.perf_counter() - t0)
+        print(
+            f"  {label:20s} posterior + summary(): median {1e3 * statistics.median(times):7.1f} ms; "
+            f"posterior + 2.5/50/97.5% quantiles: {1e3 * statistics.median(times_q):7.1f} ms "
+            "(target <= 5 ms)"
+        )
+
+
+def _families():
+    hn = priors.HalfNormal(0.5)
+    y2, se2 = _effects(PIP_SECURE)
+    y2b, se2b = _effects(PIP_AVOIDANT)
+    return [
+        (
+            "normal-normal",
+            lambda: models.normal_normal(y2, se2, None, hn, None),
+            lambda: models.normal_normal(y2b, se2b, None, hn, None),
+        ),
+        (
+            "binomial-normal",
+            lambda: models.binomial_normal(*PIP_SECURE, None, hn, priors.mu_prior_default("OR")),
+            lambda: models.binomial_normal(*PIP_AVOIDANT, None, hn, priors.mu_prior_default("OR")),
+        ),
+        (
+            "binomial-rr",
+            lambda: models.binomial_rr(*PIP_SECURE, None, hn, priors.mu_prior_default("RR")),
+            lambda: models.binomial_rr(*PIP_AVOIDANT, None, hn, priors.mu_prior_default("RR")),
+        ),
+        (
+            "arm-normal",
+            lambda: models.arm_normal(*ARMS, None, priors.HalfNormal(2.0), None),
+            lambda: models.arm_normal(*ARMS_2, None, priors.HalfNormal(2.0), None),
+        ),
+    ]
+
+
+def bench_mcmc(fits: int) -> None:
+    print("MCMC (nutpie; k = 2; 4 chains x 1,000 draws after 1,000 warm-up; seeds 1..n)")
+    for family, build, build_other in _families():
+        fit.clear_cache()
+        first = fit.fit(build(), seed=0)
+        samples, ess_rates, diags = [], [], []
+        for seed in range(1, fits + 1):
+            result = fit.fit(build(), seed=seed)
+            samples.append(result.sampling_seconds)
+            d = result.diagnostics
+            ess_rates.append(min(d.ess_bulk_min, d.ess_tail_min) / result.sampling_seconds)
+            diags.append(d)
+        other = fit.fit(build_other(), seed=99)
+        worst_rhat = max(d.r_hat_max for d in diags)
+        print(
+            f"  {family:16s} compile {first.compile_seconds:5.1f} s (target <= 10 s); "
+            f"sampling median {statistics.median(samples):5.2f} s (target <= 1 s); "
+            f"min(bulk, tail) ESS/s median {statistics.median(ess_rates):7.0f}; "
+            f"divergences {sum(d.divergences for d in diags)}, max R-hat {worst_rhat:.3f}, "
+            f"min ESS {min(min(d.ess_bulk_min, d.ess_tail_min) for d in diags):.0f} over {fits} fits; "
+            f"second data set: {other.seconds:4.2f} s in total (cached={other.cached})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+    warnings.simplefilter("ignore", UserWarning)
+    bench_exact(repeats=5 if args.quick else 30)
+    bench_mcmc(fits=2 if args.quick else 5)
+
+
+if __name__ == "__main__":
+    main()
