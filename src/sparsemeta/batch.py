@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sparsemeta.check import revman_settings
 from sparsemeta.errors import DataError, SparsemetaError
 from sparsemeta.simulate import atomic_path, client, split_list
 
@@ -157,19 +158,6 @@ def _quantile_column(param: str, p: float) -> str:
     return f"{param}_q{round(p * 1000):03d}"
 
 
-def _settings(analysis: RevManAnalysis) -> Any:
-    from sparsemeta import frequentist
-
-    return frequentist.RevManSettings(
-        data_type=analysis.data_type,  # type: ignore[arg-type]
-        method=analysis.method,  # type: ignore[arg-type]
-        measure=analysis.measure,
-        random=analysis.random,
-        totals=analysis.totals,
-        log_data=bool(analysis.log_data),
-    )
-
-
 def _stored(values: Any) -> dict[str, float]:
     get = values.get
     return {
@@ -225,7 +213,7 @@ def _analysis_rows(
         skipped.append(Skipped(reason="no studies", **ident))
         return []
     try:
-        settings = _settings(analysis)
+        settings = revman_settings(analysis)
         result = frequentist.revman(analysis.studies, settings)
     except SparsemetaError as exc:
         skipped.append(Skipped(reason=f"cannot recompute: {exc}", **ident))
