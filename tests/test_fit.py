@@ -338,7 +338,7 @@ def test_diagnose_reports_divergences_and_rhat():
     )
     diag = fit.diagnose(idata)
     assert diag.divergences == 1
-    assert diag.r_hat_max > 1.5
+    assert diag.r_hat_max > 1.1
     assert any("R-hat of mu" in f for f in diag.failures)
     assert any("1 divergent" in f for f in diag.failures)
     clean = az.from_dict(

@@ -279,7 +279,7 @@ def prepare(
             cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
             model = build(*cols, labels, tau_prior, mu_prior)
         return model, own, pd.DataFrame({"study": [], "reason": []})
-    y, se, kept, measure, excluded = study_effects(tab, measure)
+    y, se, kept, measure, excluded = study_effects(table, measure)
     model = models.normal_normal(y, se, kept, tau_prior, mu_prior)
     return model, measure, excluded
 
