@@ -49,6 +49,28 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
+
+
+def _references_as_paragraph(app, what, name, obj, options, lines):
+    """Render numpydoc's "References" rubric as a bold paragraph.
+
+    docutils 0.22 gives every rubric an explicit name, so the "References" rubric of two
+    docstrings on different pages is reported by Sphinx as a duplicate label (a warning that
+    cannot be suppressed). Runs after numpydoc (priority 900).
+    """
+    if what == "module":
+        import sys
+        print("DEBUG", name, [l for l in lines if "eferences" in l or l.startswith("---")], file=sys.stderr)
+    for i, line in enumerate(lines):
+        if line.startswith(".. rubric:: "):
+            lines[i] = f"**{line.removeprefix('.. rubric:: ')}**"
+
+
+def setup(app):
+    """Sphinx extension hook of this configuration."""
+    app.connect("autodoc-process-docstring", _references_as_paragraph, priority=900)
+
+
 # --- HTML --------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sparsemeta {release}"

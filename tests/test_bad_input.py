@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from sparsemeta import (
+    check,
     cli,
     data,
     datasets,
@@ -35,7 +36,9 @@ from sparsemeta import (
     models,
     plan,
     priors,
+    sensitivity,
 )
+from sparsemeta import simulate as sim
 from sparsemeta.errors import (
     DataError,
     PlanError,
@@ -499,18 +502,30 @@ def test_prior_strings_are_parsed_strictly(text, fragments):
             id="negative-se-for-se-prior",
         ),
         pytest.param(
-            lambda: priors.describe("halfnormal(0.5)"),
-            ("halfnormal",),
-            id="describe-given-a-string",
-            marks=_known_bug(
-                "priors.describe('halfnormal(0.5)'): AttributeError ('str' has no 'proper')"
-            ),
+            lambda: priors.describe(None),
+            ("expected a tau prior or its string", "None"),
+            id="describe-given-none",
+        ),
+        pytest.param(
+            lambda: priors.describe(0.5),
+            ("expected a tau prior or its string", "0.5"),
+            id="describe-given-a-number",
         ),
     ],
 )
 def test_prior_api_rejects_bad_values(call, fragments):
     with raises(PriorError, *fragments):
         call()
+
+
+def test_prior_describe_accepts_a_prior_string():
+    """describe parses a prior string (and a string that does not parse is a PriorError)."""
+    summary = priors.describe("halfnormal(0.5)")
+    assert summary.prior == "halfnormal(scale=0.5)"
+    # median of HN(0.5) = 0.5 * Phi^-1(0.75), Phi^-1(0.75) = 0.6744897501960817
+    assert summary.median == pytest.approx(0.5 * 0.6744897501960817, rel=1e-12)
+    with raises(PriorError, "unknown tau prior", "'nope'"):
+        priors.describe("nope(1)")
 
 
 # ----------------------------------------------------------------------------- exact posterior
@@ -562,7 +577,6 @@ Y, SE = [0.1, 0.5], [0.2, 0.3]
             DataError,
             ("y",),
             id="text-effects",
-            marks=_known_bug("exact.posterior(['a', 'b'], ...): numpy ValueError, not DataError"),
         ),
     ],
 )
@@ -593,7 +607,6 @@ def test_exact_posterior_one_study_warns_and_still_answers():
         pytest.param(lambda p: p.summary(level=1.5), id="summary-level-above-one"),
     ],
 )
-@_known_bug("ExactPosterior methods raise ValueError, not a SparsemetaError, for bad arguments")
 def test_exact_posterior_methods_reject_bad_arguments(call):
     post = exact.posterior(Y, SE, "halfnormal(0.5)")
     with pytest.raises(SparsemetaError):
@@ -841,7 +854,6 @@ PLAN_CASES = [
         _plan_edit('data = "dataset:pip_barlow2015"', 'data = "latin1.csv"'),
         ("latin1.csv", "UTF-8"),
         id="data-csv-latin1",
-        marks=_known_bug("plan._read_studies: UnicodeDecodeError escapes for a Latin-1 CSV"),
     ),
 ]
 
@@ -976,10 +988,6 @@ CLI_CASES = [
         ["simulate", "--reps", "5", "--methods", "dl", "--out", "nowhere/table.csv"],
         ("nowhere/table.csv",),
         id="simulate-output-folder-missing",
-        marks=_known_bug(
-            "simulate.atomic_path: the error names the hidden temporary file "
-            "('nowhere/.table.csv.<random>.csv'), not the output path"
-        ),
     ),
     pytest.param(
         [
@@ -995,11 +1003,6 @@ CLI_CASES = [
         ],
         ("figure.xyz", "xyz"),
         id="simulate-unknown-figure-format",
-        marks=_known_bug(
-            "cli.simulate: matplotlib ValueError traceback for --figure with an unknown "
-            "extension, raised only after the whole simulation has run and after --out "
-            "has already been written (a partial output)"
-        ),
     ),
     pytest.param(
         ["fit", *FIT, "missing.csv"], ("missing.csv", "no such file"), id="fit-missing-file"
@@ -1070,6 +1073,11 @@ CLI_CASES = [
         id="fit-exact-engine-binomial-model",
     ),
     pytest.param([*FIT_MCMC, "--draws", "0"], ("draws", "0"), id="fit-zero-draws"),
+    pytest.param(
+        ["fit", "--measure", "RR", "--tau-prior", "jeffreys", "--engine", "mcmc", "ok.csv"],
+        ("jeffreys", "exact"),
+        id="fit-improper-prior-with-mcmc",
+    ),
     pytest.param(
         ["reproduce", "no_such_plan", "--out", "out/report"],
         ("no packaged plan", "'no_such_plan'", "pip_barlow2015"),
@@ -1308,10 +1316,142 @@ def _secure():
             ("binomial-normal", "SMD"),
             id="model-measure-mismatch",
         ),
+        pytest.param({"measure": "HR"}, ("unknown measure", "'HR'"), id="unknown-measure"),
+        pytest.param({"data": [1, 2]}, ("study table", "list"), id="list-instead-of-table"),
+        pytest.param(
+            {"target_accept": 1.5},
+            ("target_accept", "1.5"),
+            id="target-accept-above-one",
+            marks=[
+                pytest.mark.slow,
+                _known_bug(
+                    "fit.fit does not check target_accept: 1.5 is passed to the sampler, which "
+                    "runs and fails the diagnostics gate instead of a DataError up front"
+                ),
+            ],
+        ),
     ],
 )
 def test_fit_rejects_bad_settings_before_sampling(kwargs, fragments):
-    args = {"measure": "RR", "tau_prior": "halfnormal(0.5)"} | kwargs
-    measure = args.pop("measure")
+    args = {"data": _secure(), "measure": "RR", "tau_prior": "halfnormal(0.5)"} | kwargs
+    table, measure = args.pop("data"), args.pop("measure")
     with raises(DataError, *fragments):
-        fit.fit(_secure(), measure, **args)
+        fit.fit(table, measure, **args)
+
+
+# ----------------------------------------------------------------------------- sensitivity, simulation
+
+SE_RANGE = (0.3, 0.8)
+
+
+@pytest.mark.parametrize(
+    "call, error, fragments",
+    [
+        pytest.param(
+            lambda: sensitivity.compare_priors(_secure(), [], "RR"),
+            PriorError,
+            ("at least one tau prior",),
+            id="compare-priors-no-prior",
+        ),
+        pytest.param(
+            lambda: sensitivity.compare_priors(_secure(), ["nope"], "RR"),
+            PriorError,
+            ("unknown tau prior", "'nope'"),
+            id="compare-priors-unknown-prior",
+        ),
+        pytest.param(
+            lambda: sensitivity.compare_priors(_secure(), ["halfnormal(0.5)"] * 2, "RR"),
+            PriorError,
+            ("given twice",),
+            id="compare-priors-duplicate-prior",
+        ),
+        pytest.param(
+            lambda: sensitivity.compare_priors(_secure(), ["halfnormal(0.5)"]),
+            DataError,
+            ("measure",),
+            id="compare-priors-binary-data-without-measure",
+        ),
+        pytest.param(
+            lambda: sensitivity.compare_priors(_secure(), ["halfnormal(0.5)"], "XX"),
+            DataError,
+            ("unknown measure", "'XX'"),
+            id="compare-priors-unknown-measure",
+        ),
+        pytest.param(
+            lambda: sensitivity.compare_priors([0.1, 0.2], ["halfnormal(0.5)"]),
+            DataError,
+            ("se=",),
+            id="compare-priors-effects-without-se",
+        ),
+        pytest.param(
+            lambda: sensitivity.compare_priors(_secure(), ["halfnormal(0.5)"], "RR", level=2.0),
+            DataError,
+            ("level", "2"),
+            id="compare-priors-level-above-one",
+            marks=_known_bug(
+                "sensitivity.compare_priors(level=2): ValueError, not a sparsemeta error"
+            ),
+        ),
+        pytest.param(
+            lambda: sim.Design(k=(0,), taus=(0.1,), reps=10, se_range=SE_RANGE),
+            DataError,
+            ("k", ">= 1"),
+            id="design-zero-studies",
+        ),
+        pytest.param(
+            lambda: sim.Design(k=(2,), taus=(-0.1,), reps=10, se_range=SE_RANGE),
+            DataError,
+            ("tau", ">= 0"),
+            id="design-negative-tau",
+        ),
+        pytest.param(
+            lambda: sim.Design(k=(2,), taus=(0.1,), reps=0, se_range=SE_RANGE),
+            DataError,
+            ("reps", ">= 1"),
+            id="design-zero-replicates",
+        ),
+        pytest.param(
+            lambda: sim.Design(k=(2,), taus=(0.1,), reps=10),
+            DataError,
+            ("standard errors",),
+            id="design-without-standard-errors",
+        ),
+        pytest.param(
+            lambda: sim.simulate(
+                sim.Design(k=(2,), taus=(0.1,), reps=10, se_range=SE_RANGE), "", progress=False
+            ),
+            DataError,
+            ("no methods",),
+            id="simulate-no-methods",
+        ),
+        pytest.param(
+            lambda: sim.simulate(
+                sim.Design(k=(2,), taus=(0.1,), reps=10, se_range=SE_RANGE), "dl,dl", progress=False
+            ),
+            DataError,
+            ("twice", "'dl'"),
+            id="simulate-method-twice",
+        ),
+        pytest.param(
+            lambda: check.compare_printed(0.5, "n.s."),
+            DataError,
+            ("'n.s.'", "not a number"),
+            id="compare-printed-text",
+        ),
+        pytest.param(
+            lambda: frequentist.RevManSettings("binary", "MH", "SMD"),
+            DataError,
+            ("'measure'", "MH/SMD"),
+            id="revman-settings-impossible-measure",
+        ),
+        pytest.param(
+            lambda: frequentist.RevManSettings("binary", "MH", "RR", totals="MAYBE"),
+            DataError,
+            ("'totals'", "'MAYBE'"),
+            id="revman-settings-unknown-totals",
+        ),
+    ],
+)
+def test_analysis_apis_reject_bad_input(call, error, fragments):
+    with raises(error, *fragments):
+        call()

@@ -504,6 +504,76 @@ def test_summary_and_to_dict(post3):
     assert len(record["summary"]) == 6
 
 
+def _narrowest_on_a_grid(dist, level, n=4001):
+    """Shortest interval by its definition, brute force: the narrowest [q(a), q(a + level)]
+    over a grid of lower tail probabilities a in [0, 1 - level]."""
+    a = np.linspace(0.0, 1.0 - level, n)
+    lo, hi = dist.quantile(a), dist.quantile(a + level)
+    i = int(np.argmin(hi - lo))
+    return lo[i], hi[i]
+
+
+LOGNORMAL_TAU = _ScipyTauPrior(stats.lognorm(0.87, scale=math.exp(-1.28)), "lognormal")
+
+
+@pytest.mark.parametrize(
+    ("y", "se", "prior"),
+    [
+        pytest.param(Y3, SE3, LOGNORMAL_TAU, id="tau-interval-two-sided"),
+        pytest.param(Y3, SE3, halfnormal(0.5), id="tau-interval-from-zero"),
+        pytest.param([0.1, -0.6, 0.9, 1.2], [0.3, 0.5, 0.4, 0.3], halfnormal(1.0), id="k4"),
+    ],
+)
+def test_summary_shortest_intervals_match_brute_force(y, se, prior):
+    post = exact.posterior(y, se, prior, labels=[f"s{i}" for i in range(len(y))])
+    table = post.summary(level=0.9).set_index("param")
+    for param, row in table.iterrows():
+        dist = post[param]
+        lo, hi = row["shortest_low"], row["shortest_high"]
+        assert dist.cdf(hi) - dist.cdf(lo) == pytest.approx(0.9, abs=1e-8), param
+        grid_lo, grid_hi = _narrowest_on_a_grid(dist, 0.9)
+        assert hi - lo <= (grid_hi - grid_lo) * (1 + 1e-9), param
+        # the grid's a is off by up to half a step, moving the ends by about that / density
+        assert (lo, hi) == pytest.approx((grid_lo, grid_hi), abs=2e-3 * (hi - lo)), param
+        assert (lo, hi) == pytest.approx(dist.interval(0.9, shortest=True), abs=1e-9)
+        assert row["median"] == pytest.approx(dist.quantile(0.5), rel=1e-9, abs=1e-12)
+        assert (row["q050"], row["q950"]) == pytest.approx(dist.interval(0.9), rel=1e-9)
+
+
+def test_tau_interval_from_zero_when_the_density_there_beats_its_upper_end():
+    """The tau density peaks away from 0, yet [0, q(0.9)] is the shortest interval."""
+    tau = exact.posterior(Y3, SE3, halfnormal(0.5)).tau
+    assert tau.pdf(np.linspace(0.0, 1.0, 201)).max() > tau.pdf(0.0) > tau.pdf(tau.quantile(0.9))
+    assert tau.interval(0.9, shortest=True) == (0.0, pytest.approx(tau.quantile(0.9), rel=1e-12))
+
+
+def test_two_sided_tau_interval_has_equal_density_ends():
+    tau = exact.posterior(Y3, SE3, LOGNORMAL_TAU).tau
+    lo, hi = tau.interval(0.9, shortest=True)
+    assert lo > 0.0
+    assert tau.pdf(lo) == pytest.approx(tau.pdf(hi), rel=1e-6)
+
+
+def test_bad_method_arguments_raise_data_error_naming_the_method(post3):
+    with pytest.raises(DataError, match=r"mu\.interval: level .* got 2\.0"):
+        post3.mu.interval(2.0)
+    with pytest.raises(DataError, match=r"summary: level .* got 1\.5"):
+        post3.summary(level=1.5)
+    with pytest.raises(DataError, match=r"tau\.quantile: probabilities .* got -0\.1"):
+        post3.tau.quantile([0.5, -0.1])
+    with pytest.raises(DataError, match=r"theta\[b\]\.quantile: probabilities"):
+        post3.theta["b"].quantile(math.nan)
+    with pytest.raises(DataError, match="unknown comparison operator op='!='"):
+        post3.prob("mu", "!=", 0.0)
+
+
+def test_text_effects_name_the_study():
+    with pytest.raises(DataError, match="study 'B': effect y must be a number, got 'x'"):
+        exact.posterior([0.1, "x"], [0.2, 0.3], halfnormal(0.5), labels=["A", "B"])
+    with pytest.raises(DataError, match="study 'study 1': standard error se must be a number"):
+        exact.posterior([0.1, 0.2], [None, 0.3], halfnormal(0.5))
+
+
 def test_shrinkage_pulls_estimates_towards_the_mean(post3):
     for label, yi in zip("abc", Y3, strict=True):
         theta = post3.theta[label].mean
@@ -545,6 +615,32 @@ def test_batch_shortest_intervals_match_single_fit():
             lo, hi = dist.interval(0.9, shortest=True)
             assert df.loc[r, f"{name}_lower"] == pytest.approx(lo, abs=1e-3 * dist.sd)
             assert df.loc[r, f"{name}_upper"] == pytest.approx(hi, abs=1e-3 * dist.sd)
+
+
+def test_batch_params_selects_margins_and_keeps_their_values():
+    rng = np.random.default_rng(11)
+    se = rng.uniform(0.1, 0.8, (30, 2))
+    y = rng.normal(0.0, np.sqrt(se**2 + 0.1))
+    full = exact.posterior_batch(y, se, halfnormal(0.5))
+    mu_only = exact.posterior_batch(y, se, halfnormal(0.5), params=("mu",))
+    assert list(mu_only.columns) == [
+        "k", "mu_mean", "mu_sd", "mu_q025", "mu_q500", "mu_q975", "mu_lower", "mu_upper"
+    ]
+    np.testing.assert_array_equal(mu_only.to_numpy(), full[mu_only.columns].to_numpy())
+    two = exact.posterior_batch(y, se, halfnormal(0.5), params=["theta_new", "mu"])
+    assert [c for c in two.columns if c.endswith("_mean")] == ["mu_mean", "theta_new_mean"]
+    assert [c for c in full.columns if c.endswith("_mean")] == [
+        "mu_mean", "tau_mean", "theta_new_mean"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [(("sigma",), "unknown parameter 'sigma'"), ((), "at least one"), (3, "sequence")],
+)
+def test_batch_bad_params(params, match):
+    with pytest.raises(DataError, match=match):
+        exact.posterior_batch([[0.1, 0.2]], [[0.2, 0.3]], halfnormal(0.5), params=params)
 
 
 @pytest.mark.parametrize(

@@ -127,6 +127,57 @@ def test_tau2_parameterisation_is_halved():
         assert float(r.cdf(t)) == pytest.approx(stats.t.cdf((2 * math.log(t) + 2.99) / 2.16, 5))
 
 
+TAU = np.array([0.0, 1e-6, 0.05, 0.3, 1.0, 4.0, 50.0])
+
+# The same distributions built directly in scipy (log-t: tau = exp(X), X ~ t_df(l/2, s/2),
+# so log p(tau) = log f_t(log tau) - log tau; half-t: 2 f_t(tau)).
+SCIPY_LOGPDF = [
+    (HalfNormal(0.7), stats.halfnorm(scale=0.7).logpdf),
+    (HalfCauchy(0.4), stats.halfcauchy(scale=0.4).logpdf),
+    (HalfT(3.0, 0.5), lambda t: math.log(2) + stats.t(3.0, scale=0.5).logpdf(t)),
+    (Exponential(0.4), stats.expon(scale=0.4).logpdf),
+    (InvGamma(1.77, 0.55), stats.invgamma(1.77, scale=0.55).logpdf),
+    (LogNormalTau2(-2.56, 1.74), stats.lognorm(0.87, scale=math.exp(-1.28)).logpdf),
+    (
+        LogTTau2(-3.44, 2.59),
+        lambda t: np.where(
+            t > 0, stats.t(5.0, loc=-1.72, scale=1.295).logpdf(np.log(t)) - np.log(t), -np.inf
+        ),
+    ),
+    # Turner et al. (2015) Table IV, pain, non-pharm vs pharm: log(tau^2) ~ N(-0.80, 1.25^2)
+    (
+        Turner2015("pain", "non-pharm vs pharm"),
+        stats.lognorm(1.25 / 2, scale=math.exp(-0.80 / 2)).logpdf,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "prior, reference", SCIPY_LOGPDF, ids=[p.name for p, _ in SCIPY_LOGPDF]
+)
+def test_logpdf_matches_scipy(prior, reference):
+    """The numpy log densities agree with scipy's (-inf at tau = 0 where scipy has it)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = reference(TAU)
+    np.testing.assert_allclose(prior.logpdf(TAU), expected, rtol=1e-12, atol=1e-12)
+    assert prior.logpdf(-0.1) == -np.inf
+
+
+def test_distributions_are_not_shared_between_different_priors():
+    """Equal parameters in different families, or different parameters, give different priors."""
+    assert HalfNormal(0.5).median() == pytest.approx(0.5 * 0.6744897501960817)
+    assert Exponential(0.5).median() == pytest.approx(0.5 * math.log(2))
+    assert HalfCauchy(0.5).median() == pytest.approx(0.5)
+    assert HalfNormal(1.0).median() == pytest.approx(0.6744897501960817)
+    # the SE-dependent uniform-shrinkage prior follows se from call to call
+    other = np.array([0.5, 1.0])
+    s02 = 2 / (4 + 1)
+    p = UniformShrinkage()
+    assert float(p.cdf(0.5, se=SE)) != pytest.approx(float(p.cdf(0.5, se=other)))
+    assert float(p.cdf(0.5, se=other)) == pytest.approx(0.25 / (s02 + 0.25))
+    assert float(p.pdf(0.5, se=other)) == pytest.approx(2 * 0.5 * s02 / (s02 + 0.25) ** 2)
+
+
 def test_uniform_shrinkage_closed_form():
     # s0^2 = k / sum(se^-2) = 3 / (25 + 6.25 + 11.111...) ; cdf(t) = t^2 / (s0^2 + t^2)
     s02 = 3 / (25 + 6.25 + 1 / 0.09)

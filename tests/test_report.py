@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
+import os
 import re
+import stat
 from pathlib import Path
 
 import arviz as az
@@ -52,6 +54,9 @@ def test_every_file_is_written(result, folder):
     for name in figures:
         assert (folder / "figures" / name).read_bytes().startswith(PNG)
     assert not (folder / "idata").exists()  # no MCMC fits in this result
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask  # not a private temp folder
 
 
 def test_html_is_self_contained(folder):
@@ -179,7 +184,19 @@ def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_pa
         theta={},
         p_positive=0.99,
         log_scale=True,
-        extra={"idata": idata, "diagnostics": {"passed": False}},
+        extra={
+            "idata": idata,
+            "diagnostics": {
+                "passed": False,
+                "failures": ["R-hat 1.08 > 1.01"],
+                "r_hat_max": 1.08,
+                "ess_bulk_min": 120.0,
+                "ess_tail_min": 90.0,
+                "divergences": 3,
+                "engine": "nutpie",
+                "settings": {"chains": 2, "draws": 50, "tune": 50},
+            },
+        },
     )
     analyses = list(result.analyses)
     analyses[1] = dataclasses.replace(secure, mcmc={"halfnormal(scale=0.5)": fit})
@@ -194,4 +211,6 @@ def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_pa
     np.testing.assert_allclose(back.posterior["mu"].values, idata.posterior["mu"].values)
     summary = pd.read_csv(out / "summary.csv")
     assert summary.loc[1, "mcmc_mu_median"] == pytest.approx(math.exp(1.5))
-    assert "Binomial model mu (MCMC)" in (out / "report.md").read_text(encoding="utf-8")
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "Binomial model mu (MCMC)" in text
+    assert "3 divergences — **failed the diagnostics gate**: R-hat 1.08 > 1.01" in text

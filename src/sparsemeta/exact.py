@@ -146,6 +146,7 @@ class _Resolution:
 
 _FINE = _Resolution(n_breaks=48, order=12, prior_probs=_PRIOR_PROBS_FINE)
 _BATCH_TOL = 1e-7  # quantile solver tolerance in batch mode (quadrature error is larger)
+_BATCH_PARAMS = ("mu", "tau", "theta_new")  # margins posterior_batch can report
 _FAST = _Resolution(n_breaks=10, order=5, prior_probs=_PRIOR_PROBS_FAST)
 
 
@@ -198,11 +199,36 @@ def _tau_prior(tau_prior: Any) -> Any:
     return tau_prior
 
 
+def _float_array(
+    values: ArrayLike, field: str, labels: Sequence[str] | None
+) -> NDArray[np.float64]:
+    """``values`` as a float array; DataError naming the first study whose entry is no number.
+
+    The study is named by its label when ``labels`` has one per entry, else ``"study i"``.
+    """
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    entries = list(np.ravel(np.asarray(values, dtype=object)))
+    names = (
+        [str(lab) for lab in labels]
+        if labels is not None and len(labels) == len(entries)
+        else [f"study {i + 1}" for i in range(len(entries))]
+    )
+    for name, value in zip(names, entries, strict=True):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"study {name!r}: {field} must be a number, got {value!r}") from None
+    raise DataError(f"{field} must be a sequence of numbers, got {values!r}")
+
+
 def _check_study_data(
     y: ArrayLike, se: ArrayLike, labels: Sequence[str] | None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
-    y_arr = np.asarray(y, dtype=float)
-    se_arr = np.asarray(se, dtype=float)
+    y_arr = _float_array(y, "effect y", labels)
+    se_arr = _float_array(se, "standard error se", labels)
     if y_arr.ndim != 1 or se_arr.ndim != 1:
         raise DataError("y and se must be one-dimensional")
     if y_arr.shape != se_arr.shape:
@@ -510,7 +536,10 @@ def _build_grid(data: _Data, prior: Any, resolution: _Resolution) -> _Grid:
         lp = _log_prior(prior, tau, data.se, data.valid)
     loglik, mhat, vmu = data.conditional(tau)
     log_terms = np.where(np.isfinite(lp), lp + loglik + log_quad, -np.inf)
-    log_z = special.logsumexp(log_terms, axis=1)
+    top = log_terms.max(axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        log_z = np.log(np.exp(log_terms - top[:, None]).sum(axis=1)) + top
     if not np.all(np.isfinite(log_z)):
         raise PriorError(f"the tau prior {prior} gives zero posterior mass for these data")
     weight = np.exp(log_terms - log_z[:, None])
@@ -547,6 +576,18 @@ def _mixture_cdf(
     return cdf, pdf
 
 
+def _mixture_derivatives(
+    x: NDArray[np.float64], m: NDArray[np.float64], s: NDArray[np.float64], w: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """cdf, pdf and derivative of the pdf at x (n, q) of normal mixtures (n, N)."""
+    z = (x[..., None] - m[:, None, :]) / s[:, None, :]
+    cdf = np.matmul(special.ndtr(z), w[..., None])[..., 0]
+    dens = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    pdf = np.matmul(dens, (w / s)[..., None])[..., 0]
+    slope = -np.matmul(dens * z, (w / (s * s))[..., None])[..., 0]
+    return cdf, pdf, slope
+
+
 def _mixture_moments(
     m: NDArray[np.float64], s: NDArray[np.float64], w: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -562,9 +603,10 @@ def _mixture_quantile(
     w: NDArray[np.float64],
     tol: float = 1e-11,
 ) -> NDArray[np.float64]:
-    r"""Quantiles (n, q) of normal mixtures: Newton steps kept inside a bisection bracket.
+    r"""Quantiles (n, q) of normal mixtures: Halley steps kept inside a bisection bracket.
 
-    Starts from the weighted average of the component quantiles,
+    Halley's method (Newton's with the density's slope; cubic convergence) starts from the
+    weighted average of the component quantiles,
     :math:`\sum_j \omega_j (m_j + s_j \Phi^{-1}(p))`, and iterates each row until its
     steps are below ``tol`` times the mixture's sd (converged rows drop out).
     """
@@ -578,12 +620,13 @@ def _mixture_quantile(
     rows = np.arange(p.shape[0])
     for _ in range(200):
         xa, la, ha = x[rows], lo[rows], hi[rows]
-        f, d = _mixture_cdf(xa, m[rows], s[rows], w[rows])
+        f, d, slope = _mixture_derivatives(xa, m[rows], s[rows], w[rows])
         f = f - p[rows]
         la = np.where(f < 0, xa, la)
         ha = np.where(f < 0, ha, xa)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = xa - f / d
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = f / d
+            new = xa - newton / (1.0 - 0.5 * newton * slope / d)
         bad = ~np.isfinite(new) | (new < la) | (new > ha)
         new = np.where(bad, 0.5 * (la + ha), new)
         done = ((np.abs(new - xa) <= xtol[rows]) | (ha - la <= xtol[rows])).all(axis=1)
@@ -636,6 +679,102 @@ def _shortest(
     return low, high
 
 
+def _hpd_newton(
+    evaluate: Callable[
+        [NDArray[np.float64]],
+        tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    ],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    level: float,
+    lower: float = -np.inf,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    r"""Shortest intervals with probability ``level`` by Newton's method, n at once.
+
+    Solves :math:`F(h) - F(l) = 	ext{level}` and :math:`\log f(h) = \log f(l)` (the
+    stationarity condition of the width :math:`q(a + 	ext{level}) - q(a)`) for (l, h),
+    starting from (lo, hi), usually the equal-tailed interval. Steps are halved to keep
+    ``lower <= l < h``.
+
+    Parameters
+    ----------
+    evaluate
+        Maps x of shape (n, 2) to the cdf, the log density and the derivative of the log
+        density at x.
+    lo, hi : ndarray, shape (n,)
+        Starting intervals.
+    level : float
+        Probability of the intervals.
+    lower : float
+        Lower end of the support.
+
+    Returns
+    -------
+    lo, hi : ndarray
+        The intervals.
+    ok : ndarray of bool
+        Whether each converged to a local minimum of the width (:math:`(\log f)'` larger at
+        l than at h) no wider than the start; callers fall back to a search elsewhere.
+    """
+    start = hi - lo
+    x = np.stack([lo, hi], axis=1)
+    for _ in range(60):
+        cdf, logf, dlogf = evaluate(x)
+        g1 = cdf[:, 1] - cdf[:, 0] - level
+        g2 = logf[:, 1] - logf[:, 0]
+        f = np.exp(logf)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            det = f[:, 1] * dlogf[:, 0] - f[:, 0] * dlogf[:, 1]
+            step = (
+                -np.stack(
+                    [dlogf[:, 1] * g1 - f[:, 1] * g2, dlogf[:, 0] * g1 - f[:, 0] * g2], axis=1
+                )
+                / det[:, None]
+            )
+        step = np.where(np.isfinite(step), step, 0.0)
+        t = np.ones((x.shape[0], 1))
+        for _ in range(40):
+            new = x + t * step
+            bad = (new[:, :1] < lower) | (new[:, :1] >= new[:, 1:])
+            if not bad.any():
+                break
+            t = np.where(bad, 0.5 * t, t)
+        x = np.where(bad, x, new)
+        done = np.all(np.abs(t * step) <= 1e-13 * (x[:, 1:] - x[:, :1]), axis=1)
+        pinned = (x[:, 0] - lower <= 1e-12 * (x[:, 1] - x[:, 0])) & (step[:, 0] < 0)
+        if np.all(done | pinned):
+            break
+    cdf, logf, dlogf = evaluate(x)
+    ok = (
+        (np.abs(cdf[:, 1] - cdf[:, 0] - level) <= 1e-10)
+        & (np.abs(logf[:, 1] - logf[:, 0]) <= 1e-7)
+        & (dlogf[:, 0] > dlogf[:, 1])
+        & (x[:, 1] - x[:, 0] <= start * (1.0 + 1e-12))
+    )
+    return x[:, 0], x[:, 1], ok
+
+
+def _mixture_log_density(
+    x: NDArray[np.float64], m: NDArray[np.float64], s: NDArray[np.float64], w: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """cdf, log pdf and derivative of the log pdf at x (n, q) of normal mixtures (n, N)."""
+    cdf, pdf, slope = _mixture_derivatives(x, m, s, w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return cdf, np.log(pdf), slope / pdf
+
+
+def _mixture_shortest(
+    m: NDArray[np.float64],
+    s: NDArray[np.float64],
+    w: NDArray[np.float64],
+    level: float,
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Shortest intervals of normal mixtures (n, N) from the equal-tailed ones (lo, hi)."""
+    return _hpd_newton(lambda x: _mixture_log_density(x, m, s, w), lo, hi, level)
+
+
 # ----------------------------------------------------------------------------- marginals
 
 
@@ -683,11 +822,18 @@ class _Marginal(ABC):
         ``shortest=True`` the shortest interval holding ``level`` (the highest-density
         interval for a unimodal density), found by minimising q(a + level) - q(a) over a.
         """
-        if not 0.0 < level < 1.0:
-            raise ValueError(f"level must lie in (0, 1), got {level}")
+        level = _check_level(level, f"{self.name}.interval")
+        lo, hi = self.quantile(np.array([(1 - level) / 2, (1 + level) / 2]))
         if not shortest:
-            lo, hi = self.quantile(np.array([(1 - level) / 2, (1 + level) / 2]))
             return float(lo), float(hi)
+        return self._shortest(level, float(lo), float(hi))
+
+    def _shortest(self, level: float, lo: float, hi: float) -> tuple[float, float]:
+        """Shortest interval, starting from the equal-tailed interval (lo, hi)."""
+        return self._shortest_by_search(level)
+
+    def _shortest_by_search(self, level: float) -> tuple[float, float]:
+        """Shortest interval by bounded Brent minimisation of q(a + level) - q(a) over a."""
         if self._mode_at_zero():
             return 0.0, float(self.quantile(level))
 
@@ -745,9 +891,16 @@ class NormalMixture(_Marginal):
         xs = np.asarray(x, dtype=float).reshape(1, -1)
         return _scalar_or_array(x, _mixture_cdf(xs, *self._arrays())[0])
 
+    def _shortest(self, level: float, lo: float, hi: float) -> tuple[float, float]:
+        """Newton's method on the mixture's cdf and density (search if it fails)."""
+        s_lo, s_hi, ok = _mixture_shortest(*self._arrays(), level, np.array([lo]), np.array([hi]))
+        if ok[0]:
+            return float(s_lo[0]), float(s_hi[0])
+        return self._shortest_by_search(level)
+
     def quantile(self, p: ArrayLike) -> NDArray[np.float64] | float:
         """Posterior quantile (inverse cdf) by safeguarded Newton iterations."""
-        ps = _check_probs(p).reshape(1, -1)
+        ps = _check_probs(p, f"{self.name}.quantile").reshape(1, -1)
         return _scalar_or_array(p, _mixture_quantile(ps, *self._arrays()))
 
     @property
@@ -786,8 +939,39 @@ class TauPosterior(_Marginal):
 
     def quantile(self, p: ArrayLike) -> NDArray[np.float64] | float:
         """Posterior quantile of tau (Newton on the cdf inside the panel holding p)."""
-        ps = _check_probs(p).reshape(1, -1)
+        ps = _check_probs(p, "tau.quantile").reshape(1, -1)
         return _scalar_or_array(p, self._grid.tau_quantile(ps))
+
+    def _evaluate(
+        self, x: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """cdf, log density and (central-difference) slope of the log density at x (1, m)."""
+        g = self._grid
+        h = 1e-5 * x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = (g.log_post(x + h) - g.log_post(x - h)) / (2.0 * h)
+            return g.tau_cdf(x), g.log_post(x), slope
+
+    def _shortest(self, level: float, lo: float, hi: float) -> tuple[float, float]:
+        """[0, q(level)] when the density at 0 is at least that at q(level), else Newton
+        (search if it fails).
+
+        For a unimodal density, [0, q(level)] is then the set where the density is at least
+        its value at q(level), and it holds ``level``: the shortest interval.
+        """
+        one_sided = float(self.quantile(level))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_dens = self._grid.log_post(np.array([[0.0, one_sided]]))[0]
+        if log_dens[0] >= log_dens[1] or self._mode_at_zero():
+            return 0.0, one_sided
+        s_lo, s_hi, ok = _hpd_newton(
+            self._evaluate, np.array([lo]), np.array([hi]), level, lower=0.0
+        )
+        if not ok[0]:
+            return self._shortest_by_search(level)
+        if one_sided <= s_hi[0] - s_lo[0]:
+            return 0.0, one_sided
+        return float(s_lo[0]), float(s_hi[0])
 
     def _mode_at_zero(self) -> bool:
         g = self._grid
@@ -813,11 +997,31 @@ class TauPosterior(_Marginal):
         return float(math.sqrt(max((g.weight * (g.tau - mean) ** 2).sum(), 0.0)))
 
 
-def _check_probs(p: ArrayLike) -> NDArray[np.float64]:
-    ps = np.asarray(p, dtype=float)
-    if np.any(~np.isfinite(ps)) or np.any((ps < 0) | (ps > 1)):
-        raise ValueError("probabilities must lie in [0, 1]")
+def _check_probs(p: ArrayLike, where: str) -> NDArray[np.float64]:
+    """Probabilities as a float array; DataError (naming ``where``) unless all lie in [0, 1]."""
+    try:
+        ps = np.asarray(p, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: probabilities must be numbers in [0, 1], got {p!r}") from None
+    bad = ~np.isfinite(ps) | (ps < 0) | (ps > 1)
+    if np.any(bad):
+        raise DataError(
+            f"{where}: probabilities must lie in [0, 1], got {float(ps[bad].ravel()[0])!r}"
+        )
     return ps
+
+
+def _check_level(level: Any, where: str) -> float:
+    """The interval probability as a float; DataError (naming ``where``) unless in (0, 1)."""
+    if (
+        isinstance(level, bool | np.bool_)
+        or not isinstance(level, int | float | np.integer | np.floating)
+        or not 0.0 < float(level) < 1.0
+    ):
+        raise DataError(
+            f"{where}: level must be a number strictly between 0 and 1 (e.g. 0.95), got {level!r}"
+        )
+    return float(level)
 
 
 # ----------------------------------------------------------------------------- results
@@ -889,8 +1093,11 @@ class ExactPosterior:
 
     def prob(self, param: str, op: Literal["<", "<=", ">", ">="], threshold: float) -> float:
         """Posterior probability such as P(mu < 0): ``prob("mu", "<", 0)``."""
-        if op not in _OPS:
-            raise ValueError(f"op must be one of {sorted(_OPS)}, got {op!r}")
+        if not isinstance(op, str) or op not in _OPS:
+            raise DataError(
+                f"prob: unknown comparison operator op={op!r}; use one of "
+                f"{', '.join(repr(o) for o in _OPS)}"
+            )
         below = float(self[param].cdf(threshold))
         return below if _OPS[op] else 1.0 - below
 
@@ -951,24 +1158,38 @@ class ExactPosterior:
         """One row per parameter: median, mean, sd, equal-tailed and shortest interval.
 
         Columns ``param, median, mean, sd, q<lo>, q<hi>, shortest_low, shortest_high``
-        (``q025, q975`` for the default level 0.95).
+        (``q025, q975`` for the default level 0.95). The normal-mixture margins (mu,
+        theta_new and every theta_i) are solved together, as arrays.
         """
-        lo_name, hi_name = _quantile_name((1 - level) / 2), _quantile_name((1 + level) / 2)
+        level = _check_level(level, "summary")
+        probs = np.array([0.5, (1 - level) / 2, (1 + level) / 2])
+        mixtures = [self.mu, self.theta_new, *self.theta.values()]
+        m = np.stack([d.means for d in mixtures])
+        s = np.stack([d.sds for d in mixtures])
+        w = np.broadcast_to(self.mu.weights, m.shape)
+        q = _mixture_quantile(np.tile(probs, (len(mixtures), 1)), m, s, w)
+        s_lo, s_hi, ok = _mixture_shortest(m, s, w, level, q[:, 1], q[:, 2])
+        found: dict[str, tuple[NDArray[np.float64], tuple[float, float]]] = {
+            d.name: (q[i], (s_lo[i], s_hi[i]) if ok[i] else d._shortest_by_search(level))
+            for i, d in enumerate(mixtures)
+        }
+        tau_q = np.asarray(self.tau.quantile(probs))
+        found["tau"] = (tau_q, self.tau._shortest(level, tau_q[1], tau_q[2]))
+        lo_name, hi_name = _quantile_name(probs[1]), _quantile_name(probs[2])
         rows = []
         for param in self._params():
             dist = self[param]
-            lo, hi = dist.interval(level)
-            s_lo, s_hi = dist.interval(level, shortest=True)
+            (median, lo, hi), (short_lo, short_hi) = found[param]
             rows.append(
                 {
                     "param": param,
-                    "median": dist.median,
+                    "median": float(median),
                     "mean": dist.mean,
                     "sd": dist.sd,
-                    lo_name: lo,
-                    hi_name: hi,
-                    "shortest_low": s_lo,
-                    "shortest_high": s_hi,
+                    lo_name: float(lo),
+                    hi_name: float(hi),
+                    "shortest_low": float(short_lo),
+                    "shortest_high": float(short_hi),
                 }
             )
         return pd.DataFrame(rows)
@@ -1073,6 +1294,7 @@ def posterior_batch(
     shortest: bool = False,
     chunk_size: int = 1000,
     n_jobs: int = 1,
+    params: Sequence[str] = _BATCH_PARAMS,
 ) -> pd.DataFrame:
     """Exact posteriors of many meta-analyses at once (vectorised over rows).
 
@@ -1093,17 +1315,22 @@ def posterior_batch(
         Rows processed together (bounds memory).
     n_jobs : int
         Threads working on chunks in parallel (numpy releases the GIL in its loops).
+    params : sequence of str
+        Margins to report, any of ``"mu"``, ``"tau"``, ``"theta_new"`` (default all three);
+        e.g. ``("mu",)`` skips the tau and theta_new quantiles (about twice as fast).
 
     Returns
     -------
     pandas.DataFrame
-        One row per meta-analysis: ``k`` and, for ``p`` in mu, tau, theta_new,
-        ``{p}_mean, {p}_sd, {p}_q025, ...`` and ``{p}_lower, {p}_upper`` (the interval).
+        One row per meta-analysis: ``k`` and, for ``p`` in ``params`` (in the order mu,
+        tau, theta_new), ``{p}_mean, {p}_sd, {p}_q025, ...`` and ``{p}_lower, {p}_upper``
+        (the interval).
 
     Raises
     ------
     DataError
-        Shapes differ, NaN in different places, a row without studies, se <= 0, inf.
+        Shapes differ, NaN in different places, a row without studies, se <= 0, inf;
+        quantiles outside [0, 1], a level outside (0, 1), unknown or no ``params``.
     PriorError
         Bad priors, or an improper posterior in any row (e.g. an improper tau prior and a
         row with too few studies).
@@ -1117,14 +1344,16 @@ def posterior_batch(
     y, se, valid = _check_batch(Y, SE)
     prior = _tau_prior(tau_prior)
     mu = _mu_prior(mu_prior)
-    qs = _check_probs(np.asarray(quantiles, dtype=float)).ravel()
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
+    qs = _check_probs(quantiles, "posterior_batch, argument 'quantiles'").ravel()
+    level = _check_level(level, "posterior_batch")
+    names = _check_params(params)
     probs = np.concatenate([qs, [(1 - level) / 2, (1 + level) / 2]])
 
     def run(start: int) -> dict[str, NDArray[np.float64]]:
         sl = slice(start, start + chunk_size)
-        return _batch_chunk(_Data(y[sl], se[sl], valid[sl], mu), prior, probs, level, shortest)
+        return _batch_chunk(
+            _Data(y[sl], se[sl], valid[sl], mu), prior, probs, level, shortest, names
+        )
 
     starts = range(0, y.shape[0], chunk_size)
     if n_jobs > 1:
@@ -1134,7 +1363,7 @@ def posterior_batch(
         chunks = [run(start) for start in starts]
     out = {key: np.concatenate([ch[key] for ch in chunks]) for key in chunks[0]}
     columns: dict[str, NDArray[Any]] = {"k": valid.sum(axis=1)}
-    for p in ("mu", "tau", "theta_new"):
+    for p in names:
         columns[f"{p}_mean"] = out[f"{p}_mean"]
         columns[f"{p}_sd"] = out[f"{p}_sd"]
         for i, q in enumerate(qs):
@@ -1162,8 +1391,34 @@ def _prune(
     )
 
 
+def _check_params(params: Sequence[str]) -> tuple[str, ...]:
+    """The requested batch margins in canonical order; DataError naming an unknown one."""
+    if isinstance(params, str):
+        params = (params,)
+    try:
+        chosen = list(params)
+    except TypeError:
+        raise DataError(
+            f"posterior_batch, argument 'params': expected a sequence of names, got {params!r}"
+        ) from None
+    unknown = [p for p in chosen if p not in _BATCH_PARAMS]
+    if unknown:
+        raise DataError(
+            f"posterior_batch, argument 'params': unknown parameter {unknown[0]!r}; "
+            f"use any of {', '.join(repr(p) for p in _BATCH_PARAMS)}"
+        )
+    if not chosen:
+        raise DataError("posterior_batch, argument 'params': name at least one parameter")
+    return tuple(p for p in _BATCH_PARAMS if p in chosen)
+
+
 def _batch_chunk(
-    data: _Data, prior: Any, probs: NDArray[np.float64], level: float, shortest: bool
+    data: _Data,
+    prior: Any,
+    probs: NDArray[np.float64],
+    level: float,
+    shortest: bool,
+    names: tuple[str, ...],
 ) -> dict[str, NDArray[np.float64]]:
     grid = _build_grid(data, prior, _FAST)
     n = data.y.shape[0]
@@ -1182,7 +1437,8 @@ def _batch_chunk(
         return lambda pp: _mixture_quantile(pp, mhat, sd, weight, tol=_BATCH_TOL)
 
     quantile_fns = {"mu": mixture_q(sd_mu), "tau": tau_q, "theta_new": mixture_q(sd_new)}
-    for name, qfun in quantile_fns.items():
+    for name in names:
+        qfun = quantile_fns[name]
         if name == "tau":
             mean = (grid.weight * grid.tau).sum(axis=1)
             sd = np.sqrt((grid.weight * (grid.tau - mean[:, None]) ** 2).sum(axis=1))

@@ -26,6 +26,7 @@ from sparsemeta import data as data_mod
 from sparsemeta import datasets, frequentist, priors
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import DataError, PlanError, PriorError
+from sparsemeta.io import read_table
 
 __all__ = [
     "CI_METHODS",
@@ -748,15 +749,19 @@ def _check_source(path: Path, where: str, source: str) -> None:
 
 
 def _read_studies(path: Path, source: str) -> pd.DataFrame:
+    """The plan's study table: a packaged data set or a CSV file read by ``io.read_table``.
+
+    ``read_table``'s DataError (which names the data file, the line, the study and the
+    column; e.g. a wrong delimiter or bytes that are not UTF-8) becomes a PlanError that
+    also names the plan file.
+    """
     name = _dataset_name(source)
     try:
         if name is not None:
             return datasets.load(name, "studies")
-        return data_mod.study_table(pd.read_csv(path.parent / source))
+        return read_table(path.parent / source)
     except DataError as exc:
         raise PlanError(f"{path}: [review].data {source!r}: {exc}") from None
-    except OSError as exc:
-        raise PlanError(f"{path}: [review].data {source!r} cannot be read: {exc}") from None
 
 
 def _read_published(path: Path, source: str, *, printed: bool) -> pd.DataFrame:

@@ -255,6 +255,8 @@ def tau_densities(
 
     See :meth:`sparsemeta.sensitivity.PriorComparison.plot_tau`.
     """
+    from matplotlib.ticker import MaxNLocator
+
     labels = list(comp.table.index)
     n = len(labels)
     if ax is None:
@@ -284,8 +286,7 @@ def tau_densities(
             raise ValueError(f"tau_densities needs one axes per prior ({n})")
         fig = axes[0].figure
     colors = prior_colors(labels)
-    upper = max(float(p.tau.quantile(0.99)) for p in comp.posteriors.values())
-    upper = min(max(upper, 0.5), 4.0)
+    upper = min(max(1.4 * float(comp.table["tau_high"].max()), 0.5), 4.0)
     grid = np.linspace(0.0, upper, 400)[1:]
     for a, lab in zip(axes, labels, strict=False):
         post, prior = comp.posteriors[lab], comp.priors[lab]
@@ -305,6 +306,8 @@ def tau_densities(
         a.set_title(head, fontsize=8.5)
         a.set_xlim(0.0, upper)
         a.set_ylim(bottom=0.0)
+        a.yaxis.set_major_locator(MaxNLocator(4))
+        a.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
         a.tick_params(labelsize=8)
     for a in axes[:n]:
         a.set_xlabel("tau", fontsize=8.5)
@@ -339,7 +342,14 @@ class ForestRow:
 
 
 def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
-    """The rows of the forest plot of one analysis result (see :func:`forest`)."""
+    """The rows of the forest plot of one analysis result (see :func:`forest`).
+
+    Top to bottom: each study with its 95% CI and RevMan weight (or why it is not
+    estimable); RevMan's pooled estimate and CI; the frequentist prediction interval (or
+    why it is undefined, e.g. k < 3); the published estimate; the exact Bayesian mu and
+    new-study prediction interval under the default prior ``default_label``; and the same
+    for each MCMC fit.
+    """
     r = result.frequentist
     assert r is not None  # only analyses with data have a forest plot
     log = r.log_scale
@@ -400,10 +410,11 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
             )
     else:
         rows.append(ForestRow("RevMan 5 pooled estimate", "text", note="none: no estimable study"))
-    published = result.published
-    if "estimate" in published and "ci_low" in published:
-        est, lo, hi = (float(published[k]) for k in ("estimate", "ci_low", "ci_high"))
+    published = _printed_interval(result.published)
+    if published is not None:
+        est, lo, hi = published
         g = math.log if log else float
+        text = result.published
         rows.append(
             ForestRow(
                 "published (review)",
@@ -411,7 +422,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 g(est),
                 g(lo),
                 g(hi),
-                f"{published['estimate']} [{published['ci_low']}, {published['ci_high']}]",
+                f"{text['estimate']} [{text['ci_low']}, {text['ci_high']}]",
                 color="0.45",
             )
         )
@@ -465,6 +476,15 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
             )
         )
     return rows
+
+
+def _printed_interval(printed: dict[str, str]) -> tuple[float, float, float] | None:
+    """The published estimate and CI as numbers, or ``None`` if any is missing or not a number."""
+    try:
+        est, lo, hi = (float(printed[k]) for k in ("estimate", "ci_low", "ci_high"))
+    except (KeyError, ValueError):
+        return None
+    return (est, lo, hi) if all(map(math.isfinite, (est, lo, hi))) else None
 
 
 def short_prior_label_from_string(text: str) -> str:

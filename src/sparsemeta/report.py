@@ -10,7 +10,9 @@
     studies.csv                one row per study x analysis: data, effect, weight, shrinkage
     figures/*.png              forest plot and tau prior/posterior plot per analysis with
                                data, and one prior-sensitivity figure across analyses
-    idata/*.nc                 InferenceData of each MCMC fit (ArviZ NetCDF)
+    idata/*.nc                 InferenceData of each MCMC fit the result carries (ArviZ
+                               NetCDF; a BayesSummary with an ``idata`` attribute or
+                               ``extra["idata"]``)
 
 Everything is built in a temporary folder next to the output folder and then moved into
 place with :func:`os.replace` (the whole folder when the output folder is new or empty,
@@ -29,7 +31,7 @@ import math
 import os
 import re
 import shutil
-import tempfile
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -459,7 +461,10 @@ def write_report(
     out.parent.mkdir(parents=True, exist_ok=True)
     table = result.plan.studies() if studies is None else data.study_table(studies)
     step = progress or (lambda _text: None)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    # mkdir (not tempfile.mkdtemp, which makes the folder private): the folder may become
+    # the report folder itself, so it gets the user's usual permissions
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
     try:
         _build(result, table, tmp, step)
         _publish(tmp, out)
@@ -731,6 +736,7 @@ def _analysis_section(
                 ),
             )
         )
+    blocks += [_Para(_mcmc_text(s)) for s in a.mcmc.values()]
     blocks.append(_Image(f"figures/{slug}-forest.png", f"forest plot: {a.analysis.label}"))
     if comp is not None:
         blocks += [
@@ -741,6 +747,28 @@ def _analysis_section(
             _Image(f"figures/{slug}-tau.png", f"tau prior vs posterior: {a.analysis.label}"),
         ]
     return blocks
+
+
+def _mcmc_text(s: BayesSummary) -> str:
+    """One sentence on an MCMC fit: model, prior, sampler and its diagnostics gate."""
+    d = s.extra.get("diagnostics") or {}
+    settings = d.get("settings") or {}
+    name = plots.short_prior_label_from_string(s.prior)
+    text = f"MCMC fit, {s.model} model, tau prior {name}"
+    if settings:
+        text += (
+            f" ({d.get('engine', 'sampler')}: {settings.get('chains')} chains × "
+            f"{settings.get('draws')} draws after {settings.get('tune')} tuning steps)"
+        )
+    if "r_hat_max" in d:
+        text += (
+            f": R-hat max {d['r_hat_max']:.3f}, bulk ESS min {d.get('ess_bulk_min', math.nan):.0f}, "
+            f"tail ESS min {d.get('ess_tail_min', math.nan):.0f}, "
+            f"{d.get('divergences', 0)} divergences"
+        )
+    if d.get("passed") is False:
+        return text + " — **failed the diagnostics gate**: " + "; ".join(d.get("failures", []))
+    return text + (" — diagnostics gate passed." if d.get("passed") else ".")
 
 
 def _no_data_section(result: ReproduceResult) -> list[_Block]:

@@ -44,7 +44,6 @@ _DESCRIBE_SCALE = {
     "SMD": "SMD",
     "GENERIC": "generic",
 }
-_MEASURE_NAMES = {"RR": "risk ratio", "OR": "odds ratio", "PETO_OR": "odds ratio (Peto)"}
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ class PriorComparison:
         t = self.table
         pct = f"{100 * self.level:g}%"
         ratio = self.log_scale
-        name = _MEASURE_NAMES.get(self.measure, self.measure)
+        name = plots.measure_name(self.measure)
         effect = f"{name} (median [{pct} CrI])" if ratio else f"mu (median [{pct} CrI])"
         head = [
             f"Prior comparison: {self.measure}, k = {self.k} "

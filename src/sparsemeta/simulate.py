@@ -86,6 +86,7 @@ __all__ = [
     "Method",
     "Replicates",
     "atomic_path",
+    "check_output_path",
     "client",
     "draw",
     "evaluate",
@@ -783,15 +784,60 @@ def _table(design: Design, names: tuple[str, ...], results: list[dict[str, Any]]
 # --------------------------------------------------------------------------- output
 
 
+def check_output_path(path: str | os.PathLike[str], *, figure: bool = False) -> None:
+    """Check that ``path`` can be an output file, before any work is done.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to be written.
+    figure : bool, default False
+        ``path`` is a figure: its extension must be a format matplotlib can write.
+
+    Raises
+    ------
+    DataError
+        The folder of ``path`` does not exist (or is not a folder), or, for a figure, the
+        extension is missing or not a format matplotlib supports (the message lists them).
+    """
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise DataError(f"cannot write {str(path)!r}: the folder {str(folder)!r} does not exist")
+    if figure:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        ext = target.suffix.lower().removeprefix(".")
+        if ext not in formats:
+            got = f"extension {ext!r}" if ext else "no extension"
+            raise DataError(
+                f"figure {str(path)!r}: {got} is not a figure format matplotlib can write; "
+                f"use one of {', '.join(sorted(formats))}"
+            )
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path`` atomically.
 
     The temporary file keeps ``path``'s suffix (so writers that pick a format from it work)
     and is removed if the block raises.
+
+    Raises
+    ------
+    DataError
+        Naming ``path`` (not the temporary file) when its folder does not exist or the
+        temporary file cannot be created there.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    check_output_path(target)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix
+        )
+    except OSError as exc:
+        raise DataError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -846,6 +892,7 @@ def plot(table: pd.DataFrame, path: str | os.PathLike[str] | None = None) -> Fig
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", frameon=False)
     if path is not None:
+        check_output_path(path, figure=True)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=120)
     return fig

@@ -97,6 +97,10 @@ def design_from_args(args: argparse.Namespace) -> sim.Design:
 def run(args: argparse.Namespace) -> int:
     """Run the study; print a table (or JSON) and write the requested files."""
     design = design_from_args(args)
+    if args.out:
+        sim.check_output_path(args.out)
+    if args.figure:
+        sim.check_output_path(args.figure, figure=True)
     result = sim.simulate(
         design,
         args.methods,
