@@ -50,25 +50,33 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
 
+def _headings_as_paragraphs(app, what, name, obj, options, lines):
+    """Render section headings inside docstrings as bold paragraphs.
 
-def _references_as_paragraph(app, what, name, obj, options, lines):
-    """Render numpydoc's "References" rubric as a bold paragraph.
-
-    docutils 0.22 gives every rubric an explicit name, so the "References" rubric of two
-    docstrings on different pages is reported by Sphinx as a duplicate label (a warning that
-    cannot be suppressed). Runs after numpydoc (priority 900).
+    numpydoc turns the sections of function and class docstrings into rubrics, and module
+    docstrings may hold plain section headings ("References" underlined with dashes). docutils
+    0.22 names both, so the "References" of two modules on different pages are reported as a
+    duplicate label (a warning that cannot be suppressed). A bold paragraph reads the same and
+    names nothing. Runs after numpydoc (priority 900).
     """
-    if what == "module":
-        import sys
-        print("DEBUG", name, [l for l in lines if "eferences" in l or l.startswith("---")], file=sys.stderr)
     for i, line in enumerate(lines):
         if line.startswith(".. rubric:: "):
             lines[i] = f"**{line.removeprefix('.. rubric:: ')}**"
+        elif (
+            what == "module"
+            and 0 < i < len(lines) - 1
+            and line.strip()
+            and not lines[i - 1].strip()
+            and len(set(lines[i + 1])) == 1
+            and lines[i + 1][0] in "-=~^"
+            and len(lines[i + 1]) >= len(line.strip())
+        ):
+            lines[i], lines[i + 1] = f"**{line.strip()}**", ""
 
 
 def setup(app):
     """Sphinx extension hook of this configuration."""
-    app.connect("autodoc-process-docstring", _references_as_paragraph, priority=900)
+    app.connect("autodoc-process-docstring", _headings_as_paragraphs, priority=900)
 
 
 # --- HTML --------------------------------------------------------------------------------

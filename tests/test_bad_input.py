@@ -1455,3 +1455,107 @@ SE_RANGE = (0.3, 0.8)
 def test_analysis_apis_reject_bad_input(call, error, fragments):
     with raises(error, *fragments):
         call()
+
+
+# ----------------------------------------------------------------------------- tidy CSV study tables
+
+_HEAD = "comparison,outcome,study,events_t,n_t,events_c,n_c\n"
+_TABLE = _HEAD + "A vs B,Death,Ames 2001,1,10,2,12\nA vs B,Death,Bell 2004,3,20,5,21\n"
+
+
+def _table_edit(old: str, new: str) -> str:
+    assert old in _TABLE, old
+    return _TABLE.replace(old, new, 1)
+
+
+READ_TABLE_CASES = [
+    pytest.param("", ("empty",), id="empty-file"),
+    pytest.param(_HEAD, ("no studies",), id="header-only"),
+    pytest.param("<COCHRANE_REVIEW/>", ("XML", "read_revman"), id="rm5-given-to-csv-reader"),
+    pytest.param(_TABLE.replace(",", ";"), ("line 1", "';'"), id="semicolon-delimiter"),
+    pytest.param(_TABLE.replace(",", "\t"), ("line 1", "tab"), id="tab-delimiter"),
+    pytest.param(
+        _TABLE.replace("Ames", "Müller").encode("latin-1"), ("line 2", "not UTF-8"), id="latin1"
+    ),
+    pytest.param(_TABLE.encode("utf-16"), ("not UTF-8", "UTF-16"), id="utf16"),
+    pytest.param(
+        _table_edit("Ames 2001,1,", "Ames 2001,-1,"),
+        ("'Ames 2001'", "'events_t'", "negative"),
+        id="negative-count",
+    ),
+    pytest.param(
+        _table_edit("Ames 2001,1,", "Ames 2001,1.5,"),
+        ("'Ames 2001'", "'events_t'", "not an integer"),
+        id="fractional-count",
+    ),
+    pytest.param(
+        _table_edit("Ames 2001,1,", "Ames 2001,one,"),
+        ("line 2", "'Ames 2001'", "'events_t'", "not a number"),
+        id="text-count",
+    ),
+    pytest.param(
+        _table_edit("Ames 2001,1,", "Ames 2001,NaN,"),
+        ("'Ames 2001'", "'events_t'", "missing"),
+        id="nan-count",
+    ),
+    pytest.param(
+        _table_edit("Ames 2001,1,", "Ames 2001,inf,"),
+        ("line 2", "'events_t'", "'inf'"),
+        id="infinite-count",
+    ),
+    pytest.param(
+        _table_edit("Ames 2001,1,", "Ames 2001,11,"), ("'Ames 2001'", "exceed"), id="events-above-n"
+    ),
+    pytest.param(
+        _table_edit("Bell 2004", "Ames 2001"), ("'Ames 2001'", "duplicate"), id="duplicate-study"
+    ),
+    pytest.param(
+        _table_edit("Ames 2001,1,10,2,12", "Ames 2001,1,10,2,12,9"),
+        ("line 2", "8 fields", "7"),
+        id="extra-field",
+    ),
+    pytest.param(_table_edit("Ames 2001", '"Ames 2001'), ("line 2", "fields"), id="unclosed-quote"),
+    pytest.param(_table_edit("study", "trial"), ("line 1", "'study'"), id="no-study-column"),
+    pytest.param(
+        _table_edit("Ames 2001", ""), ("line 2", "'study'", "empty"), id="empty-study-label"
+    ),
+    pytest.param(
+        _HEAD.replace("n_c", "n_t") + "A,B,S,1,2,3,4\n", ("'n_t'", "twice"), id="duplicate-column"
+    ),
+    pytest.param(
+        _HEAD + "A,B," + "x" * 300_000 + ",1,2,3,4\n", ("line 2", "not valid CSV"), id="huge-field"
+    ),
+    pytest.param(
+        "comparison,outcome,study,mean_t,sd_t,n_t,mean_c,sd_c,n_c\nA,B,S,1,0,10,2,1,10\n",
+        ("'S'", "'sd_t'", "> 0"),
+        id="sd-zero",
+    ),
+    pytest.param(
+        "comparison,outcome,study,effect,se,log_scale\nA,B,S,0.1,0.2,yes\n",
+        ("line 2", "'log_scale'", "TRUE or FALSE"),
+        id="log-scale-text",
+    ),
+]
+
+
+@pytest.mark.parametrize("content, fragments", READ_TABLE_CASES)
+def test_read_table_rejects_bad_files(tmp_path, content, fragments):
+    path = tmp_path / "studies.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    with raises(DataError, "studies.csv", *fragments):
+        io.read_table(path)
+
+
+@pytest.mark.parametrize(
+    "path, fragments",
+    [
+        pytest.param(None, ("file path", "NoneType"), id="none"),
+        pytest.param(3, ("file path", "int"), id="number"),
+        pytest.param("missing.csv", ("missing.csv", "cannot read"), id="missing-file"),
+        pytest.param(".", ("cannot read",), id="directory"),
+    ],
+)
+def test_read_table_rejects_bad_paths(tmp_path, monkeypatch, path, fragments):
+    monkeypatch.chdir(tmp_path)
+    with raises(DataError, *fragments):
+        io.read_table(path)

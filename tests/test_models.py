@@ -84,7 +84,9 @@ def test_normal_normal_mu_given_tau_is_the_exact_conditional():
 
 def test_binomial_normal_density_no_correction():
     et, nt, ec, nc = np.array([0, 0]), np.array([46, 14]), np.array([6, 0]), np.array([54, 54])
-    model = models.binomial_normal(et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)")
+    model = models.binomial_normal(
+        et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)", parameterization="non-centred"
+    )
     assert {rv.name for rv in model.free_RVs} == {"mu", "tau", "baseline", "z"}
     point = {"mu": -1.0, "tau": 0.3, "baseline": np.array([-2.0, -4.0]), "z": np.array([0.5, -1.0])}
     theta = point["mu"] + point["tau"] * point["z"]
@@ -102,7 +104,9 @@ def test_binomial_normal_density_no_correction():
 @pytest.mark.parametrize("theta_sign", [1.0, -1.0])
 def test_binomial_rr_density_and_constraint(theta_sign):
     et, nt, ec, nc = np.array([31, 8]), np.array([46, 14]), np.array([9, 1]), np.array([54, 54])
-    model = models.binomial_rr(et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)")
+    model = models.binomial_rr(
+        et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)", parameterization="non-centred"
+    )
     u = np.array([0.7, 0.95])
     point = {"mu": theta_sign * 1.2, "tau": 0.5, "baseline": u, "z": np.array([0.4, 1.5])}
     theta = point["mu"] + point["tau"] * point["z"]
@@ -127,21 +131,43 @@ def test_arm_normal_density():
     a = np.array([0.3, -0.2])
     point = {"mu": 1.0, "tau": 0.5, "baseline_std": a, "z": np.array([0.1, -0.4])}
     alpha = mc + sdc / np.sqrt(nc) * a
-    theta = point["mu"] + point["tau"] * point["z"]
+    # conditional parameterisation: theta = b mu + (1 - b) md + sqrt((1 - b) v) z
+    md, v = mt - mc, sdt**2 / nt + sdc**2 / nc
+    bw = v / (v + point["tau"] ** 2)
+    scale = np.sqrt((1 - bw) * v)
+    theta = bw * point["mu"] + (1 - bw) * md + scale * point["z"]
     expected = (
         stats.norm.logpdf(mc, alpha, sdc / np.sqrt(nc)).sum()
         + stats.norm.logpdf(mt, alpha + theta, sdt / np.sqrt(nt)).sum()
-        + stats.norm.logpdf(point["z"]).sum()
+        + stats.norm.logpdf(theta, point["mu"], point["tau"]).sum()
+        + np.log(scale).sum()
         + stats.halfnorm.logpdf(point["tau"], scale=2.0)
     )
     assert _logp(model, point) == pytest.approx(expected, rel=1e-8)
 
 
-def test_binomial_centred_option():
-    model = models.binomial_normal(
-        [1, 2], [10, 10], [3, 4], [10, 10], None, "halfnormal(1)", None, centered=True
+def test_binomial_parameterizations_share_one_density():
+    # the conditional and centred forms are changes of variables of the same model: at the
+    # same theta their log densities differ exactly by the log Jacobian of theta(z)
+    counts = ([31, 8], [46, 14], [9, 1], [54, 54])
+    centred = models.binomial_normal(
+        *counts, None, "halfnormal(1)", None, parameterization="centred"
     )
-    assert {rv.name for rv in model.free_RVs} == {"mu", "tau", "baseline", "theta"}
+    assert {rv.name for rv in centred.free_RVs} == {"mu", "tau", "baseline", "theta"}
+    cond = models.binomial_normal(*counts, None, "halfnormal(1)", None)
+    assert {rv.name for rv in cond.free_RVs} == {"mu", "tau", "baseline", "z"}
+    a, n1, c, n2 = (np.asarray(x, float) for x in counts)
+    a, c, b, d = a + 0.5, c + 0.5, n1 - a + 0.5, n2 - c + 0.5
+    ref, v = np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+    mu, tau, z = 1.0, 0.6, np.array([0.3, -0.8])
+    bw = v / (v + tau**2)
+    theta = bw * mu + (1 - bw) * ref + np.sqrt((1 - bw) * v) * z
+    base = np.array([-1.5, -3.0])
+    lp_c = _logp(centred, {"mu": mu, "tau": tau, "baseline": base, "theta": theta})
+    lp_z = _logp(cond, {"mu": mu, "tau": tau, "baseline": base, "z": z})
+    assert lp_z - lp_c == pytest.approx(np.log(np.sqrt((1 - bw) * v)).sum(), abs=1e-9)
+    with pytest.raises(DataError, match="parameterization"):
+        models.binomial_rr(*counts, None, "halfnormal(1)", None, parameterization="other")
 
 
 # ----------------------------------------------------------------------------- bad input

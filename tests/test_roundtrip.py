@@ -1,7 +1,9 @@
 """Round trips and reproducibility.
 
-* Property-based: any valid study table written as a RevMan ``.rm5`` file and read back is
-  the same study table (labels, counts, means, SDs, effects and flags, bit for bit).
+* Property-based: any valid study table written as a RevMan ``.rm5`` file
+  (:func:`sparsemeta.io.write_revman`) or as CSV (:meth:`pandas.DataFrame.to_csv`) and read
+  back (:func:`sparsemeta.io.read_revman`, :func:`sparsemeta.io.read_table`) is the same
+  study table (labels, counts, means, SDs, effects and flags, bit for bit).
 * Fuzzing: mutated or truncated bytes of a valid ``.rm5`` file either read or raise a
   :class:`~sparsemeta.errors.RevManFormatError`; nothing else escapes the reader.
 * Results saved and loaded are identical: result tables through Parquet and CSV, MCMC draws
@@ -172,6 +174,19 @@ def test_rm5_round_trip_of_the_packaged_pip_table(tmp_path):
     table = table.assign(outcome=table["outcome"] + " (" + table["timepoint"] + ")", timepoint=None)
     io.write_revman(table, tmp_path / "pip.rm5")
     back = io.read_revman(tmp_path / "pip.rm5").studies
+    pd.testing.assert_frame_equal(_comparable(back), _comparable(table), check_exact=True)
+
+
+# --------------------------------------------------------------------------- CSV round trip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=study_tables())
+def test_csv_written_by_pandas_reads_back_as_the_same_study_table(tmp_path_factory, table):
+    """``DataFrame.to_csv`` (the CSV writer users have) then ``io.read_table``: no change."""
+    path = tmp_path_factory.mktemp("csv") / "studies.csv"
+    table.to_csv(path, index=False)
+    back = io.read_table(path)
     pd.testing.assert_frame_equal(_comparable(back), _comparable(table), check_exact=True)
 
 

@@ -92,7 +92,7 @@ class ModelInfo:
     observed : tuple of str
         Names of the containers that are observed data (the rest are constants).
     options : dict
-        Builder options that change the model graph (e.g. ``centered``).
+        Builder options that change the model graph (e.g. ``parameterization``).
     """
 
     family: str
@@ -230,12 +230,62 @@ def _add_mu_tau(tau_prior: Any, mu_prior: Any, se: NDArray[np.float64] | None) -
     return mu, tau
 
 
-def _study_effects(mu: Any, tau: Any, centered: bool) -> Any:
-    """theta_i ~ N(mu, tau^2), centred or non-centred (theta_i = mu + tau z_i)."""
-    if centered:
+PARAMETERIZATIONS: tuple[str, ...] = ("conditional", "non-centred", "centred")
+
+
+def _study_effects(
+    mu: Any, tau: Any, parameterization: str, ref_effect: Any = None, ref_var: Any = None
+) -> Any:
+    r"""Create ``theta`` (dims ``study``) with theta_i ~ N(mu, tau^2) in the current model.
+
+    ``"centred"`` samples theta_i; ``"non-centred"`` samples z_i ~ N(0, 1) with
+    theta_i = mu + tau z_i; ``"conditional"`` samples z_i with
+
+    .. math::
+
+                heta_i = b_i\mu + (1 - b_i)\hat y_i + \sqrt{(1 - b_i) v_i}\, z_i,\qquad
+        b_i = v_i / (v_i + 	au^2),
+
+    where :math:`\hat y_i, v_i` are a rough normal approximation of study i's likelihood
+    (``ref_effect``, ``ref_var``). That is the conditional posterior of theta_i under the
+    approximation, so z_i is close to N(0, 1) whether tau is small or large: non-centred for
+    uninformative studies, centred for informative ones. It is only a change of variables:
+    the prior N(mu, tau^2) of theta_i and the Jacobian enter as a potential, so the model
+    (with its exact likelihood) is unchanged whatever the approximation.
+    """
+    if parameterization == "centred":
         return pm.Normal("theta", mu=mu, sigma=tau, dims="study")
-    z = pm.Normal("z", 0.0, 1.0, dims="study")
-    return pm.Deterministic("theta", mu + tau * z, dims="study")
+    if parameterization == "non-centred":
+        z = pm.Normal("z", 0.0, 1.0, dims="study")
+        return pm.Deterministic("theta", mu + tau * z, dims="study")
+    b = ref_var / (ref_var + tau**2)
+    scale = pt.sqrt((1.0 - b) * ref_var)
+    z = pm.Flat("z", dims="study")
+    theta = pm.Deterministic("theta", b * mu + (1.0 - b) * ref_effect + scale * z, dims="study")
+    prior = pm.logp(pm.Normal.dist(mu, tau), theta)
+    pm.Potential("theta_prior", (prior + pt.log(scale)).sum())
+    return theta
+
+
+def _check_parameterization(parameterization: str) -> None:
+    if parameterization not in PARAMETERIZATIONS:
+        raise DataError(
+            f"parameterization {parameterization!r}: use one of {list(PARAMETERIZATIONS)}"
+        )
+
+
+def _reference(counts: dict[str, NDArray[np.int64]], scale: str) -> dict[str, NDArray[np.float64]]:
+    """Normal approximation of each study's log OR / log RR likelihood (0.5 added to every
+    cell): used only to choose the change of variables of ``theta``, never as data."""
+    a, c = counts["events_t"] + 0.5, counts["events_c"] + 0.5
+    n1, n2 = counts["n_t"] + 1.0, counts["n_c"] + 1.0
+    if scale == "OR":
+        b, d = n1 - a, n2 - c
+        return {"ref_effect": np.log(a * d / (b * c)), "ref_var": 1 / a + 1 / b + 1 / c + 1 / d}
+    return {
+        "ref_effect": np.log(a / n1) - np.log(c / n2),
+        "ref_var": 1 / a - 1 / n1 + 1 / c - 1 / n2,
+    }
 
 
 def _attach(model: pm.Model, info: ModelInfo) -> pm.Model:
@@ -364,7 +414,7 @@ def binomial_normal(
     mu_prior: Any = None,
     *,
     baseline_sd: float = BASELINE_SD,
-    centered: bool = False,
+    parameterization: str = "conditional",
 ) -> pm.Model:
     r"""Binomial-normal hierarchical model on the log odds ratio (arm-level counts).
 
@@ -397,26 +447,32 @@ def binomial_normal(
     baseline_sd : float
         Prior SD of the comparator-arm log odds alpha_i (default sqrt(10), i.e. variance
         10 as in MetaStan).
-    centered : bool
-        Sample theta_i directly (centred) instead of z_i (non-centred, the default, which
-        avoids the funnel between tau and theta when studies are small).
+    parameterization : {"conditional", "non-centred", "centred"}
+        How theta is sampled (the model is the same): ``"conditional"`` (default) samples
+        the standardised deviation of theta_i from its approximate conditional posterior,
+        which behaves like the non-centred form for sparse studies and like the centred
+        form for large ones, and was the only one of the three without divergences on
+        both the sparse PIP examples and large-arm data at k = 2 (see ``_study_effects``).
 
     Returns
     -------
     pymc.Model
-        Data ``events_t, n_t, events_c, n_c``; free ``mu, tau, baseline`` (alpha_i) and
-        ``z`` (or ``theta`` when centred); deterministic ``theta``; observed
+        Data ``events_t, n_t, events_c, n_c`` and ``ref_effect, ref_var`` (the normal
+        approximation that shapes the change of variables); free ``mu, tau, baseline``
+        (alpha_i) and ``z`` (or ``theta`` when centred); deterministic ``theta``; observed
         ``events_t_obs, events_c_obs``.
     """
     counts, labs = _counts(events_t, n_t, events_c, n_c, labels)
     if not (math.isfinite(baseline_sd) and baseline_sd > 0):
         raise PriorError(f"baseline_sd must be finite and > 0, got {baseline_sd!r}")
+    _check_parameterization(parameterization)
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    held = {**counts, **_reference(counts, "OR")}
     with pm.Model(coords={"study": labs}) as model:
-        data = {name: pm.Data(name, arr, dims="study") for name, arr in counts.items()}
+        data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, None)
         alpha = pm.Normal("baseline", 0.0, baseline_sd, dims="study")
-        theta = _study_effects(mu, tau, centered)
+        theta = _study_effects(mu, tau, parameterization, data["ref_effect"], data["ref_var"])
         pm.Binomial(
             "events_c_obs", n=data["n_c"], logit_p=alpha, observed=data["events_c"], dims="study"
         )
@@ -427,9 +483,9 @@ def binomial_normal(
             observed=data["events_t"],
             dims="study",
         )
-    options = {"baseline_sd": float(baseline_sd), "centered": bool(centered)}
+    options = {"baseline_sd": float(baseline_sd), "parameterization": parameterization}
     info = ModelInfo(
-        "binomial-normal", tuple(labs), tau_p, mu_p, counts, ("events_t", "events_c"), options
+        "binomial-normal", tuple(labs), tau_p, mu_p, held, ("events_t", "events_c"), options
     )
     return _attach(model, info)
 
@@ -443,7 +499,7 @@ def binomial_rr(
     tau_prior: Any,
     mu_prior: Any = None,
     *,
-    centered: bool = False,
+    parameterization: str = "conditional",
 ) -> pm.Model:
     r"""Exact-binomial random-effects model on the log risk ratio (Warn et al. 2002).
 
@@ -470,23 +526,26 @@ def binomial_rr(
 
     Parameters
     ----------
-    events_t, n_t, events_c, n_c, labels, tau_prior, mu_prior, centered
+    events_t, n_t, events_c, n_c, labels, tau_prior, mu_prior, parameterization
         As in :func:`binomial_normal`; mu is the mean log risk ratio.
 
     Returns
     -------
     pymc.Model
-        Data ``events_t, n_t, events_c, n_c``; free ``mu, tau, baseline`` (u_i) and ``z``
-        (or ``theta`` when centred); deterministic ``theta``; observed
+        Data ``events_t, n_t, events_c, n_c, ref_effect, ref_var``; free
+        ``mu, tau, baseline`` (u_i) and ``z`` (or ``theta`` when centred); deterministic
+        ``theta``; observed
         ``events_t_obs, events_c_obs``.
     """
     counts, labs = _counts(events_t, n_t, events_c, n_c, labels)
+    _check_parameterization(parameterization)
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    held = {**counts, **_reference(counts, "RR")}
     with pm.Model(coords={"study": labs}) as model:
-        data = {name: pm.Data(name, arr, dims="study") for name, arr in counts.items()}
+        data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, None)
         u = pm.Uniform("baseline", 0.0, 1.0, dims="study")
-        theta = _study_effects(mu, tau, centered)
+        theta = _study_effects(mu, tau, parameterization, data["ref_effect"], data["ref_var"])
         log_u = pt.log(u)
         p_c = pt.exp(log_u + pt.minimum(0.0, -theta))
         p_t = pt.exp(log_u + pt.minimum(theta, 0.0))
@@ -497,9 +556,9 @@ def binomial_rr(
         tuple(labs),
         tau_p,
         mu_p,
-        counts,
+        held,
         ("events_t", "events_c"),
-        {"centered": bool(centered)},
+        {"parameterization": parameterization},
     )
     return _attach(model, info)
 
@@ -521,7 +580,7 @@ def arm_normal(
 
         \bar y_{ci} \sim N(\alpha_i, s_{ci}^2 / n_{ci}),\quad
         \bar y_{ti} \sim N(\alpha_i + \theta_i, s_{ti}^2 / n_{ti}),\quad
-        \theta_i = \mu + \tau z_i,\; z_i \sim N(0, 1),
+        \theta_i \sim N(\mu, \tau^2),
 
     with a flat prior on each arm-level baseline mean :math:`\alpha_i`. The sample SDs are
     treated as the known arm SDs (the usual plug-in of the normal-normal model on the MD;
@@ -531,7 +590,9 @@ def arm_normal(
     with RevMan's MD variance, kept at arm level so that arm-level terms (baseline
     covariates, a common SD) can be added. ``alpha_i`` is sampled on the standardised
     scale ``a_i = (alpha_i - ybar_ci) / (s_ci / sqrt(n_ci))`` (a linear map, so the flat
-    prior is unchanged) to keep the sampler scale-free.
+    prior is unchanged) to keep the sampler scale-free, and theta_i in the
+    ``"conditional"`` parameterisation of :func:`binomial_normal` (reference: the observed
+    MD and its variance).
 
     Parameters
     ----------
@@ -565,7 +626,8 @@ def arm_normal(
         mu, tau = _add_mu_tau(tau_p, mu_p, np.sqrt(held["se_t"] ** 2 + held["se_c"] ** 2))
         a = pm.Flat("baseline_std", dims="study")
         alpha = data["mean_c"] + data["se_c"] * a
-        theta = _study_effects(mu, tau, centered=False)
+        md_var = data["se_t"] ** 2 + data["se_c"] ** 2
+        theta = _study_effects(mu, tau, "conditional", data["mean_t"] - data["mean_c"], md_var)
         pm.Normal("mean_c_obs", mu=alpha, sigma=data["se_c"], observed=data["mean_c"], dims="study")
         pm.Normal(
             "mean_t_obs",
