@@ -1133,12 +1133,18 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, 
         pytest.param(["revman-check", "junk.rm5"], id="malformed-review"),
         pytest.param(["priors", "halfnormal(0.5"], id="unparsable-prior"),
         pytest.param(["simulate", "--k", "0"], id="bad-simulation-design"),
+        pytest.param(
+            ["fit", "--measure", "RR", "--tau-prior", "halfnormal(0.5)", "junk.rm5"],
+            id="fit-given-a-malformed-file",
+        ),
+        pytest.param(["reproduce", "junk.toml", "--out", "report"], id="malformed-plan"),
         pytest.param(["no-such-command"], id="unknown-subcommand"),
     ],
 )
 def test_cli_process_prints_no_traceback(tmp_path, argv):
     """The real console entry point, in its own process: status 2 and a message, no traceback."""
     (tmp_path / "junk.rm5").write_text(JUNK, encoding="utf-8")
+    (tmp_path / "junk.toml").write_text(JUNK, encoding="utf-8")
     proc = subprocess.run(
         [
             sys.executable,
@@ -1154,7 +1160,7 @@ def test_cli_process_prints_no_traceback(tmp_path, argv):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr.strip().splitlines()[-1]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.rm5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.rm5", "junk.toml"]
 
 
 # ----------------------------------------------------------------------------- PyMC models and fit

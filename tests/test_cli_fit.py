@@ -71,7 +71,9 @@ def test_exact_engine_json(csv, capsys):
 
 def test_generic_effects_on_log_scale(csv, capsys):
     y, se = _secure_log_rr()
-    text = "study,effect,se\n" + "".join(f"s{i},{float(y[i])!r},{float(se[i])!r}\n" for i in range(2))
+    text = "study,effect,se\n" + "".join(
+        f"s{i},{float(y[i])!r},{float(se[i])!r}\n" for i in range(2)
+    )
     status, out = _run_json(
         capsys,
         [

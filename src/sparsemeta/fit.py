@@ -75,7 +75,7 @@ DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
     "normal-normal": 0.95,
     "binomial-normal": 0.95,
     "binomial-rr": 0.99,
-    "arm-normal": 0.95,
+    "arm-normal": 0.99,
     None: 0.95,
 }
 
@@ -598,7 +598,7 @@ def _summarise(
         }
 
     for var, effect in (("mu", True), ("tau", False), ("theta_new", True)):
-        if var not in post:
+        if var not in post or set(post[var].dims) != {"chain", "draw"}:
             continue
         draws = post[var].values.ravel()
         diag = diag_of(var, {})

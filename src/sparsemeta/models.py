@@ -243,8 +243,8 @@ def _study_effects(
 
     .. math::
 
-                heta_i = b_i\mu + (1 - b_i)\hat y_i + \sqrt{(1 - b_i) v_i}\, z_i,\qquad
-        b_i = v_i / (v_i + 	au^2),
+        \theta_i = b_i\mu + (1 - b_i)\hat y_i + \sqrt{(1 - b_i) v_i}\, z_i,\qquad
+        b_i = v_i / (v_i + \tau^2),
 
     where :math:`\hat y_i, v_i` are a rough normal approximation of study i's likelihood
     (``ref_effect``, ``ref_var``). That is the conditional posterior of theta_i under the
@@ -427,7 +427,7 @@ def binomial_normal(
 
     .. math::
 
-        \theta_i = \mu + \tau z_i,\; z_i \sim N(0, 1),\qquad
+        \theta_i \sim N(\mu, \tau^2),\qquad
         \alpha_i \sim N(0, \mathtt{baseline\_sd}^2)
 
     (Smith, Spiegelhalter & Thomas 1995; the binomial-normal model of Günhan, Röver &
@@ -508,7 +508,7 @@ def binomial_rr(
         r_{ci} \sim \mathrm{Bin}(n_{ci}, p_{ci}),\quad
         r_{ti} \sim \mathrm{Bin}(n_{ti}, p_{ti}),\quad
         p_{ti} = p_{ci}\, e^{\theta_i},\quad
-        \theta_i = \mu + \tau z_i,\; z_i \sim N(0, 1).
+        \theta_i \sim N(\mu, \tau^2).
 
     Both risks must stay below 1, i.e. :math:`\log p_{ci} \le \min(0, -\theta_i)`: the
     constraint of Warn, Thompson & Spiegelhalter (2002). It is built into the
