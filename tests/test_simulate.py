@@ -260,6 +260,26 @@ def test_plot_has_a_column_per_k(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
 
 
+def test_plot_refuses_a_bad_figure_path_and_writes_nothing(tmp_path) -> None:
+    result = sim.simulate(sim.Design(k=(2,), taus=(0.0,), reps=20, se=(0.5,)), "dl")
+    with pytest.raises(DataError, match=r"fig\.xyz'?: extension 'xyz' is not a figure format"):
+        result.plot(tmp_path / "fig.xyz")
+    with pytest.raises(DataError, match="no extension"):
+        result.plot(tmp_path / "fig")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_paths_are_checked_and_named(tmp_path) -> None:
+    sim.check_output_path(tmp_path / "table.csv")
+    sim.check_output_path(tmp_path / "figure.PDF", figure=True)  # case does not matter
+    missing = tmp_path / "nowhere" / "table.csv"
+    with pytest.raises(DataError, match=r"nowhere/table\.csv'.*folder .*nowhere' does not exist"):
+        sim.check_output_path(missing)
+    with pytest.raises(DataError, match=r"nowhere/table\.csv"), sim.atomic_path(missing):
+        pass  # pragma: no cover - atomic_path raises before the block runs
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_cli_json(tmp_path, capsys) -> None:
     out, fig = tmp_path / "t.csv", tmp_path / "f.png"
     argv = [

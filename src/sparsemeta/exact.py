@@ -50,9 +50,13 @@ proper and offers ``ppf``); each panel gets Gauss-Legendre nodes. Marginal cdfs 
 over the nodes; the cdf of :math:`\tau` adds the mass of whole panels to a Gauss-Legendre
 integral over the part of a panel. Quantiles are found by safeguarded Newton iterations
 (bisection fallback; for :math:`\tau` first on the panel's polynomial interpolant, then
-polished on the exact cdf), shortest intervals by minimising the width
-:math:`q(a + \text{level}) - q(a)` over the lower tail probability :math:`a` (bounded
-Brent for one posterior, golden-section search in batches).
+polished on the exact cdf). Shortest intervals minimise the width
+:math:`q(a + \text{level}) - q(a)` over the lower tail probability :math:`a`: for one
+posterior by Newton's method on its stationarity condition :math:`F(h) - F(l) = \text{level}`,
+:math:`f(h) = f(l)` from the equal-tailed interval (all normal-mixture margins at once in
+``summary``; for :math:`\tau`, :math:`[0, q(\text{level})]` when the density at 0 is at least
+that at :math:`q(\text{level})`), with bounded Brent minimisation over :math:`a` as the
+fallback; in batches by golden-section search over :math:`a`.
 
 Improper posteriors. A flat :math:`\mu` prior with an improper :math:`\tau` prior may give a
 posterior that is not normalisable: for large :math:`\tau`,
@@ -610,6 +614,9 @@ def _mixture_quantile(
     :math:`\sum_j \omega_j (m_j + s_j \Phi^{-1}(p))`, and iterates each row until its
     steps are below ``tol`` times the mixture's sd (converged rows drop out).
     """
+    p_in = p
+    ends = (p_in <= 0.0) | (p_in >= 1.0)  # -inf and inf, set at the end
+    p = np.where(ends, 0.5, p_in)
     sd = _mixture_moments(m, s, w)[1]
     z = special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
     x = (w * m).sum(axis=1)[:, None] + (w * s).sum(axis=1)[:, None] * z
@@ -634,8 +641,7 @@ def _mixture_quantile(
         rows = rows[~done]
         if rows.size == 0:
             break
-    x = np.where(p <= 0.0, -np.inf, x)
-    return np.where(p >= 1.0, np.inf, x)
+    return np.where(ends, np.where(p_in <= 0.0, -np.inf, np.inf), x)
 
 
 def _shortest(
@@ -691,8 +697,8 @@ def _hpd_newton(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
     r"""Shortest intervals with probability ``level`` by Newton's method, n at once.
 
-    Solves :math:`F(h) - F(l) = 	ext{level}` and :math:`\log f(h) = \log f(l)` (the
-    stationarity condition of the width :math:`q(a + 	ext{level}) - q(a)`) for (l, h),
+    Solves :math:`F(h) - F(l) = \text{level}` and :math:`\log f(h) = \log f(l)` (the
+    stationarity condition of the width :math:`q(a + \text{level}) - q(a)`) for (l, h),
     starting from (lo, hi), usually the equal-tailed interval. Steps are halved to keep
     ``lower <= l < h``.
 

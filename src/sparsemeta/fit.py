@@ -73,7 +73,7 @@ RATIO_MEASURES: frozenset[str] = frozenset({"RR", "OR", "HR", "PETO_OR"})
 #: zero-event arms, half-normal(0.5) to half-Cauchy(0.5) priors) run without divergences
 DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
     "normal-normal": 0.95,
-    "binomial-normal": 0.95,
+    "binomial-normal": 0.99,
     "binomial-rr": 0.99,
     "arm-normal": 0.99,
     None: 0.95,

@@ -410,7 +410,9 @@ def _bayes(prior_text: str, mu_prior: str | None) -> Callable[[np.ndarray, np.nd
     def fn(y: np.ndarray, se: np.ndarray) -> Interval:
         with warnings.catch_warnings():  # single-study replicates are expected here
             warnings.filterwarnings("ignore", "some meta-analyses have a single study")
-            post = exact.posterior_batch(y, se, tau_prior, mu, quantiles=(0.5,), level=LEVEL)
+            post = exact.posterior_batch(
+                y, se, tau_prior, mu, quantiles=(0.5,), level=LEVEL, params=("mu",)
+            )
         return Interval(
             post["mu_q500"].to_numpy(), post["mu_lower"].to_numpy(), post["mu_upper"].to_numpy()
         )
@@ -810,10 +812,13 @@ def check_output_path(path: str | os.PathLike[str], *, figure: bool = False) -> 
         formats = FigureCanvasBase.get_supported_filetypes()
         ext = target.suffix.lower().removeprefix(".")
         if ext not in formats:
-            got = f"extension {ext!r}" if ext else "no extension"
+            problem = (
+                f"extension {ext!r} is not a figure format matplotlib can write"
+                if ext
+                else "no extension to name the figure format"
+            )
             raise DataError(
-                f"figure {str(path)!r}: {got} is not a figure format matplotlib can write; "
-                f"use one of {', '.join(sorted(formats))}"
+                f"figure {str(path)!r}: {problem}; use one of {', '.join(sorted(formats))}"
             )
 
 
