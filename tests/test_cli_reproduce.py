@@ -25,7 +25,7 @@ ANALYSIS_KEYS = {
     "bayes",
     "diagnostics",
 }
-#: no-data; secure (likely-typo); avoidant (reproduced); one PPI analysis (not published)
+#: no-data; secure (reproduced, tau2 typo flagged); avoidant (reproduced); one PPI analysis (not published)
 PICK = (0, 2, 3, 21)
 
 
@@ -66,7 +66,9 @@ def test_human_output_and_default_folder(small_plan, tmp_path, monkeypatch, caps
     assert main(["reproduce", "my-plan.toml", "--no-mcmc"]) == 0
     out = capsys.readouterr().out
     assert small_plan[1] == ["my-plan.toml"]
-    assert "Infant attachment: secure" in out and "likely-typo" in out
+    assert "Infant attachment: secure" in out and "likely-typo" not in out
+    assert "1 printed value flagged as a likely typo" in out
+    assert "tau2 printed 3.71, computed 1.54" in out
     assert "8.93 [1.25, 63.70]" in out  # published and reproduced
     assert "sparsemeta-report/report.html" in out
     assert (tmp_path / "sparsemeta-report" / "report.md").is_file()
@@ -81,7 +83,9 @@ def test_mismatch_exits_1(small_plan, tmp_path, monkeypatch, capsys):
     studies.loc[row, "events_t"] += 3
     original = cli_reproduce.reproduce
     monkeypatch.setattr(
-        cli_reproduce, "reproduce", lambda p, mcmc: original(p, mcmc=mcmc, studies=studies)
+        cli_reproduce,
+        "reproduce",
+        lambda p, mcmc, progress: original(p, mcmc=mcmc, studies=studies, progress=progress),
     )
     assert main(["reproduce", "--no-mcmc", "--json", "--out", str(tmp_path / "r")]) == 1
     captured = capsys.readouterr()
@@ -89,7 +93,7 @@ def test_mismatch_exits_1(small_plan, tmp_path, monkeypatch, capsys):
         (a["comparison"], a["outcome"]): a["status"] for a in json.loads(captured.out)["analyses"]
     }
     assert statuses["PIP vs control", "Infant attachment: avoidant"] == "mismatch"
-    assert statuses["PIP vs control", "Infant attachment: secure"] == "likely-typo"
+    assert statuses["PIP vs control", "Infant attachment: secure"] == "reproduced"
     assert "Infant attachment: avoidant | post: mismatch" in captured.err
 
 
@@ -106,10 +110,11 @@ def test_bad_plan_exits_2(tmp_path, capsys):
 def test_bundled_plan_end_to_end(tmp_path, capsys):
     assert main(["reproduce", "--no-mcmc", "--json", "--out", str(tmp_path / "r")]) == 0
     doc = json.loads(capsys.readouterr().out)
+    assert doc["typos_flagged"] == 1
     assert doc["counts"] == {
-        "reproduced": 7,
+        "reproduced": 8,
         "mismatch": 0,
-        "likely-typo": 1,
+        "likely-typo": 0,
         "no-data": 12,
         "not-published": 8,
     }

@@ -23,7 +23,7 @@ from sparsemeta.reproduce import BayesSummary, reproduce
 matplotlib.use("Agg")
 
 PNG = b"\x89PNG\r\n\x1a\n"
-#: no-data; secure (likely-typo); secure to insecure (a study dropped); two PPI analyses
+#: no-data; secure (reproduced, tau2 typo flagged); secure to insecure (a study dropped); two PPI analyses
 #: with one study, the second with no estimable study
 PICK = (0, 2, 8, 21, 22)
 
@@ -77,7 +77,7 @@ def test_markdown_names_each_analysis_with_its_status(result, folder):
         assert re.search(re.escape(label) + r" \| [-\d]+ \| \*\*" + a.status + r"\*\*", text)
     assert [a.status for a in result.analyses] == [
         "no-data",
-        "likely-typo",
+        "reproduced",
         "reproduced",
         "not-published",
         "not-published",
@@ -85,6 +85,9 @@ def test_markdown_names_each_analysis_with_its_status(result, folder):
     for f in result.findings:
         assert f.message in text
     assert "## Analyses without study-level data" in text
+    # 2 reproduced, the secure tau2 (printed 3.71 = the Chi2; DL gives 1.544) flagged
+    assert "**Result: 2 reproduced, 1 no-data, 2 not-published; 1 printed value flagged" in text
+    assert "(likely typo: printed tau2 3.71, computed 1.54)" in text
 
 
 def test_summary_csv(folder):
@@ -99,7 +102,7 @@ def test_summary_csv(folder):
     )
     assert round(secure["reproduced_tau2"], 3) == 1.544
     assert secure["published_estimate"] == pytest.approx(8.93)
-    assert secure["status"] == "likely-typo"
+    assert secure["status"] == "reproduced"
     # Bayes quantiles on the ratio scale, inside each other
     assert secure["bayes_pred_low"] < secure["bayes_mu_low"] < secure["bayes_mu_median"]
     assert s["bayes_mu_median"].isna().sum() == 2  # no data; no estimable study
@@ -214,3 +217,23 @@ def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_pa
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "Binomial model mu (MCMC)" in text
     assert "3 divergences — **failed the diagnostics gate**: R-hat 1.08 > 1.01" in text
+
+
+@pytest.mark.slow
+def test_mcmc_fit_of_reproduce_is_written_as_netcdf_and_loads_back_identical(tmp_path):
+    plan = plan_mod.load(plan_mod.packaged("pip_barlow2015"))
+    key = ("PIP vs control", "Attachment change: secure to insecure", "post")
+    sub = dataclasses.replace(plan, analyses=(plan.analysis(key),))
+    result = reproduce(sub)
+    (s,) = result.analyses[0].mcmc.values()
+    assert s.idata is not None and "idata" not in s.to_json_dict()
+    out = report.write_report(result, tmp_path / "r")
+    (nc,) = (out / "idata").iterdir()
+    assert nc.name == "a01-attachment-change-secure-to-insecure-post-halfnormal-scale-0-5.nc"
+    back = az.from_netcdf(nc)
+    assert set(back.groups()) == set(s.idata.groups())
+    for group in s.idata.groups():
+        assert back[group].equals(s.idata[group]), group
+    assert f"`idata/` — InferenceData of each MCMC fit (NetCDF): idata/{nc.name}" in (
+        out / "report.md"
+    ).read_text(encoding="utf-8")

@@ -84,11 +84,52 @@ def test_heterogeneity_statistics_where_printed(result: reproduce.ReproduceResul
 
 
 def test_tau2_typo_flagged_with_dl_value(result: reproduce.ReproduceResult) -> None:
+    """Secure: estimate, CI, Chi2, I2 and both P values reproduce; only the printed
+    tau2 = 3.71 (the printed Chi2) is a typo; R meta (metabin, MH, DL) gives tau2 = 1.544.
+    The analysis is reproduced, the typo flagged on its field and in ``typos``."""
     r = result[("PIP vs control", "Infant attachment: secure", "post")]
-    assert r.status == "likely-typo"
+    assert r.status == "reproduced"
+    statuses = {c.field: c.status for c in r.checks}
+    assert statuses.pop("tau2") == "likely-typo"
+    assert set(statuses.values()) == {"reproduced"}
     tau2 = next(c for c in r.checks if c.field == "tau2")
-    assert (tau2.printed, tau2.rounded, tau2.status) == ("3.71", "1.54", "likely-typo")
+    assert (tau2.printed, tau2.rounded) == ("3.71", "1.54")
     assert any(f.kind == "likely-typo" and "1.54" in f.message for f in result.findings)
+    (typo,) = r.to_json_dict()["typos"]
+    assert (typo["field"], typo["printed"]) == ("tau2", 3.71)
+    assert typo["computed"] == pytest.approx(1.544, abs=5e-4)
+    assert "3.71" in typo["why"]
+    assert [(a.key, f.details["field"]) for a, f in result.typos()] == [(r.key, "tau2")]
+    headline = result.headline()
+    assert headline.startswith("8 reproduced, 12 no-data, 8 not-published; ")
+    assert "1 printed value flagged as a likely typo" in headline
+    assert "tau2 printed 3.71, computed 1.54" in headline
+    assert result.to_json_dict()["typos_flagged"] == 1
+
+
+@pytest.mark.parametrize(
+    ("typo_field", "expected"),
+    [("estimate", "likely-typo"), ("ci_high", "likely-typo"), ("tau2", "reproduced")],
+)
+def test_only_a_typo_of_the_estimate_or_ci_makes_a_typo_analysis(
+    typo_field: str, expected: str
+) -> None:
+    checks = [
+        reproduce.FieldCheck(f, "1.00", 1.0, "1.00", "reproduced")
+        for f in ("estimate", "ci_low", "ci_high", "tau2")
+        if f != typo_field
+    ]
+    checks.append(reproduce.FieldCheck(typo_field, "3.71", 1.54, "1.54", "likely-typo"))
+    assert reproduce._status({"estimate": "1.00"}, checks) == expected
+    mismatch = reproduce.FieldCheck("chi2", "2.00", 1.0, "1.00", "mismatch")
+    assert reproduce._status({"estimate": "1.00"}, [*checks, mismatch]) == "mismatch"
+    assert reproduce._status({}, checks) == "not-published"
+
+
+def test_progress_is_called_once_per_analysis(pip: plan.Plan) -> None:
+    seen: list[str] = []
+    reproduce.reproduce(pip, mcmc=False, progress=seen.append)
+    assert seen == [a.label for a in pip.analyses]
 
 
 def test_single_study_pool_is_hand_computed(result: reproduce.ReproduceResult) -> None:
@@ -122,9 +163,9 @@ def test_every_published_row_without_data_is_no_data(
         assert r.frequentist is None and not r.exact
     counts = result.counts()
     assert counts == {
-        "reproduced": 7,
+        "reproduced": 8,
         "mismatch": 0,
-        "likely-typo": 1,
+        "likely-typo": 0,
         "no-data": 12,
         "not-published": 8,
     }

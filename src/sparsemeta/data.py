@@ -255,8 +255,9 @@ def study_table(df: pd.DataFrame) -> pd.DataFrame:
     absent; numeric columns become ``float64``, and the count columns ``events_t, n_t,
     events_c, n_c`` become ``int64`` when no row leaves them empty (they stay ``float64``
     with NaN in a table that mixes binary or continuous rows with generic ones); the
-    ``log_scale`` column becomes ``object`` holding ``True``/``False``/``None``. The index,
-    the row order and any extra column are kept.
+    ``log_scale`` column becomes ``object`` holding ``True``/``False``/``None``. Labels lose
+    leading and trailing blanks (inner blanks are kept), so a label reads back the same from
+    every file format. The index, the row order and any extra column are kept.
 
     Parameters
     ----------
@@ -287,6 +288,8 @@ def study_table(df: pd.DataFrame) -> pd.DataFrame:
     for col in _OPTIONAL_LABELS:
         if col not in out.columns:
             out[col] = None
+    for col in (*_REQUIRED_LABELS, *_OPTIONAL_LABELS):
+        out[col] = [None if _missing(v) else v.strip() for v in out[col].tolist()]
     _to_numeric(out)
     kinds = _row_types(out)
     _check_values(out, kinds)

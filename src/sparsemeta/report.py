@@ -73,10 +73,11 @@ _DPI = 100
 #: that the data barely moved tau
 _KL_LITTLE = 0.25
 _STATUS_TEXT = {
-    "reproduced": "every printed value is what our recomputation rounds to",
-    "mismatch": "some printed value differs from our recomputation",
-    "likely-typo": "everything reproduces except a printed value that equals another printed "
-    "statistic and that no estimator gives (a typo)",
+    "reproduced": "every printed value is what our recomputation rounds to, except any "
+    "secondary statistic flagged as a likely typo (listed with both values)",
+    "mismatch": "some printed value differs from our recomputation and is no recognised typo",
+    "likely-typo": "the printed estimate or a confidence limit equals another printed "
+    "statistic and no estimator gives it (a typo)",
     "no-data": "no study-level data: nothing to recompute",
     "not-published": "study data but no published pooled result to compare with",
 }
@@ -564,12 +565,12 @@ def _publish(tmp: Path, out: Path) -> None:
 
 def _intro(result: ReproduceResult) -> list[_Block]:
     p = result.plan
-    counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     return [
         _Heading(1, f"Reproduction report: {p.title}"),
         _Para(f"Review: {p.citation}." + (f" Also: {'; '.join(p.also)}." if p.also else "")),
+        _Para(f"**Result: {result.headline()}.**"),
         _Para(
-            f"Plan `{p.path.name}` ({len(p.analyses)} analyses: {counts}). Computed by "
+            f"Plan `{p.path.name}` ({len(p.analyses)} analyses). Computed by "
             f"sparsemeta {__version__} in {result.seconds:.1f} s. Ratios are risk or odds "
             "ratios of the experimental arm against the comparator; Bayesian results are "
             "posterior medians with 95% equal-tailed credible intervals (CrI)."
@@ -609,7 +610,12 @@ def _summary_section(result: ReproduceResult) -> list[_Block]:
         pred = "[{1}, {2}]".format(*map(plots.fmt, bayes_quantiles(b, "theta_new"))) if b else "-"
         tau = interval_text(b.tau["q50"], b.tau["q025"], b.tau["q975"]) if b else "-"
         k = "-" if r is None else str(len(r.studies))
-        row = [a.analysis.label, k, f"**{a.status}**", published, reproduced, mu, pred, tau]
+        status = f"**{a.status}**" + "".join(
+            f" (likely typo: printed {f.details['field']} {f.details['printed']}, "
+            f"computed {f.details['computed']:.2f})"
+            for f in a.typos
+        )
+        row = [a.analysis.label, k, status, published, reproduced, mu, pred, tau]
         if has_mcmc:
             row.append(
                 "; ".join(interval_text(*bayes_quantiles(s, "mu")) for s in a.mcmc.values()) or "-"
@@ -724,7 +730,11 @@ def _analysis_section(
             f"{len(r.studies)} studies."
         ),
     ]
-    notes = [*a.notes, *([a.analysis.note] if a.analysis.note else [])]
+    notes = [
+        *(f"**likely typo** — {f.message}" for f in a.typos),
+        *a.notes,
+        *([a.analysis.note] if a.analysis.note else []),
+    ]
     if notes:
         blocks.append(_List(tuple(notes)))
     if a.checks:

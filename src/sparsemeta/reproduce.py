@@ -8,11 +8,14 @@ the plan it
    :meth:`sparsemeta.plan.Analysis.meta_analysis`) and compares it with the published row at
    printed precision (:func:`sparsemeta.check.compare_printed`); the analysis's status is
 
-   * ``"reproduced"`` — every printed value is what our result rounds to;
-   * ``"mismatch"`` — some printed value is not (both values are kept);
-   * ``"likely-typo"`` — everything reproduces except a printed value that no honest
-     computation gives and that equals another printed statistic
-     (:func:`sparsemeta.findings.heterogeneity_typo`);
+   * ``"reproduced"`` — every printed value is what our result rounds to, or is a likely
+     typo of a secondary statistic: a printed value that no honest computation gives and
+     that equals another printed statistic (:func:`sparsemeta.findings.heterogeneity_typo`,
+     e.g. a tau^2 that is the Chi^2). Such a value is flagged on its own: its check has
+     status ``"likely-typo"`` and the analysis lists it in ``typos``;
+   * ``"likely-typo"`` — the pooled estimate or a confidence limit itself is a likely typo;
+   * ``"mismatch"`` — some printed value is neither reproduced nor a recognised typo (both
+     values are kept);
    * ``"no-data"`` — the plan marks the analysis as having no study-level data;
    * ``"not-published"`` — study data but no published pooled figure to compare with;
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +47,7 @@ from sparsemeta.plan import Analysis, Plan, TauPriorChoice, published_row
 
 __all__ = [
     "COMPARED_FIELDS",
+    "MAIN_FIELDS",
     "STATUSES",
     "AnalysisResult",
     "BayesSummary",
@@ -69,6 +73,8 @@ COMPARED_FIELDS: tuple[str, ...] = (
     "k_studies",
     "n_participants",
 )
+#: printed values that make an analysis's result: a typo here is a typo of the analysis
+MAIN_FIELDS: frozenset[str] = frozenset({"estimate", "ci_low", "ci_high"})
 _QUANTILES = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
 #: measure -> binomial-likelihood model family of sparsemeta.fit
 _BINOMIAL_FAMILY = {"RR": "binomial-rr", "OR": "binomial-normal"}
@@ -133,6 +139,9 @@ class BayesSummary:
         Whether mu, theta_new and theta are log ratios.
     extra : dict
         Model-specific numbers (KL divergence of tau, Bayes factors, diagnostics).
+    idata : arviz.InferenceData or None
+        The draws of an MCMC fit (``None`` for exact fits); not part of the JSON record,
+        written by :func:`sparsemeta.report.write_report` as NetCDF.
     """
 
     model: str
@@ -145,6 +154,7 @@ class BayesSummary:
     p_positive: float
     log_scale: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    idata: Any = field(default=None, repr=False, compare=False)
 
     def ratio(self, param: Literal["mu", "theta_new"]) -> dict[str, float]:
         """Quantiles of ``mu`` or ``theta_new`` on the ratio scale (log-ratio fits only)."""
@@ -193,6 +203,10 @@ class AnalysisResult:
         Binomial-likelihood MCMC fits, keyed by the prior's label.
     notes : tuple[str, ...]
         Remarks (studies dropped by RevMan but kept by the binomial model, k = 1, ...).
+    typos : tuple[Finding, ...]
+        Printed values identified as likely typos
+        (:func:`sparsemeta.findings.heterogeneity_typo`); their checks have status
+        ``"likely-typo"``.
     """
 
     analysis: Analysis
@@ -203,6 +217,7 @@ class AnalysisResult:
     exact: dict[str, BayesSummary] = field(default_factory=dict)
     mcmc: dict[str, BayesSummary] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    typos: tuple[Finding, ...] = ()
 
     @property
     def key(self) -> AnalysisKey:
@@ -256,6 +271,7 @@ class AnalysisResult:
             "published": published,
             "reproduced": _jsonable(self.reproduced_values()),
             "checks": [c.to_json_dict() for c in self.checks],
+            "typos": [_typo_record(f) for f in self.typos],
             "bayes": {label: s.to_json_dict() for label, s in self.exact.items()},
             "bayes_mcmc": {label: s.to_json_dict() for label, s in self.mcmc.items()},
             "diagnostics": diagnostics,
@@ -298,10 +314,35 @@ class ReproduceResult:
             out[r.status] += 1
         return out
 
+    def typos(self) -> list[tuple[AnalysisResult, Finding]]:
+        """Every printed value flagged as a likely typo, with its analysis (plan order)."""
+        return [(r, f) for r in self.analyses for f in r.typos]
+
+    def headline(self) -> str:
+        """One line: analyses per status and the printed values flagged as likely typos.
+
+        E.g. ``"8 reproduced, 12 no-data, 8 not-published; 1 printed value flagged as a
+        likely typo (Infant attachment: secure (post): tau2 printed 3.71, computed 1.54)"``.
+        """
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts().items() if n)
+        typos = self.typos()
+        if not typos:
+            return f"{counts}; no printed value flagged as a likely typo"
+        listing = "; ".join(
+            f"{r.analysis.outcome}"
+            + (f" ({r.analysis.timepoint})" if r.analysis.timepoint else "")
+            + f": {f.details['field']} printed {f.details['printed']}, "
+            f"computed {f.details['computed']:.2f}"
+            for r, f in typos
+        )
+        values = "value" if len(typos) == 1 else "values"
+        return f"{counts}; {len(typos)} printed {values} flagged as a likely typo ({listing})"
+
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready record (NaN and infinities become ``None``).
 
-        Shape: ``{"review", "analyses": [...], "findings": [...], "counts", "seconds"}``;
+        Shape: ``{"review", "analyses": [...], "findings": [...], "counts",
+        "typos_flagged", "seconds"}``;
         see :meth:`AnalysisResult.to_json_dict`. Estimates and CIs of ratio measures are on
         the ratio scale, Bayesian quantiles on the log scale.
         """
@@ -317,6 +358,7 @@ class ReproduceResult:
             "analyses": [r.to_json_dict() for r in self.analyses],
             "findings": [f.to_json_dict() for f in self.findings],
             "counts": self.counts(),
+            "typos_flagged": len(self.typos()),
             "seconds": self.seconds,
         }
 
@@ -325,7 +367,11 @@ class ReproduceResult:
 
 
 def reproduce(
-    plan: Plan, *, mcmc: bool = True, studies: pd.DataFrame | None = None
+    plan: Plan,
+    *,
+    mcmc: bool = True,
+    studies: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ReproduceResult:
     """Recompute every analysis of ``plan`` and compare with the published results.
 
@@ -338,6 +384,10 @@ def reproduce(
         ``False`` only the exact normal-normal posteriors are computed.
     studies : pandas.DataFrame, optional
         A study table to use instead of the plan's data (e.g. a corrected copy).
+    progress : callable, optional
+        Called with the analysis's label after each analysis of the plan (once per
+        analysis, in plan order: ``len(plan.analyses)`` calls), e.g. to advance a
+        progress bar.
 
     Returns
     -------
@@ -347,12 +397,15 @@ def reproduce(
     table = plan.studies() if studies is None else data.study_table(studies)
     published = plan.published_table(printed=True)
     by_key = dict(data.analyses(table))
-    results = tuple(
-        _analysis(plan, a, by_key.get(a.key), published_row(published, a.key), mcmc=mcmc)
-        for a in plan.analyses
-    )
+    results = []
+    for a in plan.analyses:
+        results.append(
+            _analysis(plan, a, by_key.get(a.key), published_row(published, a.key), mcmc=mcmc)
+        )
+        if progress is not None:
+            progress(a.label)
     found = tuple(findings.detect(plan, table, published))
-    return ReproduceResult(plan, results, found, time.perf_counter() - start)
+    return ReproduceResult(plan, tuple(results), found, time.perf_counter() - start)
 
 
 # ----------------------------------------------------------------------- one analysis
@@ -369,21 +422,32 @@ def _analysis(
     notes: list[str] = []
     if result.k == 0:
         notes.append("no estimable study: no pooled estimate")
-    checks = _compare(a, rows, result, row)
-    status: Status
-    if "estimate" not in row:
-        status = "not-published"
-    elif any(c.status == "mismatch" for c in checks):
-        status = "mismatch"
-    elif any(c.status == "likely-typo" for c in checks):
-        status = "likely-typo"
-    else:
-        status = "reproduced"
+    typos = tuple(findings.heterogeneity_typo(a, rows, row)) if row else ()
+    checks = _compare(rows, result, row, {f.details["field"] for f in typos})
+    status = _status(row, checks)
     exact_fits = _exact_fits(plan, a, rows, result, notes) if "exact" in a.models else {}
     mcmc_fits: dict[str, BayesSummary] = {}
     if mcmc and "binomial" in a.models:
         mcmc_fits = _mcmc_fits(plan, a, rows, result, notes)
-    return AnalysisResult(a, status, row, result, checks, exact_fits, mcmc_fits, tuple(notes))
+    return AnalysisResult(
+        a, status, row, result, checks, exact_fits, mcmc_fits, tuple(notes), typos
+    )
+
+
+def _status(row: Mapping[str, str], checks: Sequence[FieldCheck]) -> Status:
+    """Analysis status from its field checks (see the module docstring).
+
+    A likely typo of a secondary statistic (tau^2, Chi^2, ...) leaves the analysis
+    ``"reproduced"``; only a likely typo of the estimate or a confidence limit
+    (:data:`MAIN_FIELDS`) makes the analysis ``"likely-typo"``.
+    """
+    if "estimate" not in row:
+        return "not-published"
+    if any(c.status == "mismatch" for c in checks):
+        return "mismatch"
+    if any(c.status == "likely-typo" and c.field in MAIN_FIELDS for c in checks):
+        return "likely-typo"
+    return "reproduced"
 
 
 def _our_values(rows: pd.DataFrame, r: MetaResult) -> dict[str, float]:
@@ -405,12 +469,11 @@ def _our_values(rows: pd.DataFrame, r: MetaResult) -> dict[str, float]:
 
 
 def _compare(
-    a: Analysis, rows: pd.DataFrame, r: MetaResult, row: Mapping[str, str]
+    rows: pd.DataFrame, r: MetaResult, row: Mapping[str, str], typos: set[str]
 ) -> tuple[FieldCheck, ...]:
     if not row:
         return ()
     ours = _our_values(rows, r)
-    typos = {f.details["field"] for f in findings.heterogeneity_typo(a, rows, row)}
     out: list[FieldCheck] = []
     for name in COMPARED_FIELDS:
         printed = row.get(name)
@@ -552,6 +615,7 @@ def _mcmc_fits(
             p_positive=1.0 - float(mu_row["p_lt_0"]),
             log_scale=r.log_scale,
             extra={"diagnostics": diagnostics},
+            idata=result.idata,
         )
     }
 
@@ -575,6 +639,18 @@ def _printed_number(text: str) -> float | str:
         return float(text)
     except ValueError:
         return text
+
+
+def _typo_record(f: Finding) -> dict[str, Any]:
+    """JSON record of a likely typo: field, printed and computed values, and why."""
+    d = f.details
+    return {
+        "field": d["field"],
+        "printed": _printed_number(d["printed"]),
+        "computed": _num(d["computed"]),
+        "equals": list(d.get("equals", [])),
+        "why": f.message,
+    }
 
 
 def _jsonable(x: Any) -> Any:

@@ -7,9 +7,10 @@ Examples::
     sparsemeta reproduce my_review.toml --out report/
     sparsemeta reproduce --json > result.json     # the result as one JSON document
 
-Exit status: 0 when every analysis with data reproduces (a printed value identified as a
-typo counts as reproduced; it is reported as a finding) and every MCMC fit passes the
-diagnostics gate; 1 otherwise; 2 for a bad plan or unreadable data (one line on stderr).
+Exit status: 0 when every analysis with data reproduces (a printed secondary statistic
+identified as a likely typo leaves its analysis reproduced; it is flagged with both values)
+and every MCMC fit passes the diagnostics gate; 1 otherwise; 2 for a bad plan or
+unreadable data (one line on stderr).
 """
 
 from __future__ import annotations
@@ -108,10 +109,10 @@ def _table(result: ReproduceResult, out: Path) -> str:
             f"{_short(a.analysis.label, width):<{width}} {a.status:<13} {published:<20} "
             f"{reproduced:<20} {bayes}"
         )
-    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items() if n)
     lines += [
         "-" * len(head),
-        f"{counts}; {len(result.findings)} data findings; {result.seconds:.1f} s",
+        result.headline(),
+        f"{len(result.findings)} data findings; {result.seconds:.1f} s",
         f"report: {out / 'report.html'} (also report.md, CSV tables, figures)",
     ]
     return "\n".join(lines)
@@ -123,15 +124,16 @@ def run(args: argparse.Namespace) -> int:
 
     plan = _load(args.plan)
     quiet = args.json or not sys.stderr.isatty()
-    with tqdm(total=1, desc="reproduce", file=sys.stderr, disable=quiet, leave=False) as bar:
-        result = reproduce(plan, mcmc=not args.no_mcmc)
-        bar.total = 1 + report.report_steps(result)
-        bar.update(1)
+    total = len(plan.analyses)
+    with tqdm(total=total, desc="reproduce", file=sys.stderr, disable=quiet, leave=False) as bar:
 
         def step(text: str) -> None:
             bar.set_description(_short(text, 40))
             bar.update(1)
 
+        result = reproduce(plan, mcmc=not args.no_mcmc, progress=step)
+        bar.total = total + report.report_steps(result)
+        bar.refresh()
         out = report.write_report(result, args.out, progress=step)
     if args.json:
         print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))

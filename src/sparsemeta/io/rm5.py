@@ -209,7 +209,7 @@ class _Reader:
         text = element.findtext("NAME")
         if text is None or not text.strip():
             raise self.fail(element, "has no <NAME>")
-        return " ".join(text.split())
+        return text.strip()
 
     def integer(self, element: Element, name: str, what: str) -> int:
         value = self.attr(element, name)
@@ -274,7 +274,7 @@ class _Reader:
     def study_label(self, element: Element) -> tuple[str, str, str | None]:
         sid = self.attr(element, "STUDY_ID")
         name, year = self.names.get(sid, (name_from_id(sid), None))
-        return sid, " ".join(name.split()), year
+        return sid, name.strip(), year
 
 
 def _measure(reader: _Reader, outcome: Element, kind: str) -> str:
