@@ -36,8 +36,7 @@ EXAMPLE_RM5 = resources.files("sparsemeta") / "examples_data" / "synthetic_spars
 
 # Labels as reviews write them: letters (accented too), digits, spaces inside, and the
 # characters XML must escape, repeated inner blanks too. No control characters (XML 1.0 cannot
-# carry them) and no
-# leading or trailing blanks (study_table strips those; see the test below).
+# carry them) and no leading or trailing blanks (study_table strips those; see the test below).
 _LABEL_CHARS = st.sampled_from(list("ABCdefXYZéüßøÅ0123456789 -_.,;:()[]/&<>'\"+*%#"))
 LABELS = st.text(_LABEL_CHARS, min_size=1, max_size=24).map(str.strip).filter(bool)
 FLOATS = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
