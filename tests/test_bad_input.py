@@ -1230,7 +1230,6 @@ MODEL_CASES = [
         DataError,
         ("'y'",),
         id="normal-normal-text-effects",
-        marks=_known_bug("models.normal_normal(['a', 'b'], ...): numpy ValueError, not DataError"),
     ),
     pytest.param(
         _binomial(models.binomial_normal, events_t=[-1, 2]),
@@ -1328,13 +1327,6 @@ def _secure():
             {"target_accept": 1.5},
             ("target_accept", "1.5"),
             id="target-accept-above-one",
-            marks=[
-                pytest.mark.slow,
-                _known_bug(
-                    "fit.fit does not check target_accept: 1.5 is passed to the sampler, which "
-                    "runs and fails the diagnostics gate instead of a DataError up front"
-                ),
-            ],
         ),
     ],
 )
@@ -1394,9 +1386,6 @@ SE_RANGE = (0.3, 0.8)
             DataError,
             ("level", "2"),
             id="compare-priors-level-above-one",
-            marks=_known_bug(
-                "sensitivity.compare_priors(level=2): ValueError, not a sparsemeta error"
-            ),
         ),
         pytest.param(
             lambda: sim.Design(k=(0,), taus=(0.1,), reps=10, se_range=SE_RANGE),

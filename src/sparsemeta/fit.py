@@ -485,13 +485,26 @@ def diagnose(idata: az.InferenceData, var_names: Sequence[str] | None = None) ->
     var_names : sequence of str, optional
         Variables to check (default: every posterior variable).
     """
+    post = idata.posterior if var_names is None else idata.posterior[list(var_names)]
+    return _gate(idata, _convergence(post))
+
+
+def _convergence(post: xr.Dataset) -> dict[str, xr.Dataset]:
+    """Rank-normalised split R-hat, bulk and tail ESS of every element of ``post``
+    (computed once per fit: the gate and the summary table both read them)."""
     import arviz as az
 
-    post = idata.posterior if var_names is None else idata.posterior[list(var_names)]
+    return {
+        "r_hat": az.rhat(post),
+        "ess_bulk": az.ess(post, method="bulk"),
+        "ess_tail": az.ess(post, method="tail"),
+    }
+
+
+def _gate(idata: az.InferenceData, conv: dict[str, xr.Dataset]) -> Diagnostics:
+    """The gate's verdict from the divergences and :func:`_convergence`'s statistics."""
     divergences = int(idata.sample_stats["diverging"].sum())
-    rhat = az.rhat(post)
-    bulk = az.ess(post, method="bulk")
-    tail = az.ess(post, method="tail")
+    rhat, bulk, tail = conv["r_hat"], conv["ess_bulk"], conv["ess_tail"]
     failures = []
     if divergences:
         failures.append(f"{divergences} divergent transitions (must be 0)")
@@ -579,23 +592,22 @@ def _summary_row(
 
 
 def _summarise(
-    idata: az.InferenceData, measure: str | None, thresholds: Sequence[float]
+    idata: az.InferenceData,
+    measure: str | None,
+    thresholds: Sequence[float],
+    conv: dict[str, xr.Dataset],
 ) -> pd.DataFrame:
     import arviz as az
 
     post = idata.posterior
     ratio = measure is not None and measure.upper() in RATIO_MEASURES
     rows = []
+    summarised = [v for v in ("mu", "tau", "theta_new", "theta") if v in post]
+    mcse = az.mcse(post[summarised], method="quantile", prob=0.5)
+    stats = {"mcse_median": mcse, **conv}
 
     def diag_of(var: str, sel: dict[str, Any]) -> dict[str, float]:
-        da = post[var].sel(sel) if sel else post[var]
-        ds = da.to_dataset(name="x")
-        return {
-            "mcse_median": float(az.mcse(ds, method="quantile", prob=0.5)["x"]),
-            "ess_bulk": float(az.ess(ds, method="bulk")["x"]),
-            "ess_tail": float(az.ess(ds, method="tail")["x"]),
-            "r_hat": float(az.rhat(ds)["x"]),
-        }
+        return {name: float(ds[var].sel(sel) if sel else ds[var]) for name, ds in stats.items()}
 
     for var, effect in (("mu", True), ("tau", False), ("theta_new", True)):
         if var not in post or set(post[var].dims) != {"chain", "draw"}:
@@ -695,6 +707,10 @@ def fit(
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) != value or value < (0 if name == "tune" else 1):
             raise DataError(f"fit: {name} must be a positive integer, got {value!r}")
+    if target_accept is not None and not (
+        isinstance(target_accept, int | float) and 0 < target_accept < 1
+    ):
+        raise DataError(f"fit: target_accept must be a number in (0, 1), got {target_accept!r}")
     excluded = pd.DataFrame({"study": [], "reason": []})
     if isinstance(data_or_model, pm.Model):
         pm_model, tau_prior, mu_prior = data_or_model, None, None
@@ -746,8 +762,9 @@ def fit(
     idata = _posterior_only(raw, [str(lab) for lab in labels])
     if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
         idata = _post_process(idata, info, np.random.default_rng(seed))
-    diag = diagnose(idata)
-    summary = _summarise(idata, measure, thresholds)
+    conv = _convergence(idata.posterior)
+    diag = _gate(idata, conv)
+    summary = _summarise(idata, measure, thresholds, conv)
     result = FitResult(
         idata=idata,
         summary=summary,

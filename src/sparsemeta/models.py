@@ -129,10 +129,27 @@ def _labels(labels: Sequence[Any] | None, k: int) -> list[str]:
     return out
 
 
+def _is_number(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _arrays(named: dict[str, ArrayLike]) -> dict[str, NDArray[np.float64]]:
     out = {}
     for name, values in named.items():
-        arr = np.asarray(values, dtype=float)
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            bad = next(
+                (i, v) for i, v in enumerate(np.ravel(np.asarray(values, dtype=object)))
+                if not _is_number(v)
+            )
+            raise DataError(
+                f"field {name!r}: value {bad[1]!r} (study {bad[0] + 1}) is not a number"
+            ) from None
         if arr.ndim != 1:
             raise DataError(f"field {name!r}: expected a one-dimensional array, got {arr.shape}")
         out[name] = arr

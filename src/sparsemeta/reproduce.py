@@ -600,6 +600,8 @@ def _mcmc_fits(
         **result.diagnostics.to_dict(),
         "engine": result.engine,
         "seconds": result.seconds,
+        "compile_seconds": result.compile_seconds,
+        "cached": result.cached,
         "settings": dict(result.settings),
         "kept_by_binomial": kept,
     }

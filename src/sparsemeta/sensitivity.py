@@ -256,8 +256,8 @@ def compare_priors(
     >>> list(c.table.index)
     ['halfnormal(scale=0.5)', 'halfnormal(scale=1.0)']
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    if not isinstance(level, int | float) or not 0 < level < 1:
+        raise DataError(f"compare_priors: level must be a number in (0, 1), got {level!r}")
     measure, y, s, labs, excluded = _effects(data, measure, se, labels)
     tau_priors = _priors(priors)
     mu = pri.mu_prior_default("OR" if measure == "PETO_OR" else measure)
