@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import pandas as pd
 
 from sparsemeta.errors import RevManFormatError
+from sparsemeta.io.files import read_input
 from sparsemeta.io.review import RevManAnalysis, RevManReview, StoredResult
 from sparsemeta.io.revman_csv import parse_csv
 from sparsemeta.io.rm5 import parse_rm5, write_rm5
@@ -49,18 +49,7 @@ def read_revman(path: str | os.PathLike[str]) -> RevManReview:
     inside one subgroup (the same study entered twice, e.g. two arms against one control)
     is numbered: ``"Smith 2000 #1"``, ``"Smith 2000 #2"``; ``study_name`` keeps the name.
     """
-    if not isinstance(path, str | os.PathLike):
-        raise RevManFormatError(
-            f"read_revman: expected a file path (str or os.PathLike), got {type(path).__name__}"
-        )
-    name = os.fspath(path)
-    try:
-        raw = Path(name).read_bytes()
-    except OSError as exc:
-        raise RevManFormatError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
-    head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head:
-        raise RevManFormatError(f"{name}: the file is empty")
+    name, raw, head = read_input(path, "read_revman", RevManFormatError)
     if head.startswith(b"<"):
         return parse_rm5(raw, name)
     return parse_csv(raw, name)

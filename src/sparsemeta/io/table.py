@@ -20,12 +20,12 @@ import csv
 import io
 import os
 import re
-from pathlib import Path
 
 import pandas as pd
 
 from sparsemeta import data
 from sparsemeta.errors import DataError
+from sparsemeta.io.files import read_input
 
 __all__ = ["read_table"]
 
@@ -176,18 +176,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         the wrong number of fields, no studies, an empty label, a cell that is not a
         number or not TRUE/FALSE; or the table fails :func:`sparsemeta.data.study_table`.
     """
-    if not isinstance(path, str | os.PathLike):
-        raise DataError(
-            f"read_table: expected a file path (str or os.PathLike), got {type(path).__name__}"
-        )
-    name = os.fspath(path)
-    try:
-        raw = Path(name).read_bytes()
-    except OSError as exc:
-        raise DataError(f"{name}: cannot read file ({exc.strerror or exc})") from None
-    head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head:
-        raise DataError(f"{name}: the file is empty")
+    name, raw, head = read_input(path, "read_table", DataError)
     if head.startswith(b"<"):
         raise DataError(
             f"{name}: this is XML (a RevMan .rm5 file?), not a comma-separated study table; "
