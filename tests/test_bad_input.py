@@ -15,6 +15,7 @@ that sparsemeta refuses.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -791,14 +792,28 @@ def _plan_edit(old: str, new: str) -> str:
     return GOOD_PLAN.replace(old, new, 1)
 
 
+def _plan_key(key: str, value: str) -> str:
+    """The packaged plan with the first ``key = ...`` line set to ``key = value``."""
+    pattern = re.compile(rf"^{re.escape(key)} = .*$", re.MULTILINE)
+    assert pattern.search(GOOD_PLAN), key
+    return pattern.sub(f"{key} = {value}", GOOD_PLAN, count=1)
+
+
 PLAN_CASES = [
     pytest.param("", ("plan_version",), id="empty-plan"),
     pytest.param("this is not toml", ("not valid TOML", "line 1"), id="not-toml"),
-    pytest.param(GOOD_PLAN[: len(GOOD_PLAN) // 3], ("missing",), id="truncated-plan"),
-    pytest.param(b"\xff\xfe\x00\x01", ("UTF-8",), id="binary-plan"),
     pytest.param(
-        _plan_edit("plan_version = 1", "plan_version = 99"), ("version 99",), id="future-version"
+        GOOD_PLAN[: GOOD_PLAN.index("[[analyses]]")],
+        ("'analyses'", "missing"),
+        id="truncated-before-analyses",
     ),
+    pytest.param(
+        GOOD_PLAN[: GOOD_PLAN.index('why = "') + 20],
+        ("not valid TOML", "unterminated string"),
+        id="truncated-inside-a-string",
+    ),
+    pytest.param(b"\xff\xfe\x00\x01", ("UTF-8",), id="binary-plan"),
+    pytest.param(_plan_key("plan_version", "99"), ("version 99",), id="future-version"),
     pytest.param(
         _plan_edit("[defaults]", "[defaults]\nfoo = 1"), ("[defaults]", "'foo'"), id="unknown-key"
     ),
@@ -818,40 +833,36 @@ PLAN_CASES = [
         id="two-default-priors",
     ),
     pytest.param(
-        _plan_edit('tau2_method = "DL"', 'tau2_method = "XX"'),
+        _plan_key("tau2_method", '"XX"'),
         ("tau2_method", "'XX'"),
         id="unknown-tau2-method",
     ),
-    pytest.param(_plan_edit("level = 0.95", "level = 1.5"), ("level", "1.5"), id="level-above-one"),
+    pytest.param(_plan_key("level", "1.5"), ("level", "1.5"), id="level-above-one"),
+    pytest.param(_plan_key("level", '"high"'), ("level", "'high'"), id="level-text"),
+    pytest.param(_plan_key("draws", "-1"), ("draws", "-1"), id="negative-draws"),
+    pytest.param(_plan_key("chains", "2.5"), ("chains", "2.5"), id="fractional-chains"),
     pytest.param(
-        _plan_edit("level = 0.95", 'level = "high"'), ("level", "'high'"), id="level-text"
-    ),
-    pytest.param(_plan_edit("draws = 2000", "draws = -1"), ("draws", "-1"), id="negative-draws"),
-    pytest.param(
-        _plan_edit("chains = 4", "chains = 2.5"), ("chains", "2.5"), id="fractional-chains"
-    ),
-    pytest.param(
-        _plan_edit('models = ["exact", "binomial"]', 'models = ["exact", "nuts"]'),
+        _plan_key("models", '["exact", "nuts"]'),
         ("models", "'nuts'"),
         id="unknown-model",
     ),
     pytest.param(
-        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "dataset:nope"'),
+        _plan_key("data", '"dataset:nope"'),
         ("[review].data", "'nope'"),
         id="unknown-dataset",
     ),
     pytest.param(
-        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "missing.csv"'),
+        _plan_key("data", '"missing.csv"'),
         ("[review].data", "missing.csv", "does not exist"),
         id="missing-data-file",
     ),
     pytest.param(
-        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "semicolons.csv"'),
+        _plan_key("data", '"semicolons.csv"'),
         ("semicolons.csv",),
         id="data-csv-wrong-delimiter",
     ),
     pytest.param(
-        _plan_edit('data = "dataset:pip_barlow2015"', 'data = "latin1.csv"'),
+        _plan_key("data", '"latin1.csv"'),
         ("latin1.csv", "UTF-8"),
         id="data-csv-latin1",
     ),

@@ -52,12 +52,6 @@ def test_example_runs(script: Path, tmp_path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="models.py module docstring: in the simple table the cell 'r_ci ~ Bin(n_ci, "
-    "p_ci), r_ti ~ Bin(n_ti, p_ti),' is 47 characters in a 46-character column, so its "
-    "trailing comma sits in the column gap: docutils 'ERROR: Malformed table'",
-)
 def test_documentation_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx")
     pytest.importorskip("myst_nb")

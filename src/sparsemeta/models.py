@@ -12,16 +12,16 @@ they are integrated out and drawn afterwards by :func:`sparsemeta.fit.fit`), ``t
 :mod:`sparsemeta.priors` (or strings they parse); their ``to_pymc(name)`` creates ``tau``
 and ``mu`` in the model. A ``mu_prior`` of ``None`` is the flat prior.
 
-=================  ==============================================  ======================
-builder            likelihood                                      scale of mu, theta
-=================  ==============================================  ======================
-normal_normal      y_i ~ N(mu, se_i^2 + tau^2)                      that of y (log ratios)
-binomial_normal    r_ci ~ Bin(n_ci, p_ci), r_ti ~ Bin(n_ti, p_ti),  log odds ratio
-                   logit p_ti = logit p_ci + theta_i
-binomial_rr        as above with p_ti = p_ci exp(theta_i) <= 1      log risk ratio
-arm_normal         ybar_ci ~ N(alpha_i, s_ci^2 / n_ci),            mean difference
-                   ybar_ti ~ N(alpha_i + theta_i, s_ti^2 / n_ti)
-=================  ==============================================  ======================
+===============  ===============================================  ======================
+builder          likelihood                                       scale of mu, theta
+===============  ===============================================  ======================
+normal_normal    y_i ~ N(mu, se_i^2 + tau^2)                      that of y (log ratios)
+binomial_normal  r_ci ~ Bin(n_ci, p_ci), r_ti ~ Bin(n_ti, p_ti),  log odds ratio
+                 logit p_ti = logit p_ci + theta_i
+binomial_rr      as above with p_ti = p_ci exp(theta_i) <= 1      log risk ratio
+arm_normal       ybar_ci ~ N(alpha_i, s_ci^2 / n_ci),             mean difference
+                 ybar_ti ~ N(alpha_i + theta_i, s_ti^2 / n_ti)
+===============  ===============================================  ======================
 
 References
 ----------
