@@ -7,11 +7,12 @@ Usage::
 * **cold**: ``sparsemeta reproduce --json --out DIR`` in a fresh Python process with empty
   PyTensor and numba compile caches (temporary folders), so every model is compiled;
   the wall time of the process, imports included.
-* **warm**: the same command in another fresh process, with the compile caches the cold
-  run left on disk (what a user's second run costs).
-* **hot**: the command run again inside one process (``sparsemeta.cli.main``) after a
-  first run, so compiled models are reused from the per-process cache of
-  :mod:`sparsemeta.fit`; the best of ``N`` runs, split into the computation
+* **warm**: the same command in another fresh process, with the caches the cold run left
+  on disk (what a user's second run costs): PyTensor's and numba's compile caches and
+  sparsemeta's cache of finished MCMC fits (:func:`sparsemeta.fit.cache_dir`).
+* **hot**: the command with ``--no-cache`` run again inside one process
+  (``sparsemeta.cli.main``) after a first run, so compiled models are reused from the
+  per-process cache of :mod:`sparsemeta.fit` and every fit is sampled; the best of ``N`` runs, split into the computation
   (:func:`sparsemeta.reproduce.reproduce`) and the report (:func:`sparsemeta.report.write_report`).
 
 Wall and CPU seconds are printed (CPU counts every thread; on a busy machine the CPU time
@@ -40,6 +41,7 @@ def in_fresh_process(extra: list[str], caches: Path) -> tuple[float, float]:
     env = dict(os.environ)
     env["PYTENSOR_FLAGS"] = f"compiledir={caches / 'pytensor'}"
     env["NUMBA_CACHE_DIR"] = str(caches / "numba")
+    env["SPARSEMETA_CACHE_DIR"] = str(caches / "sparsemeta")
     with tempfile.TemporaryDirectory() as out:
         cmd = [
             sys.executable, "-c", "import sys; from sparsemeta.cli import main; "
@@ -84,7 +86,8 @@ def hot(extra: list[str], runs: int) -> tuple[float, float, float, float]:
     best = (float("inf"), 0.0, 0.0, 0.0)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            argv = ["reproduce", "--json", "--out", str(Path(tmp) / "report"), *extra]
+            argv = ["reproduce", "--json", "--no-cache", "--out", str(Path(tmp) / "report")]
+            argv += extra
             for i in range(runs + 1):
                 t0, c0 = time.perf_counter(), time.process_time()
                 with contextlib.redirect_stdout(io.StringIO()):

@@ -85,7 +85,9 @@ def test_mismatch_exits_1(small_plan, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(
         cli_reproduce,
         "reproduce",
-        lambda p, mcmc, progress: original(p, mcmc=mcmc, studies=studies, progress=progress),
+        lambda p, mcmc, progress, cache: original(
+            p, mcmc=mcmc, studies=studies, progress=progress, cache=cache
+        ),
     )
     assert main(["reproduce", "--no-mcmc", "--json", "--out", str(tmp_path / "r")]) == 1
     captured = capsys.readouterr()

@@ -156,6 +156,27 @@ def test_same_seed_same_draws_and_summary():
     )
 
 
+def test_disk_cache_returns_the_same_draws_and_rechecks_the_gate(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(tmp_path))
+    y, se = DATASETS[3]
+    model = models.normal_normal(y, se, None, PRIORS["halfnormal(0.5)"], None)
+    first = fit.fit(model, seed=11, cache=True)
+    (stored,) = tmp_path.iterdir()
+    again = fit.fit(model, seed=11, cache=True)
+    assert (first.from_disk, again.from_disk) == (False, True)
+    assert again.sampling_seconds == again.compile_seconds == 0.0
+    assert set(again.idata.groups()) == set(first.idata.groups())
+    for group in first.idata.groups():
+        assert again.idata[group].equals(first.idata[group]), group
+    pd.testing.assert_frame_equal(first.summary, again.summary)
+    assert again.diagnostics == first.diagnostics
+    other = fit.fit(model, seed=12, cache=True)  # another seed: sampled, stored separately
+    assert not other.from_disk and len(list(tmp_path.iterdir())) == 2
+    shifted = models.normal_normal(y + 0.1, se, None, PRIORS["halfnormal(0.5)"], None)
+    assert not fit.fit(shifted, seed=11, cache=True).from_disk  # other data
+    assert stored.is_file() and not fit.fit(model, seed=11).from_disk  # cache off
+
+
 def test_inference_data_groups_and_coords():
     table = pd.DataFrame(
         {

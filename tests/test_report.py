@@ -197,6 +197,7 @@ def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_pa
                 "ess_tail_min": 90.0,
                 "divergences": 3,
                 "engine": "nutpie",
+                "from_disk": True,
                 "settings": {"chains": 2, "draws": 50, "tune": 50},
             },
         },
@@ -217,6 +218,7 @@ def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_pa
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "Binomial model mu (MCMC)" in text
     assert "3 divergences — **failed the diagnostics gate**: R-hat 1.08 > 1.01" in text
+    assert "draws loaded from the on-disk cache of an identical earlier fit" in text
 
 
 @pytest.mark.slow

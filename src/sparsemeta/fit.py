@@ -25,16 +25,27 @@ families whose parameter count grows with k — the number of studies; a later a
 its data into the cached compiled model (nutpie ``with_data``), so a review with many
 outcomes compiles each model once. The normal-normal model samples only ``mu`` and ``tau``,
 so its compiled form serves every k.
+
+Compiled models do not survive the process (nutpie's numba wrapper cannot be cached on
+disk), so ``fit(..., cache=True)`` also keeps each finished fit on disk, in
+:func:`cache_dir`, as ArviZ NetCDF keyed by everything that determines its draws: family,
+model options, priors, data, labels, sampler settings and seed, the versions of sparsemeta,
+nutpie, PyMC and PyTensor, and the source of :mod:`sparsemeta.models` and this module. A
+later identical call (e.g. in a new process) loads the draws instead of compiling and
+sampling; the diagnostics gate and the summary are computed afresh from them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -56,6 +67,7 @@ __all__ = [
     "RHAT_MAX",
     "Diagnostics",
     "FitResult",
+    "cache_dir",
     "clear_cache",
     "diagnose",
     "fit",
@@ -155,6 +167,9 @@ class FitResult:
         Whether a cached compiled model was reused.
     settings : dict
         draws, tune, chains, seed, target_accept.
+    from_disk : bool
+        Whether the draws were loaded from the on-disk cache of fits (``cache=True``);
+        then ``compile_seconds`` and ``sampling_seconds`` are 0.
     """
 
     idata: az.InferenceData
@@ -172,6 +187,7 @@ class FitResult:
     seconds: float
     cached: bool
     settings: dict[str, Any] = field(default_factory=dict)
+    from_disk: bool = False
 
     @property
     def k(self) -> int:
@@ -325,6 +341,67 @@ def study_effects(
 def clear_cache() -> None:
     """Forget every cached compiled model."""
     _COMPILED.clear()
+
+
+def cache_dir() -> Path:
+    """Folder of the on-disk cache of fits (``fit(..., cache=True)``).
+
+    ``$SPARSEMETA_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/sparsemeta``, else
+    ``~/.cache/sparsemeta``; it is created when a fit is first written.
+    """
+    if folder := os.environ.get("SPARSEMETA_CACHE_DIR"):
+        return Path(folder)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sparsemeta"
+
+
+def _disk_key(info: ModelInfo, engine: str, settings: dict[str, Any]) -> str:
+    """SHA-256 of everything that determines a fit's draws (see the module docstring)."""
+    from importlib.metadata import version
+
+    from sparsemeta import __version__, models
+
+    sources = [Path(models.__file__).read_bytes(), Path(__file__).read_bytes()]
+    record = {
+        "family": info.family,
+        "options": sorted((k, str(v)) for k, v in info.options.items()),
+        "tau_prior": str(info.tau_prior),
+        "mu_prior": str(info.mu_prior),
+        "labels": list(info.labels),
+        "data": {k: np.asarray(v).tolist() for k, v in sorted(info.data.items())},
+        "engine": engine,
+        "settings": sorted((k, str(v)) for k, v in settings.items()),
+        "versions": [__version__, *(version(p) for p in ("nutpie", "pymc", "pytensor"))],
+        "sources": [hashlib.sha256(src).hexdigest() for src in sources],
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def _load_fit(path: Path) -> az.InferenceData | None:
+    """The cached draws at ``path``, loaded into memory, or ``None`` if absent/unreadable."""
+    import arviz as az
+
+    if not path.is_file():
+        return None
+    try:
+        idata = az.from_netcdf(str(path))
+        groups = {g: idata[g].load() for g in idata.groups()}
+    except (OSError, ValueError):
+        return None
+    for ds in groups.values():
+        ds.close()
+    return az.InferenceData(**groups)
+
+
+def _store_fit(idata: az.InferenceData, path: Path) -> None:
+    """Write ``idata`` to ``path`` atomically (a temporary file, then :func:`os.replace`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        idata.to_netcdf(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _cache_key(info: ModelInfo) -> tuple[Any, ...]:
@@ -643,6 +720,7 @@ def fit(
     strict: bool = False,
     thresholds: Sequence[float] = (),
     target_accept: float | None = None,
+    cache: bool = False,
 ) -> FitResult:
     r"""Fit one random-effects meta-analysis by MCMC and apply the diagnostics gate.
 
@@ -680,6 +758,10 @@ def fit(
         P(effect < t) for t < 0 and P(effect > t) for t > 0.
     target_accept : float, optional
         NUTS target acceptance; default :data:`DEFAULT_TARGET_ACCEPT` for the family.
+    cache : bool
+        Keep the fit on disk (:func:`cache_dir`) and reuse it when an identical fit is
+        asked for again, in this or a later process (models of :mod:`sparsemeta.models`
+        only); the gate and the summary are recomputed from the loaded draws.
 
     Returns
     -------
@@ -739,29 +821,37 @@ def fit(
         "target_accept": target_accept,
     }
     labels = list(pm_model.coords.get("study", ()) or ())
-    used, compile_seconds, cached = engine, 0.0, False
-    t_sample = time.perf_counter()
-    if engine == "nutpie":
-        try:
-            raw, compile_seconds, cached = _sample_nutpie(
-                pm_model, info, draws, tune, chains, seed, target_accept
-            )
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # nutpie reports Rust panics as BaseException
-            warnings.warn(
-                f"nutpie failed ({type(exc).__name__}: {exc}); falling back to PyMC's NUTS",
-                UserWarning,
-                stacklevel=2,
-            )
-            used = "pymc"
-    if used == "pymc":
+    used, compile_seconds, sampling_seconds, cached = engine, 0.0, 0.0, False
+    disk = None
+    if cache and info is not None:
+        disk = cache_dir() / f"{_disk_key(info, engine, settings)}.nc"
+    idata = _load_fit(disk) if disk is not None else None
+    from_disk = idata is not None
+    if idata is None:
         t_sample = time.perf_counter()
-        raw = _sample_pymc(pm_model, info, draws, tune, chains, seed, target_accept)
-    sampling_seconds = time.perf_counter() - t_sample - compile_seconds
-    idata = _posterior_only(raw, [str(lab) for lab in labels])
-    if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
-        idata = _post_process(idata, info, np.random.default_rng(seed))
+        if engine == "nutpie":
+            try:
+                raw, compile_seconds, cached = _sample_nutpie(
+                    pm_model, info, draws, tune, chains, seed, target_accept
+                )
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # nutpie reports Rust panics as BaseException
+                warnings.warn(
+                    f"nutpie failed ({type(exc).__name__}: {exc}); falling back to PyMC's NUTS",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                used = "pymc"
+        if used == "pymc":
+            t_sample = time.perf_counter()
+            raw = _sample_pymc(pm_model, info, draws, tune, chains, seed, target_accept)
+        sampling_seconds = time.perf_counter() - t_sample - compile_seconds
+        idata = _posterior_only(raw, [str(lab) for lab in labels])
+        if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
+            idata = _post_process(idata, info, np.random.default_rng(seed))
+        if disk is not None and used == engine:  # a fallback's draws are not cached
+            _store_fit(idata, disk)
     conv = _convergence(idata.posterior)
     diag = _gate(idata, conv)
     summary = _summarise(idata, measure, thresholds, conv)
@@ -781,6 +871,7 @@ def fit(
         seconds=time.perf_counter() - t_start,
         cached=cached,
         settings=settings,
+        from_disk=from_disk,
     )
     if not diag.passed:
         message = _gate_message(diag, family, settings)

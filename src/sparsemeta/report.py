@@ -770,6 +770,8 @@ def _mcmc_text(s: BayesSummary) -> str:
             f" ({d.get('engine', 'sampler')}: {settings.get('chains')} chains × "
             f"{settings.get('draws')} draws after {settings.get('tune')} tuning steps)"
         )
+    if d.get("from_disk"):
+        text += ", draws loaded from the on-disk cache of an identical earlier fit"
     if "r_hat_max" in d:
         text += (
             f": R-hat max {d['r_hat_max']:.3f}, bulk ESS min {d.get('ess_bulk_min', math.nan):.0f}, "

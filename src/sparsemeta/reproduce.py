@@ -372,6 +372,7 @@ def reproduce(
     mcmc: bool = True,
     studies: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
+    cache: bool = False,
 ) -> ReproduceResult:
     """Recompute every analysis of ``plan`` and compare with the published results.
 
@@ -388,6 +389,9 @@ def reproduce(
         Called with the analysis's label after each analysis of the plan (once per
         analysis, in plan order: ``len(plan.analyses)`` calls), e.g. to advance a
         progress bar.
+    cache : bool, default False
+        Reuse MCMC fits kept on disk by an earlier identical run, and keep new ones
+        (:func:`sparsemeta.fit.fit`'s ``cache``; identical draws, gate rechecked).
 
     Returns
     -------
@@ -400,7 +404,7 @@ def reproduce(
     results = []
     for a in plan.analyses:
         results.append(
-            _analysis(plan, a, by_key.get(a.key), published_row(published, a.key), mcmc=mcmc)
+            _analysis(plan, a, by_key.get(a.key), published_row(published, a.key), mcmc, cache)
         )
         if progress is not None:
             progress(a.label)
@@ -412,7 +416,12 @@ def reproduce(
 
 
 def _analysis(
-    plan: Plan, a: Analysis, rows: pd.DataFrame | None, row: dict[str, str], *, mcmc: bool
+    plan: Plan,
+    a: Analysis,
+    rows: pd.DataFrame | None,
+    row: dict[str, str],
+    mcmc: bool,
+    cache: bool,
 ) -> AnalysisResult:
     if rows is None:
         return AnalysisResult(
@@ -428,7 +437,7 @@ def _analysis(
     exact_fits = _exact_fits(plan, a, rows, result, notes) if "exact" in a.models else {}
     mcmc_fits: dict[str, BayesSummary] = {}
     if mcmc and "binomial" in a.models:
-        mcmc_fits = _mcmc_fits(plan, a, rows, result, notes)
+        mcmc_fits = _mcmc_fits(plan, a, rows, result, notes, cache)
     return AnalysisResult(
         a, status, row, result, checks, exact_fits, mcmc_fits, tuple(notes), typos
     )
@@ -550,7 +559,7 @@ def _exact_summary(
 
 
 def _mcmc_fits(
-    plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str]
+    plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str], cache: bool
 ) -> dict[str, BayesSummary]:
     assert a.measure is not None  # analyses with study data always have a measure
     choice = plan.default_prior
@@ -575,6 +584,7 @@ def _mcmc_fits(
             tune=plan.mcmc.tune,
             chains=plan.mcmc.chains,
             seed=plan.mcmc.seed,
+            cache=cache,
         )
     for w in caught:
         if (text := f"{family} model: {w.message}") not in notes:
@@ -602,6 +612,7 @@ def _mcmc_fits(
         "seconds": result.seconds,
         "compile_seconds": result.compile_seconds,
         "cached": result.cached,
+        "from_disk": result.from_disk,
         "settings": dict(result.settings),
         "kept_by_binomial": kept,
     }

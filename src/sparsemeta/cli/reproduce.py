@@ -35,7 +35,8 @@ Recompute every analysis of an analysis plan with the review's RevMan 5 settings
 compare with the published results at printed precision; fit the exact normal-normal
 posterior under each tau prior of the plan and the binomial-likelihood model by MCMC;
 run the data checks; write a report (Markdown, self-contained HTML, figures, CSV tables,
-NetCDF of the MCMC fits) into --out. PLAN is a plan file (TOML, docs/plan-format.md) or
+NetCDF of the MCMC fits) into --out. Finished MCMC fits are kept on disk and an identical
+later fit loads their draws instead of sampling again (--no-cache to sample afresh). PLAN is a plan file (TOML, docs/plan-format.md) or
 the name of a plan shipped with sparsemeta; default: the parent-infant psychotherapy
 review (Barlow et al. 2015, Cochrane CD010534)."""
 
@@ -70,6 +71,12 @@ def add_parser(subparsers: Any) -> None:
         "--no-mcmc",
         action="store_true",
         help="skip the MCMC fits (exact normal-normal posteriors only; much faster)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="sample every MCMC fit afresh instead of reusing identical fits kept on disk "
+        "by an earlier run (cache folder: $SPARSEMETA_CACHE_DIR, else ~/.cache/sparsemeta)",
     )
     p.set_defaults(run=run)
 
@@ -131,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             bar.set_description(_short(text, 40))
             bar.update(1)
 
-        result = reproduce(plan, mcmc=not args.no_mcmc, progress=step)
+        result = reproduce(plan, mcmc=not args.no_mcmc, progress=step, cache=not args.no_cache)
         bar.total = total + report.report_steps(result)
         bar.refresh()
         out = report.write_report(result, args.out, progress=step)
