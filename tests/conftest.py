@@ -23,3 +23,12 @@ def revman_fixtures() -> Path:
     if not folder.is_dir():
         pytest.skip(f"RevMan fixtures not found at {folder}")
     return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_fit_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Keep the on-disk cache of MCMC fits inside the test session, never in the user's home."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SPARSEMETA_CACHE_DIR", str(tmp_path_factory.mktemp("fit-cache")))
+    yield
+    patch.undo()

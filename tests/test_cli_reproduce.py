@@ -120,3 +120,20 @@ def test_bundled_plan_end_to_end(tmp_path, capsys):
         "no-data": 12,
         "not-published": 8,
     }
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """--out naming an existing file: exit 2 at once, the message names --out, nothing written."""
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("reproduce() ran although --out is unusable")
+
+    monkeypatch.setattr(cli_reproduce, "reproduce", must_not_run)
+    target = tmp_path / "ok.csv"
+    target.write_text("keep me\n")
+    assert main(["reproduce", "--out", str(target), "--no-mcmc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"--out {target}: exists and is not a directory" in err
+    assert target.read_text() == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv"]

@@ -23,6 +23,7 @@ from typing import Any
 
 from sparsemeta import plan as plan_mod
 from sparsemeta import plots, report
+from sparsemeta.errors import DataError
 from sparsemeta.reproduce import ReproduceResult, reproduce
 
 #: plan used when none is given
@@ -125,11 +126,21 @@ def _table(result: ReproduceResult, out: Path) -> str:
     return "\n".join(lines)
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an unusable --out before any work is done, naming the option's own path."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: exists and is not a directory")
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise DataError(f"--out {out}: the folder {parent} does not exist")
+
+
 def run(args: argparse.Namespace) -> int:
     """Reproduce, write the report, print the summary or JSON; return the exit status."""
     from tqdm import tqdm
 
     plan = _load(args.plan)
+    _check_out(Path(args.out))
     quiet = args.json or not sys.stderr.isatty()
     total = len(plan.analyses)
     with tqdm(total=total, desc="reproduce", file=sys.stderr, disable=quiet, leave=False) as bar:
