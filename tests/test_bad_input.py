@@ -277,11 +277,6 @@ def test_datasets_load_rejects_unknown_names(name, table, fragments):
 # ----------------------------------------------------------------------------- frequentist
 
 
-def _known_bug(reason: str):
-    """Mark a case that fails today because of a reported bug in another module."""
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 TWO_BINARY = [BINARY, second(BINARY, events_t=3, n_t=20, events_c=5, n_c=21)]
 
 META_ANALYSIS_CASES = [
