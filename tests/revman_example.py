@@ -93,7 +93,9 @@ def cells(a: int, n1: int, c: int, n2: int) -> tuple[float, float, float, float]
 def log_rr(a: int, n1: int, c: int, n2: int) -> tuple[float, float]:
     """log risk ratio and its variance (corrected cells)."""
     a_, b_, c_, d_ = cells(a, n1, c, n2)
-    return math.log((a_ / (a_ + b_)) / (c_ / (c_ + d_))), 1 / a_ - 1 / (a_ + b_) + 1 / c_ - 1 / (c_ + d_)
+    return math.log((a_ / (a_ + b_)) / (c_ / (c_ + d_))), 1 / a_ - 1 / (a_ + b_) + 1 / c_ - 1 / (
+        c_ + d_
+    )
 
 
 def log_or(a: int, n1: int, c: int, n2: int) -> tuple[float, float]:
@@ -150,7 +152,9 @@ def heterogeneity(y: list[float], v: list[float], centre: float) -> tuple[float,
     return q, df, max(0.0, (q - df) / c)
 
 
-def level(est: float, se: float, q: float, df: int, tau2: float, ratio: bool, weight: float) -> dict[str, object]:
+def level(
+    est: float, se: float, q: float, df: int, tau2: float, ratio: bool, weight: float
+) -> dict[str, object]:
     """The attributes RevMan stores for one pooled line."""
     tr = math.exp if ratio else (lambda x: x)
     z = abs(est / se)
@@ -192,8 +196,17 @@ def example() -> tuple[pd.DataFrame, dict[tuple[str | None, ...], dict[str, obje
     # 1. Serious adverse events: M-H risk ratio, random effects (DL around the M-H estimate).
     out = "Serious adverse events"
     for name, a, n1, c, n2 in SAE:
-        rows.append({"comparison": COMPARISON, "outcome": out, "study": name,
-                     "events_t": a, "n_t": n1, "events_c": c, "n_c": n2})
+        rows.append(
+            {
+                "comparison": COMPARISON,
+                "outcome": out,
+                "study": name,
+                "events_t": a,
+                "n_t": n1,
+                "events_c": c,
+                "n_c": n2,
+            }
+        )
     estimable = [t for t in SAE if not (t[1] == 0 and t[3] == 0)]
     tables = [t[1:] for t in estimable]
     est_mh, _, _ = mh_rr(tables)
@@ -201,8 +214,13 @@ def example() -> tuple[pd.DataFrame, dict[tuple[str | None, ...], dict[str, obje
     q, df, tau2 = heterogeneity(list(ys), list(vs), est_mh)
     w = [1 / (v + tau2) for v in vs]
     est, se = iv_pool(list(ys), [v + tau2 for v in vs])
-    attrs[(COMPARISON, out)] = {"METHOD": "MH", "EFFECT_MEASURE": "RR", "RANDOM": True,
-                                "TOTALS": "YES", **level(est, se, q, df, tau2, True, 100.0)}
+    attrs[(COMPARISON, out)] = {
+        "METHOD": "MH",
+        "EFFECT_MEASURE": "RR",
+        "RANDOM": True,
+        "TOTALS": "YES",
+        **level(est, se, q, df, tau2, True, 100.0),
+    }
     for t, y, v, wi in zip(estimable, ys, vs, w, strict=True):
         attrs[(COMPARISON, out, None, t[0])] = study(y, v, True, 100 * wi / sum(w))
     attrs[(COMPARISON, out, None, "Cedar 2009")] = {"ESTIMABLE": False}
@@ -210,14 +228,29 @@ def example() -> tuple[pd.DataFrame, dict[tuple[str | None, ...], dict[str, obje
     # 2. Treatment failure: M-H odds ratio, fixed effect, two subgroups, overall totals.
     out = "Treatment failure"
     for sub, name, a, n1, c, n2 in FAILURE:
-        rows.append({"comparison": COMPARISON, "outcome": out, "subgroup": sub, "study": name,
-                     "events_t": a, "n_t": n1, "events_c": c, "n_c": n2})
+        rows.append(
+            {
+                "comparison": COMPARISON,
+                "outcome": out,
+                "subgroup": sub,
+                "study": name,
+                "events_t": a,
+                "n_t": n1,
+                "events_c": c,
+                "n_c": n2,
+            }
+        )
     all_tables = [t[2:] for t in FAILURE]
     est, se, w_all = mh_or(all_tables)
     ys, vs = zip(*(log_or(*t) for t in all_tables), strict=True)
     q, df, _ = heterogeneity(list(ys), list(vs), est)
-    attrs[(COMPARISON, out)] = {"METHOD": "MH", "EFFECT_MEASURE": "OR", "RANDOM": False,
-                                "TOTALS": "YES", **level(est, se, q, df, 0.0, True, 100.0)}
+    attrs[(COMPARISON, out)] = {
+        "METHOD": "MH",
+        "EFFECT_MEASURE": "OR",
+        "RANDOM": False,
+        "TOTALS": "YES",
+        **level(est, se, q, df, 0.0, True, 100.0),
+    }
     sub_est, sub_var = [], []
     for sub in ("Adults", "Children"):
         idx = [i for i, t in enumerate(FAILURE) if t[0] == sub]
@@ -246,8 +279,18 @@ def example() -> tuple[pd.DataFrame, dict[tuple[str | None, ...], dict[str, obje
     # pool of the subgroup estimates, its Chi², df and I² those of all studies pooled.
     out = "Withdrawal due to adverse events"
     for sub, name, a, n1, c, n2 in WITHDRAWAL:
-        rows.append({"comparison": COMPARISON, "outcome": out, "subgroup": sub, "study": name,
-                     "events_t": a, "n_t": n1, "events_c": c, "n_c": n2})
+        rows.append(
+            {
+                "comparison": COMPARISON,
+                "outcome": out,
+                "subgroup": sub,
+                "study": name,
+                "events_t": a,
+                "n_t": n1,
+                "events_c": c,
+                "n_c": n2,
+            }
+        )
     all_tables = [t[2:] for t in WITHDRAWAL]
     est_all, _, _ = mh_rr(all_tables)
     ys, vs = zip(*(log_rr(*t) for t in all_tables), strict=True)
@@ -283,16 +326,31 @@ def example() -> tuple[pd.DataFrame, dict[tuple[str | None, ...], dict[str, obje
     out = "Pain score (0-10)"
     ys, vs = [], []
     for name, m1, s1, n1, m2, s2, n2 in PAIN:
-        rows.append({"comparison": COMPARISON, "outcome": out, "study": name, "mean_t": m1,
-                     "sd_t": s1, "n_t": n1, "mean_c": m2, "sd_c": s2, "n_c": n2})
+        rows.append(
+            {
+                "comparison": COMPARISON,
+                "outcome": out,
+                "study": name,
+                "mean_t": m1,
+                "sd_t": s1,
+                "n_t": n1,
+                "mean_c": m2,
+                "sd_c": s2,
+                "n_c": n2,
+            }
+        )
         ys.append(m1 - m2)
         vs.append(s1**2 / n1 + s2**2 / n2)
     fixed, _ = iv_pool(ys, vs)
     q, df, tau2 = heterogeneity(ys, vs, fixed)
     est, se = iv_pool(ys, [v + tau2 for v in vs])
     w = [1 / (v + tau2) for v in vs]
-    attrs[(COMPARISON, out)] = {"EFFECT_MEASURE": "MD", "RANDOM": True, "TOTALS": "YES",
-                                **level(est, se, q, df, tau2, False, 100.0)}
+    attrs[(COMPARISON, out)] = {
+        "EFFECT_MEASURE": "MD",
+        "RANDOM": True,
+        "TOTALS": "YES",
+        **level(est, se, q, df, tau2, False, 100.0),
+    }
     for t, y, v, wi in zip(PAIN, ys, vs, w, strict=True):
         attrs[(COMPARISON, out, None, t[0])] = study(y, v, False, 100 * wi / sum(w))
     return pd.DataFrame(rows), attrs

@@ -29,7 +29,9 @@ def test_identical_values_reproduce():
 
 def test_relative_tolerance_boundary():
     # 0.75 * (1 + 5e-10) differs by 5e-10 relative: inside 1e-9; 0.75 * (1 + 2e-9) is outside
-    assert compare({"EFFECT_SIZE": 0.75 * (1 + 5e-10)}, {"EFFECT_SIZE": 0.75}).status == "reproduced"
+    assert (
+        compare({"EFFECT_SIZE": 0.75 * (1 + 5e-10)}, {"EFFECT_SIZE": 0.75}).status == "reproduced"
+    )
     c = compare({"EFFECT_SIZE": 0.75, "TAU2": 0.2 * (1 + 2e-9)}, {"EFFECT_SIZE": 0.75, "TAU2": 0.2})
     assert c.status == "mismatch" and c.field == "TAU2"
     assert c.max_rel_diff == pytest.approx(2e-9, rel=1e-3)
@@ -221,7 +223,10 @@ def test_a_wrong_study_inside_a_not_comparable_level_is_still_a_mismatch(tmp_pat
     report = revman_check(
         hand_review(
             tmp_path,
-            {sae: {"ESTIMABLE": False}, study: {"EFFECT_SIZE": attrs[study]["EFFECT_SIZE"] * 1.001}},
+            {
+                sae: {"ESTIMABLE": False},
+                study: {"EFFECT_SIZE": attrs[study]["EFFECT_SIZE"] * 1.001},
+            },
         )
     )
     entry = by_level(report)[("Serious adverse events", None)]

@@ -628,13 +628,22 @@ def test_batch_params_selects_margins_and_keeps_their_values():
     full = exact.posterior_batch(y, se, halfnormal(0.5))
     mu_only = exact.posterior_batch(y, se, halfnormal(0.5), params=("mu",))
     assert list(mu_only.columns) == [
-        "k", "mu_mean", "mu_sd", "mu_q025", "mu_q500", "mu_q975", "mu_lower", "mu_upper"
+        "k",
+        "mu_mean",
+        "mu_sd",
+        "mu_q025",
+        "mu_q500",
+        "mu_q975",
+        "mu_lower",
+        "mu_upper",
     ]
     np.testing.assert_array_equal(mu_only.to_numpy(), full[mu_only.columns].to_numpy())
     two = exact.posterior_batch(y, se, halfnormal(0.5), params=["theta_new", "mu"])
     assert [c for c in two.columns if c.endswith("_mean")] == ["mu_mean", "theta_new_mean"]
     assert [c for c in full.columns if c.endswith("_mean")] == [
-        "mu_mean", "tau_mean", "theta_new_mean"
+        "mu_mean",
+        "tau_mean",
+        "theta_new_mean",
     ]
 
 

@@ -133,7 +133,11 @@ def test_dichotomous_outcome_studies_settings_and_stored_results(tmp_path):
     assert list(s["events_c"]) == [2, 0, 5]
     assert list(s["n_c"]) == [12, 21, 31]
     assert list(s["year"][:2]) == ["2001", "2004"] and pd.isna(s["year"].iloc[2])
-    assert list(s["study_id"]) == ["STD-Smith_x002d_2001", "STD-Jones-2004", "STD-Unknown_x0027_s-1999"]
+    assert list(s["study_id"]) == [
+        "STD-Smith_x002d_2001",
+        "STD-Jones-2004",
+        "STD-Unknown_x0027_s-1999",
+    ]
     assert list(s["order"]) == [1, 2, 3]
     assert s["footnote"].iloc[2] == "Cluster trial"
     assert s["subgroup"].isna().all() and s["timepoint"].isna().all()
@@ -244,14 +248,18 @@ def test_external_dtd_reference_is_not_fetched(tmp_path):
 
 
 def test_internal_doctype_without_entities_is_accepted(tmp_path):
-    text = rm5(DICH).replace("<COCHRANE_REVIEW ", "<!DOCTYPE COCHRANE_REVIEW>\n<COCHRANE_REVIEW ", 1)
+    text = rm5(DICH).replace(
+        "<COCHRANE_REVIEW ", "<!DOCTYPE COCHRANE_REVIEW>\n<COCHRANE_REVIEW ", 1
+    )
     assert read_revman(write(tmp_path, text)).analyses[0].outcome == "Death"
 
 
 def test_truncated_file_names_the_line(tmp_path):
     text = rm5(DICH)
     cut = text[: text.index('<DICH_DATA CI_END="3.0"')]
-    assert_error(write(tmp_path, cut), "not a well-formed XML file", f"line {cut.count(chr(10)) + 1}")
+    assert_error(
+        write(tmp_path, cut), "not a well-formed XML file", f"line {cut.count(chr(10)) + 1}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -282,7 +290,9 @@ def test_unusable_declared_encoding(tmp_path, encoding, problem):
 
 
 def test_wrong_root_element(tmp_path):
-    assert_error(write(tmp_path, "<?xml version='1.0'?>\n<REVIEW/>\n"), "<REVIEW>", "COCHRANE_REVIEW")
+    assert_error(
+        write(tmp_path, "<?xml version='1.0'?>\n<REVIEW/>\n"), "<REVIEW>", "COCHRANE_REVIEW"
+    )
 
 
 def test_empty_and_missing_files(tmp_path):
@@ -304,7 +314,12 @@ S1, S2, S3 = '<DICH_DATA CI_END="2.0"', '<DICH_DATA CI_END="0.0"', '<DICH_DATA C
     ("old", "new", "element", "fragments"),
     [
         ('METHOD="MH" ', "", "<DICH_OUTCOME", ("<DICH_OUTCOME>", "no METHOD attribute")),
-        ('EVENTS_1="4"', 'EVENTS_1="four"', S3, ("Unknown's-1999", "EVENTS_1='four'", "not a number")),
+        (
+            'EVENTS_1="4"',
+            'EVENTS_1="four"',
+            S3,
+            ("Unknown's-1999", "EVENTS_1='four'", "not a number"),
+        ),
         ('TOTAL_1="10"', 'TOTAL_1="-10"', S1, ("Smith-2001", "TOTAL_1='-10'", "whole number")),
         ('EVENTS_1="1"', 'EVENTS_1="1.5"', S1, ("EVENTS_1='1.5'", "whole number")),
         (' STUDY_ID="STD-Jones-2004"', "", S2, ("no STUDY_ID attribute",)),
@@ -313,7 +328,12 @@ S1, S2, S3 = '<DICH_DATA CI_END="2.0"', '<DICH_DATA CI_END="0.0"', '<DICH_DATA C
         ('TOTALS="YES"', 'TOTALS="ALL"', "<DICH_OUTCOME", ("TOTALS='ALL'",)),
         ('CHI2="1.5"', 'CHI2="high"', "<DICH_OUTCOME", ("stored result CHI2='high'",)),
         ("<NAME>Death</NAME>", "", "<DICH_OUTCOME", ("has no <NAME>",)),
-        ('EVENTS_1="1"', 'EVENTS_1="11"', "<DICH_OUTCOME", ("outcome 'Death'", "Smith-2001", "events_t", "exceed")),
+        (
+            'EVENTS_1="1"',
+            'EVENTS_1="11"',
+            "<DICH_OUTCOME",
+            ("outcome 'Death'", "Smith-2001", "events_t", "exceed"),
+        ),
     ],
 )
 def test_bad_attributes_give_file_line_and_field(tmp_path, old, new, element, fragments):
@@ -421,8 +441,16 @@ def test_csv_bad_settings(tmp_path):
 
 def test_writer_refuses_timepoints(tmp_path):
     df = pd.DataFrame(
-        {"comparison": ["c"], "outcome": ["o"], "timepoint": ["post"], "study": ["s"],
-         "events_t": [1], "n_t": [5], "events_c": [2], "n_c": [5]}
+        {
+            "comparison": ["c"],
+            "outcome": ["o"],
+            "timepoint": ["post"],
+            "study": ["s"],
+            "events_t": [1],
+            "n_t": [5],
+            "events_c": [2],
+            "n_c": [5],
+        }
     )
     with pytest.raises(RevManFormatError, match="timepoint"):
         write_revman(df, tmp_path / "x.rm5")
@@ -432,9 +460,16 @@ def test_writer_refuses_timepoints(tmp_path):
 
 def test_writer_attributes_reach_outcome_subgroup_and_study(tmp_path):
     df = pd.DataFrame(
-        {"comparison": ["c", "c"], "outcome": ["o", "o"], "subgroup": ["g1", "g2"],
-         "study": ["s1", "s2"], "events_t": [1, 2], "n_t": [5, 6], "events_c": [2, 3],
-         "n_c": [5, 7]}
+        {
+            "comparison": ["c", "c"],
+            "outcome": ["o", "o"],
+            "subgroup": ["g1", "g2"],
+            "study": ["s1", "s2"],
+            "events_t": [1, 2],
+            "n_t": [5, 6],
+            "events_c": [2, 3],
+            "n_c": [5, 7],
+        }
     )
     attrs = {
         ("c", "o"): {"EFFECT_MEASURE": "OR", "RANDOM": True, "TOTALS": "SUB", "EFFECT_SIZE": 0.1},
@@ -444,14 +479,21 @@ def test_writer_attributes_reach_outcome_subgroup_and_study(tmp_path):
     path = tmp_path / "x.rm5"
     write_revman(df, path, title="T", attributes=attrs)
     (a,) = read_revman(path).analyses
-    assert (a.measure, a.random, a.totals, a.overall.values["EFFECT_SIZE"]) == ("OR", True, "SUB", 0.1)
+    assert (a.measure, a.random, a.totals, a.overall.values["EFFECT_SIZE"]) == (
+        "OR",
+        True,
+        "SUB",
+        0.1,
+    )
     assert a.stored_subgroups[1].values["EFFECT_SIZE"] == 0.3
     assert a.stored_studies[0].values["WEIGHT"] == 100.0 and a.stored_studies[0].estimable is False
 
 
-LABEL = st.text(alphabet=string.ascii_letters + string.digits + " -'&<>\"é", min_size=1, max_size=12).map(
-    str.strip
-).filter(bool)
+LABEL = (
+    st.text(alphabet=string.ascii_letters + string.digits + " -'&<>\"é", min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @st.composite
@@ -465,27 +507,45 @@ def study_tables(draw):
             subgroup = draw(st.sampled_from([None, "split"]))
             rows = []
             for i, name in enumerate(names):
-                row = {"comparison": f"Comparison {c}", "outcome": f"Outcome {o}", "study": name,
-                       "subgroup": None if subgroup is None else f"G{i % 2}"}
+                row = {
+                    "comparison": f"Comparison {c}",
+                    "outcome": f"Outcome {o}",
+                    "study": name,
+                    "subgroup": None if subgroup is None else f"G{i % 2}",
+                }
                 if kind == "binary":
                     n_t, n_c = draw(st.integers(1, 500)), draw(st.integers(1, 500))
-                    row |= {"events_t": draw(st.integers(0, n_t)), "n_t": n_t,
-                            "events_c": draw(st.integers(0, n_c)), "n_c": n_c}
+                    row |= {
+                        "events_t": draw(st.integers(0, n_t)),
+                        "n_t": n_t,
+                        "events_c": draw(st.integers(0, n_c)),
+                        "n_c": n_c,
+                    }
                 elif kind == "continuous":
                     real = st.floats(-1e6, 1e6, allow_nan=False)
                     pos = st.floats(1e-6, 1e6, allow_nan=False)
-                    row |= {"mean_t": draw(real), "sd_t": draw(pos), "n_t": draw(st.integers(1, 999)),
-                            "mean_c": draw(real), "sd_c": draw(pos), "n_c": draw(st.integers(1, 999))}
+                    row |= {
+                        "mean_t": draw(real),
+                        "sd_t": draw(pos),
+                        "n_t": draw(st.integers(1, 999)),
+                        "mean_c": draw(real),
+                        "sd_c": draw(pos),
+                        "n_c": draw(st.integers(1, 999)),
+                    }
                 else:
-                    row |= {"effect": draw(st.floats(-50, 50, allow_nan=False)),
-                            "se": draw(st.floats(1e-9, 1e3, allow_nan=False)),
-                            "log_scale": kind == "generic" and o == 0}
+                    row |= {
+                        "effect": draw(st.floats(-50, 50, allow_nan=False)),
+                        "se": draw(st.floats(1e-9, 1e3, allow_nan=False)),
+                        "log_scale": kind == "generic" and o == 0,
+                    }
                 rows.append(row)
             frames.append(pd.DataFrame(rows))
     return frames
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(frames=study_tables())
 def test_write_then_read_gives_the_same_study_table(tmp_path, frames):
     table = pd.concat(frames, ignore_index=True)

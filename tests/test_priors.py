@@ -46,10 +46,19 @@ from sparsemeta.priors import (
 SE = np.array([0.2, 0.4, 0.3])
 
 PROPER = [
-    HalfNormal(0.5), HalfCauchy(0.5), HalfT(3.0, 0.5), Exponential(0.4), Lomax(2.0, 0.5),
-    Uniform(lower=0.1, upper=2.0), InvGamma(1.77, 0.55), LogNormalTau2(-2.56, 1.74),
-    LogTTau2(-3.44, 2.59), Turner2015("pain", "pharm vs pharm"), Rhodes2015(),
-    Bartos("RD"), UisdHalfNormal(2.0),
+    HalfNormal(0.5),
+    HalfCauchy(0.5),
+    HalfT(3.0, 0.5),
+    Exponential(0.4),
+    Lomax(2.0, 0.5),
+    Uniform(lower=0.1, upper=2.0),
+    InvGamma(1.77, 0.55),
+    LogNormalTau2(-2.56, 1.74),
+    LogTTau2(-3.44, 2.59),
+    Turner2015("pain", "pharm vs pharm"),
+    Rhodes2015(),
+    Bartos("RD"),
+    UisdHalfNormal(2.0),
 ]
 
 
@@ -152,9 +161,7 @@ SCIPY_LOGPDF = [
 ]
 
 
-@pytest.mark.parametrize(
-    "prior, reference", SCIPY_LOGPDF, ids=[p.name for p, _ in SCIPY_LOGPDF]
-)
+@pytest.mark.parametrize("prior, reference", SCIPY_LOGPDF, ids=[p.name for p, _ in SCIPY_LOGPDF])
 def test_logpdf_matches_scipy(prior, reference):
     """The numpy log densities agree with scipy's (-inf at tau = 0 where scipy has it)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -195,7 +202,8 @@ def test_jeffreys_formula():
     assert float(p.logpdf(1.0, se=[1.0, 1.0])) == pytest.approx(0.5 * math.log(0.5))
     # se = (1, 2), tau = 2: sqrt((2/5)^2 + (2/8)^2)
     assert float(p.logpdf(2.0, se=[1.0, 2.0])) == pytest.approx(
-        math.log(math.sqrt(0.4**2 + 0.25**2)))
+        math.log(math.sqrt(0.4**2 + 0.25**2))
+    )
     assert p.logpdf(np.array([-1.0, 0.0]), se=[1.0]).tolist() == [-np.inf, -np.inf]
 
 
@@ -211,17 +219,21 @@ def test_random_draws_follow_cdf():
 # ------------------------------------------------------------------- published settings
 def test_turner2015_cells_and_comparator_mapping():
     # Table IV cells (PRIORS.md section 1)
-    assert Turner2015("all-cause mortality", "pharm vs placebo/control").base == \
-        LogNormalTau2(-3.95, 1.34)
+    assert Turner2015("all-cause mortality", "pharm vs placebo/control").base == LogNormalTau2(
+        -3.95, 1.34
+    )
     assert Turner2015("pain", "non-pharm vs pharm").base == LogNormalTau2(-0.80, 1.25)
-    assert Turner2015("subjective outcomes", "non-pharm vs non-pharm").base == \
-        LogNormalTau2(-2.26, 1.45)
+    assert Turner2015("subjective outcomes", "non-pharm vs non-pharm").base == LogNormalTau2(
+        -2.26, 1.45
+    )
     assert Turner2015().base == LogNormalTau2(-2.56, 1.74)
     # order of the two comparators does not matter; bayesmeta's long labels are accepted
-    assert Turner2015("mental health indicators", "placebo vs non-pharmacological") == \
-        Turner2015("mental health indicators", "non-pharm vs placebo/control")
-    assert Turner2015("subjective outcomes (various)", "pharm vs non-pharm").base == \
-        LogNormalTau2(-1.67, 1.25)
+    assert Turner2015("mental health indicators", "placebo vs non-pharmacological") == Turner2015(
+        "mental health indicators", "non-pharm vs placebo/control"
+    )
+    assert Turner2015("subjective outcomes (various)", "pharm vs non-pharm").base == LogNormalTau2(
+        -1.67, 1.25
+    )
     assert Turner2015().derived_for == "logOR"
 
 
@@ -234,29 +246,31 @@ def test_turner2015_marginal_implied_tau():
 
 
 def test_turner2012_cells():
-    assert Turner2012("all-cause mortality", "pharm vs placebo/control").base == \
-        LogNormalTau2(-4.06, 1.45)
+    assert Turner2012("all-cause mortality", "pharm vs placebo/control").base == LogNormalTau2(
+        -4.06, 1.45
+    )
     assert Turner2012("semi-objective", "pharm vs pharm").base == LogNormalTau2(-3.23, 1.88)
     assert Turner2012("subjective", "non-pharm vs placebo").base == LogNormalTau2(-2.01, 1.64)
     # gemtc's spelling
-    assert Turner2012("mortality", "pharma-control") == \
-        Turner2012("all-cause mortality", "pharm vs placebo/control")
+    assert Turner2012("mortality", "pharma-control") == Turner2012(
+        "all-cause mortality", "pharm vs placebo/control"
+    )
 
 
 def test_rhodes2015_cells_and_flags():
     assert Rhodes2015().base == LogTTau2(-3.44, 2.59)
-    assert Rhodes2015("obstetric outcome", "pharm vs placebo/control").base == \
-        LogTTau2(-4.13, 2.34)
-    assert Rhodes2015("mental health outcome", "pharm vs pharm", "respiratory").base == \
-        LogTTau2(-5.17, 2.14)
-    assert Rhodes2015("resource use / hospital stay / process", "non-pharm", "cancer").base \
-        == LogTTau2(0.15, 2.68)
+    assert Rhodes2015("obstetric outcome", "pharm vs placebo/control").base == LogTTau2(-4.13, 2.34)
+    assert Rhodes2015("mental health outcome", "pharm vs pharm", "respiratory").base == LogTTau2(
+        -5.17, 2.14
+    )
+    assert Rhodes2015(
+        "resource use / hospital stay / process", "non-pharm", "cancer"
+    ).base == LogTTau2(0.15, 2.68)
     # default area is "other"; any non-pharm arm maps to the "non-pharm" column
     p = Rhodes2015("mental health outcome", "non-pharm vs pharm")
     assert p.area == "other" and p.base == LogTTau2(-3.85, 1.93)
     assert not p.verified and "not verified" in p.source
-    q = Rhodes2015("internal and external structure-related outcome", "pharm vs pharm",
-                   "cancer")
+    q = Rhodes2015("internal and external structure-related outcome", "pharm vs pharm", "cancer")
     assert q.base == LogTTau2(-0.14, 2.56) and not q.verified
     assert Rhodes2015("biological marker", "pharm vs pharm").verified
     # PRIORS.md section 3: marginal implied tau median 0.18, 95% quantile 2.43
@@ -292,12 +306,9 @@ SECTION9 = [
     ("halfcauchy(0.5)", 0.500, 6.353, 0.500, 0.295),
     ("halfcauchy(1.0)", 1.000, 12.706, 0.705, 0.500),
     ("turner2015()", 0.278, 1.163, 0.250, 0.071),
-    ('turner2015("all-cause mortality", "pharm vs placebo/control")', 0.139, 0.418, 0.028,
-     0.002),
-    ('turner2015("subjective outcomes", "pharm vs placebo/control")', 0.259, 0.905, 0.194,
-     0.038),
-    ('turner2012("all-cause mortality", "pharm vs placebo/control")', 0.131, 0.433, 0.033,
-     0.003),
+    ('turner2015("all-cause mortality", "pharm vs placebo/control")', 0.139, 0.418, 0.028, 0.002),
+    ('turner2015("subjective outcomes", "pharm vs placebo/control")', 0.259, 0.905, 0.194, 0.038),
+    ('turner2012("all-cause mortality", "pharm vs placebo/control")', 0.131, 0.433, 0.033, 0.003),
     ('turner2012("subjective", "non-pharm")', 0.366, 1.410, 0.352, 0.110),
     ("rhodes2015()", 0.179, 2.434, 0.232, 0.121),
     ('bartos("logOR")', 0.379, 2.058, 0.373, 0.151),
@@ -315,11 +326,14 @@ def test_section9_table(text, median, q95, p05, p1):
     assert s.p_tau_gt_1 == pytest.approx(p1, abs=6e-4)
 
 
-@pytest.mark.parametrize(("text", "q975", "factor"), [
-    ("halfnormal(0.5)", 1.09, 2.98),
-    ("halfnormal(1.0)", 2.18, 8.9),
-    ("halfcauchy(0.5)", 5.05, 156),
-])
+@pytest.mark.parametrize(
+    ("text", "q975", "factor"),
+    [
+        ("halfnormal(0.5)", 1.09, 2.98),
+        ("halfnormal(1.0)", 2.18, 8.9),
+        ("halfcauchy(0.5)", 5.05, 156),
+    ],
+)
 def test_roever2020_prior_predictive_quantiles(text, q975, factor):
     s = priors.describe(priors.parse(text), scale="logOR")
     assert s.theta_q975 == pytest.approx(q975, abs=0.006)
@@ -330,8 +344,16 @@ def test_describe_result():
     s = priors.describe(HalfNormal(0.5), scale="SMD")
     assert s.ratio_factor is None
     d = s.to_dict()
-    assert set(d) == {"prior", "scale", "median", "q95", "p_tau_gt_0_5", "p_tau_gt_1",
-                      "theta_q975", "ratio_factor"}
+    assert set(d) == {
+        "prior",
+        "scale",
+        "median",
+        "q95",
+        "p_tau_gt_0_5",
+        "p_tau_gt_1",
+        "theta_q975",
+        "ratio_factor",
+    }
     assert json.loads(json.dumps(d)) == d
     assert "0.337" in str(s) and "halfnormal(scale=0.5)" in str(s)
     # SE-dependent prior: P(tau > 1) = s0^2 / (s0^2 + 1)
@@ -361,11 +383,11 @@ def test_canonical_strings_and_both_argument_forms():
     assert priors.parse("uniform(0, 2)") == priors.parse("uniform(2)") == Uniform(upper=2.0)
     assert priors.parse(" jeffreys ") == Jeffreys()
     assert str(Turner2015("mental health indicators", "non-pharm vs placebo/control")) == (
-        'turner2015(outcome="mental health indicators", '
-        'comparison="non-pharm vs placebo/control")')
+        'turner2015(outcome="mental health indicators", comparison="non-pharm vs placebo/control")'
+    )
     assert str(Rhodes2015("mental health outcome", "pharm vs pharm")) == (
-        'rhodes2015(outcome="mental health outcome", comparison="pharm vs pharm", '
-        'area="other")')
+        'rhodes2015(outcome="mental health outcome", comparison="pharm vs pharm", area="other")'
+    )
     assert priors.parse("lognormal_tau2(-2.56, 1.74)") == LogNormalTau2(-2.56, 1.74)
 
 
@@ -385,9 +407,18 @@ real = st.floats(min_value=-50, max_value=50, allow_nan=False, allow_infinity=Fa
 @settings(max_examples=60, deadline=None)
 @given(a=positive, b=positive, m=real)
 def test_round_trip_property(a, b, m):
-    for prior in (HalfNormal(a), HalfCauchy(a), HalfT(a, b), Exponential(a), Lomax(a, b),
-                  Uniform(upper=a + b, lower=a), InvGamma(a, b), LogNormalTau2(m, a),
-                  LogTTau2(m, a, b), UisdHalfNormal(a, b)):
+    for prior in (
+        HalfNormal(a),
+        HalfCauchy(a),
+        HalfT(a, b),
+        Exponential(a),
+        Lomax(a, b),
+        Uniform(upper=a + b, lower=a),
+        InvGamma(a, b),
+        LogNormalTau2(m, a),
+        LogTTau2(m, a, b),
+        UisdHalfNormal(a, b),
+    ):
         text = str(prior)
         assert priors.parse(text) == prior
         doc = tomllib.loads(f"p = {json.dumps(text)}\n")
@@ -400,8 +431,7 @@ def test_mu_priors():
     assert priors.parse_mu(str(Normal(-1.5, 2.0))) == Normal(-1.5, 2.0)
     assert priors.parse_mu("flat") == priors.parse_mu("flat()") == Flat()
     assert str(Flat()) == "flat"
-    assert priors.mu_prior_default("logOR") == priors.mu_prior_default("OR") == \
-        Normal(0.0, 2.82)
+    assert priors.mu_prior_default("logOR") == priors.mu_prior_default("OR") == Normal(0.0, 2.82)
     # Günhan et al. 2020: N(0, 2.82^2) gives OR within 1/250..250 with about 95% probability
     p = priors.mu_prior_default("OR")
     assert p.cdf(math.log(250)) - p.cdf(-math.log(250)) == pytest.approx(0.95, abs=0.001)
@@ -413,9 +443,15 @@ def test_mu_priors():
 
 # -------------------------------------------------------------------------------- PyMC
 PYMC_PRIORS = {
-    "hn": HalfNormal(0.5), "hc": HalfCauchy(0.5), "ht": HalfT(3.0, 0.5),
-    "ex": Exponential(0.4), "lx": Lomax(2.0, 0.5), "un": Uniform(lower=0.1, upper=2.0),
-    "ig": Bartos("logOR"), "ln": Turner2015("pain", "pharm vs pharm"), "lt": Rhodes2015(),
+    "hn": HalfNormal(0.5),
+    "hc": HalfCauchy(0.5),
+    "ht": HalfT(3.0, 0.5),
+    "ex": Exponential(0.4),
+    "lx": Lomax(2.0, 0.5),
+    "un": Uniform(lower=0.1, upper=2.0),
+    "ig": Bartos("logOR"),
+    "ln": Turner2015("pain", "pharm vs pharm"),
+    "lt": Rhodes2015(),
 }
 
 
@@ -432,8 +468,7 @@ def test_pymc_forms_match_density_and_cdf():
     for (key, t), value in zip(points, logps, strict=True):
         prior = PYMC_PRIORS.get(key, UniformShrinkage())
         se = SE if key == "us" else None
-        assert float(value) == pytest.approx(float(prior.logpdf(t, se=se)), rel=1e-6,
-                                             abs=1e-8), key
+        assert float(value) == pytest.approx(float(prior.logpdf(t, se=se)), rel=1e-6, abs=1e-8), key
     draws = pm.sample_prior_predictive(draws=2000, model=model, random_seed=7).prior
     for key in rvs:
         x = draws[key].values.ravel()
@@ -452,8 +487,7 @@ def test_jeffreys_has_no_pymc_form():
 # ----------------------------------------------------------------------------- library
 def test_library_table():
     table = priors.library()
-    assert list(table.columns[:6]) == ["name", "string", "family", "parameters", "scale",
-                                       "source"]
+    assert list(table.columns[:6]) == ["name", "string", "family", "parameters", "scale", "source"]
     assert (table["name"] == "turner2015").sum() == 16 * 5 + 1
     assert (table["name"] == "turner2012").sum() == 9
     assert (table["name"] == "rhodes2015").sum() == 3 * 8 * 3 + 1
@@ -480,40 +514,43 @@ def test_cli_priors(capsys):
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("halfnorm(0.5)", "unknown tau prior 'halfnorm'; valid names"),
-    ("halfnormal(sigma=0.5)", "unknown parameter 'sigma'"),
-    ("halfnormal()", "missing parameter(s) 'scale'"),
-    ("halfnormal(0.5, 1)", "too many positional"),
-    ("halfnormal(0.5, scale=1)", "given more than once"),
-    ("halfnormal(0)", "'scale' must be positive"),
-    ("halfnormal(-0.5)", "'scale' must be positive"),
-    ("halfnormal(1e999)", "must be finite"),
-    ("halfnormal(True)", "number or a string literal"),
-    ('halfnormal("0.5")', "must be a number"),
-    ("halfnormal(1+1)", "number or a string literal"),
-    ("halfnormal(-'a')", "number or a string literal"),
-    ("__import__('os').system('true')", "expected name(arguments)"),
-    ("os.system('true')", "expected name(arguments)"),
-    ("halfnormal(**{'scale': 1})", "'**'"),
-    ("halfnormal(0.5", "cannot parse"),
-    ("lomax(1, 0)", "'scale' must be positive"),
-    ("uniform(2, 1)", "0 <= lower < upper"),
-    ("uniform(1, 2, 3)", "too many positional"),
-    ('turner2015(outcome="death")', "valid choices"),
-    ('turner2015(outcome="pain")', "missing parameter 'comparison'"),
-    ('turner2015(comparison="pharm vs pharm")', "needs an 'outcome'"),
-    ('turner2015("pain", "placebo vs control")', "not defined"),
-    ('turner2015("pain", "surgery vs placebo")', "valid choices"),
-    ('rhodes2015("pain", "pharm vs pharm")', "unknown outcome 'pain'"),
-    ('rhodes2015("biological marker", "pharm vs pharm", area="heart")', "unknown area"),
-    ('rhodes2015(area="cancer")', "need an 'outcome'"),
-    ('bartos("MD")', "unknown measure"),
-    ('bartos("logOR", "Oral Health")', "subfields are tabulated for SMD only"),
-    ('bartos("SMD", "Dentistry")', "unknown field"),
-    ("jeffreys(1)", "too many positional"),
-    ("", "cannot parse"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("halfnorm(0.5)", "unknown tau prior 'halfnorm'; valid names"),
+        ("halfnormal(sigma=0.5)", "unknown parameter 'sigma'"),
+        ("halfnormal()", "missing parameter(s) 'scale'"),
+        ("halfnormal(0.5, 1)", "too many positional"),
+        ("halfnormal(0.5, scale=1)", "given more than once"),
+        ("halfnormal(0)", "'scale' must be positive"),
+        ("halfnormal(-0.5)", "'scale' must be positive"),
+        ("halfnormal(1e999)", "must be finite"),
+        ("halfnormal(True)", "number or a string literal"),
+        ('halfnormal("0.5")', "must be a number"),
+        ("halfnormal(1+1)", "number or a string literal"),
+        ("halfnormal(-'a')", "number or a string literal"),
+        ("__import__('os').system('true')", "expected name(arguments)"),
+        ("os.system('true')", "expected name(arguments)"),
+        ("halfnormal(**{'scale': 1})", "'**'"),
+        ("halfnormal(0.5", "cannot parse"),
+        ("lomax(1, 0)", "'scale' must be positive"),
+        ("uniform(2, 1)", "0 <= lower < upper"),
+        ("uniform(1, 2, 3)", "too many positional"),
+        ('turner2015(outcome="death")', "valid choices"),
+        ('turner2015(outcome="pain")', "missing parameter 'comparison'"),
+        ('turner2015(comparison="pharm vs pharm")', "needs an 'outcome'"),
+        ('turner2015("pain", "placebo vs control")', "not defined"),
+        ('turner2015("pain", "surgery vs placebo")', "valid choices"),
+        ('rhodes2015("pain", "pharm vs pharm")', "unknown outcome 'pain'"),
+        ('rhodes2015("biological marker", "pharm vs pharm", area="heart")', "unknown area"),
+        ('rhodes2015(area="cancer")', "need an 'outcome'"),
+        ('bartos("MD")', "unknown measure"),
+        ('bartos("logOR", "Oral Health")', "subfields are tabulated for SMD only"),
+        ('bartos("SMD", "Dentistry")', "unknown field"),
+        ("jeffreys(1)", "too many positional"),
+        ("", "cannot parse"),
+    ],
+)
 def test_bad_prior_strings(text, fragment):
     with pytest.raises(PriorError) as err:
         priors.parse(text)

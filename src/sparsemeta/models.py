@@ -144,7 +144,8 @@ def _arrays(named: dict[str, ArrayLike]) -> dict[str, NDArray[np.float64]]:
             arr = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
             bad = next(
-                (i, v) for i, v in enumerate(np.ravel(np.asarray(values, dtype=object)))
+                (i, v)
+                for i, v in enumerate(np.ravel(np.asarray(values, dtype=object)))
                 if not _is_number(v)
             )
             raise DataError(
