@@ -28,25 +28,8 @@ import warnings
 
 import numpy as np
 
-from sparsemeta import effects, exact, fit, models, priors
+from sparsemeta import datasets, effects, exact, fit, models, priors
 
-BCG = np.array(  # metafor's dat.bcg: tpos, tneg, cpos, cneg
-    [
-        [4, 119, 11, 128],
-        [6, 300, 29, 274],
-        [3, 228, 11, 209],
-        [62, 13536, 248, 12619],
-        [33, 5036, 47, 5761],
-        [180, 1361, 372, 1079],
-        [8, 2537, 10, 619],
-        [505, 87886, 499, 87892],
-        [29, 7470, 45, 7232],
-        [17, 1699, 65, 1600],
-        [186, 50448, 141, 27197],
-        [5, 2493, 3, 2338],
-        [27, 16886, 29, 17825],
-    ]
-)
 PIP_SECURE = ([31, 8], [46, 14], [9, 1], [54, 54])
 PIP_AVOIDANT = ([8, 1], [46, 14], [19, 10], [54, 54])
 ARMS = ([12.0, 10.5], [4.0, 5.0], [20, 35], [10.0, 10.0], [4.5, 5.5], [22, 30])
@@ -62,7 +45,8 @@ def _effects(counts) -> tuple[np.ndarray, np.ndarray]:
 def bench_exact(repeats: int) -> None:
     print("exact posterior (quadrature + summary of mu, tau, theta_new, shrunken theta_i)")
     prior = priors.HalfNormal(0.5)
-    bcg = (BCG[:, 0], BCG[:, 0] + BCG[:, 1], BCG[:, 2], BCG[:, 2] + BCG[:, 3])
+    table = datasets.bcg_colditz1994()
+    bcg = (table.events_t, table.n_t, table.events_c, table.n_c)
     for label, (y, se) in (
         ("k = 2 (PIP secure)", _effects(PIP_SECURE)),
         ("k = 13 (BCG)", _effects(bcg)),

@@ -139,3 +139,20 @@ def test_load_generic_and_errors() -> None:
         datasets.load("nope")
     with pytest.raises(DataError, match="no table 'forest'"):
         datasets.load("pip_barlow2015", "forest")
+
+
+def test_bcg_matches_metafor_dat_bcg():
+    """The packaged BCG trials against metafor's ``dat.bcg`` (Colditz et al. 1994, JAMA
+    271(9):698-702), typed in here as tpos, tneg, cpos, cneg."""
+    tpos = [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27]
+    tneg = [119, 300, 228, 13536, 5036, 1361, 2537, 87886, 7470, 1699, 50448, 2493, 16886]
+    cpos = [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29]
+    cneg = [128, 274, 209, 12619, 5761, 1079, 619, 87892, 7232, 1600, 27197, 2338, 17825]
+    years = [1948, 1949, 1960, 1977, 1973, 1953, 1973, 1980, 1968, 1961, 1974, 1969, 1976]
+    bcg = datasets.bcg_colditz1994()
+    assert bcg["events_t"].tolist() == tpos
+    assert (bcg["n_t"] - bcg["events_t"]).tolist() == tneg
+    assert bcg["events_c"].tolist() == cpos
+    assert (bcg["n_c"] - bcg["events_c"]).tolist() == cneg
+    assert bcg["year"].tolist() == years
+    assert bcg["study"].is_unique and len(bcg) == 13

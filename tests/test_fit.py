@@ -27,35 +27,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta import effects, exact, fit, models, priors
+from sparsemeta import datasets, effects, exact, fit, models, priors
 from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
 
 pytestmark = pytest.mark.slow
 
-# metafor's dat.bcg (Colditz et al. 1994): tpos, tneg, cpos, cneg
-BCG = np.array(
-    [
-        [4, 119, 11, 128],
-        [6, 300, 29, 274],
-        [3, 228, 11, 209],
-        [62, 13536, 248, 12619],
-        [33, 5036, 47, 5761],
-        [180, 1361, 372, 1079],
-        [8, 2537, 10, 619],
-        [505, 87886, 499, 87892],
-        [29, 7470, 45, 7232],
-        [17, 1699, 65, 1600],
-        [186, 50448, 141, 27197],
-        [5, 2493, 3, 2338],
-        [27, 16886, 29, 17825],
-    ]
-)
 PIP_LABELS = ["Cicchetti 1999a", "Cicchetti 2006b"]
 
 
 def _bcg() -> tuple[np.ndarray, np.ndarray]:
-    a, c = BCG[:, 0], BCG[:, 2]
-    yi, vi = effects.log_rr(a, BCG[:, 0] + BCG[:, 1], c, BCG[:, 2] + BCG[:, 3])
+    """Log RRs of metafor's dat.bcg (Colditz et al. 1994) and their SEs."""
+    bcg = datasets.bcg_colditz1994()
+    yi, vi = effects.log_rr(bcg.events_t, bcg.n_t, bcg.events_c, bcg.n_c)
     return yi, np.sqrt(vi)
 
 

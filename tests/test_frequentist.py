@@ -26,20 +26,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from sparsemeta import datasets
 from sparsemeta import frequentist as fq
 from sparsemeta.data import study_table
 from sparsemeta.errors import DataError
-
-TPOS = [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27]
-TNEG = [119, 300, 228, 13536, 5036, 1361, 2537, 87886, 7470, 1699, 50448, 2493, 16886]
-CPOS = [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29]
-CNEG = [128, 274, 209, 12619, 5761, 1079, 619, 87892, 7232, 1600, 27197, 2338, 17825]
-BCG_AUTHORS = [
-    "Aronson", "Ferguson & Simes", "Rosenthal et al 1960", "Hart & Sutherland",
-    "Frimodt-Moller et al", "Stein & Aronson", "Vandiviere et al", "TPT Madras",
-    "Coetzee & Berjak", "Rosenthal et al 1961", "Comstock et al 1974",
-    "Comstock & Webster", "Comstock et al 1976",
-]  # fmt: skip
 
 
 def binary(rows, subgroups=None) -> pd.DataFrame:
@@ -56,11 +46,7 @@ def binary(rows, subgroups=None) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def bcg() -> pd.DataFrame:
-    rows = [
-        (s, a, a + b, c, c + d)
-        for s, a, b, c, d in zip(BCG_AUTHORS, TPOS, TNEG, CPOS, CNEG, strict=True)
-    ]
-    return binary(rows)
+    return datasets.bcg_colditz1994()
 
 
 def close(x, expected, digits=4):

@@ -11,6 +11,9 @@ and its journal summary:
     systematic review of the evidence for improving parental and infant mental health.
     J Reprod Infant Psychol 2016;34(5):464-482.
 
+A second, classic data set checks the engines against published software results: the
+13 BCG vaccine trials of Colditz et al. (1994), as tabulated in metafor (``dat.bcg``).
+
 The package carries figures only (counts, printed estimates), each row with its
 ``provenance`` and ``confidence``. The files live in ``sparsemeta/datasets_files/<name>/``:
 
@@ -34,11 +37,12 @@ import pandas as pd
 from sparsemeta.data import study_table
 from sparsemeta.errors import DataError
 
-#: packaged data set name -> its folder under ``sparsemeta/datasets_files``
-DATASETS: dict[str, str] = {"pip_barlow2015": "pip_barlow2015"}
-
-#: the tables every packaged data set provides
-TABLES = ("studies", "published", "trial_arms")
+#: packaged data set name -> the tables it provides (files ``<table>.csv`` in
+#: ``sparsemeta/datasets_files/<name>/``)
+DATASETS: dict[str, tuple[str, ...]] = {
+    "pip_barlow2015": ("studies", "published", "trial_arms"),
+    "bcg_colditz1994": ("studies",),
+}
 
 #: per data set: column of its ``studies.csv`` -> study-table column
 _STUDY_COLUMNS: dict[str, dict[str, str]] = {
@@ -58,6 +62,7 @@ _STUDY_TABLE_COLUMNS = (
     "subgroup",
     "timepoint",
     "study",
+    "year",
     "events_t",
     "n_t",
     "events_c",
@@ -94,7 +99,7 @@ def dataset_file(name: str, table: str) -> Traversable:
     name : str
         Data set name, a key of :data:`DATASETS` (e.g. ``"pip_barlow2015"``).
     table : str
-        One of :data:`TABLES`.
+        One of the data set's tables (:data:`DATASETS`).
 
     Returns
     -------
@@ -108,9 +113,10 @@ def dataset_file(name: str, table: str) -> Traversable:
     """
     if name not in DATASETS:
         raise DataError(f"unknown data set {name!r}; known: {', '.join(sorted(DATASETS))}")
-    if table not in TABLES:
-        raise DataError(f"data set {name!r} has no table {table!r}; tables: {', '.join(TABLES)}")
-    return resources.files("sparsemeta").joinpath("datasets_files", DATASETS[name], f"{table}.csv")
+    if table not in DATASETS[name]:
+        tables = ", ".join(DATASETS[name])
+        raise DataError(f"data set {name!r} has no table {table!r}; tables: {tables}")
+    return resources.files("sparsemeta").joinpath("datasets_files", name, f"{table}.csv")
 
 
 def load(name: str, table: str = "studies", *, printed: bool = False) -> pd.DataFrame:
@@ -150,6 +156,30 @@ def load(name: str, table: str = "studies", *, printed: bool = False) -> pd.Data
     df.insert(2, "subgroup", None)
     keep = [c for c in _STUDY_TABLE_COLUMNS if c in df.columns]
     return study_table(df[keep])
+
+
+def bcg_colditz1994() -> pd.DataFrame:
+    """The 13 BCG vaccine trials against tuberculosis (metafor's ``dat.bcg``), as a study table.
+
+    The classic example data set of meta-analysis software, used here to check the
+    frequentist and Bayesian engines against published results (e.g. Viechtbauer 2010).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``comparison, outcome, subgroup, timepoint, study, year, events_t, n_t,
+        events_c, n_c, provenance``; ``t`` is the vaccinated arm, events are tuberculosis
+        cases.
+
+    Notes
+    -----
+    Source: Colditz GA, Brewer TF, Berkey CS, et al. Efficacy of BCG vaccine in the
+    prevention of tuberculosis: meta-analysis of the published literature. JAMA
+    1994;271(9):698-702; the counts as tabulated in the R package metafor (``dat.bcg``;
+    Viechtbauer W. Conducting meta-analyses in R with the metafor package. J Stat Softw
+    2010;36(3)).
+    """
+    return load("bcg_colditz1994", "studies")
 
 
 def pip_barlow2015() -> pd.DataFrame:
