@@ -784,3 +784,18 @@ def test_moments_that_do_not_exist_are_reported_as_such():
     assert df.loc[0, "tau_sd"] == math.inf
     assert df.loc[0, "mu_sd"] == math.inf
     assert math.isfinite(df.loc[0, "tau_mean"])
+
+
+def test_single_study_warning_has_its_own_class():
+    """Callers silence the k = 1 warning by class, not by message text."""
+    from sparsemeta.errors import SingleStudyWarning
+
+    with pytest.warns(SingleStudyWarning, match="k = 1"):
+        exact.posterior([0.3], [0.2], "halfnormal(0.5)", "normal(0, 2.82)")
+    with pytest.warns(SingleStudyWarning, match="single study"):
+        exact.posterior_batch(
+            np.array([[0.3, np.nan], [0.1, 0.4]]),
+            np.array([[0.2, np.nan], [0.3, 0.2]]),
+            "halfnormal(0.5)",
+            "normal(0, 2.82)",
+        )

@@ -22,6 +22,7 @@ from sparsemeta.errors import (
     PlanError,
     PriorError,
     RevManFormatError,
+    SingleStudyWarning,
     SparsemetaError,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "PlanError",
     "PriorError",
     "RevManFormatError",
+    "SingleStudyWarning",
     "SparsemetaError",
     "__version__",
     "compare_priors",

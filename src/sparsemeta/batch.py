@@ -54,7 +54,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sparsemeta.check import revman_settings
-from sparsemeta.errors import DataError, SparsemetaError
+from sparsemeta.errors import DataError, SingleStudyWarning, SparsemetaError
 from sparsemeta.simulate import atomic_path, client, split_list
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def _posterior_columns(
     from sparsemeta import exact
 
     with warnings.catch_warnings():  # a single-study level is legitimate here
-        warnings.filterwarnings("ignore", "only one study", UserWarning)
+        warnings.simplefilter("ignore", SingleStudyWarning)
         post = exact.posterior(y, se, tau_prior, mu_prior)
     out: dict[str, float] = {}
     to_report = np.exp if ratio else np.asarray

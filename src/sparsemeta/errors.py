@@ -31,5 +31,9 @@ class DiagnosticsError(SparsemetaError, RuntimeError):
     """An MCMC fit failed the diagnostics gate in strict mode."""
 
 
+class SingleStudyWarning(UserWarning):
+    """A random-effects model fitted to one study: the data say nothing about tau."""
+
+
 class DiagnosticsWarning(UserWarning):
     """An MCMC fit failed the diagnostics gate (divergences, R-hat or ESS)."""

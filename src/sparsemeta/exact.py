@@ -94,7 +94,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
-from sparsemeta.errors import DataError, PriorError
+from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
 
 __all__ = [
     "ExactPosterior",
@@ -255,7 +255,7 @@ def _check_study_data(
         warnings.warn(
             "only one study (k = 1): the data say nothing about tau; the tau posterior is "
             "driven by its prior",
-            UserWarning,
+            SingleStudyWarning,
             stacklevel=3,
         )
     return y_arr, se_arr, labels
@@ -1286,7 +1286,9 @@ def _check_batch(Y: ArrayLike, SE: ArrayLike) -> tuple[NDArray[np.float64], ...]
         r, c = np.argwhere(bad_se)[0]
         raise DataError(f"meta-analysis {r}, study {c}: se must be finite and > 0 ({se[r, c]})")
     if np.any(valid.sum(axis=1) == 1):
-        warnings.warn("some meta-analyses have a single study (k = 1)", UserWarning, stacklevel=3)
+        warnings.warn(
+            "some meta-analyses have a single study (k = 1)", SingleStudyWarning, stacklevel=3
+        )
     return np.where(valid, y, 0.0), np.where(valid, se, 1.0), valid
 
 

@@ -52,7 +52,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from numpy.typing import ArrayLike, NDArray
 
-from sparsemeta.errors import DataError, PriorError
+from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
 
 __all__ = [
     "BASELINE_SD",
@@ -181,7 +181,7 @@ def _warn_single(k: int) -> None:
         warnings.warn(
             "only one study (k = 1): the data say nothing about tau, whose posterior is its "
             "prior; the model is built anyway",
-            UserWarning,
+            SingleStudyWarning,
             stacklevel=3,
         )
 

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import __version__, data, plots, priors
+from sparsemeta.errors import SingleStudyWarning
 from sparsemeta.sensitivity import PriorComparison, compare_priors
 
 if TYPE_CHECKING:
@@ -271,7 +272,7 @@ def prior_comparison_of(result: ReproduceResult, a: AnalysisResult) -> PriorComp
     if len(tau_priors) < len(a.exact):  # two priors with one short name: keep full names
         tau_priors = {s.prior: s.prior for s in a.exact.values()}
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="only one study", category=UserWarning)
+        warnings.simplefilter("ignore", SingleStudyWarning)
         return compare_priors(
             r.yi[keep],
             tau_priors,

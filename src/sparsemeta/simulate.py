@@ -73,7 +73,7 @@ import pandas as pd
 from scipy import special
 from tqdm import tqdm
 
-from sparsemeta.errors import DataError
+from sparsemeta.errors import DataError, SingleStudyWarning
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -409,7 +409,7 @@ def _bayes(prior_text: str, mu_prior: str | None) -> Callable[[np.ndarray, np.nd
 
     def fn(y: np.ndarray, se: np.ndarray) -> Interval:
         with warnings.catch_warnings():  # single-study replicates are expected here
-            warnings.filterwarnings("ignore", "some meta-analyses have a single study")
+            warnings.simplefilter("ignore", SingleStudyWarning)
             post = exact.posterior_batch(
                 y, se, tau_prior, mu, quantiles=(0.5,), level=LEVEL, params=("mu",)
             )
