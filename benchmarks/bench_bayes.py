@@ -7,7 +7,7 @@ Run::
 
 Prints, per item, the measured figure next to its target:
 
-* exact posterior (``sparsemeta.exact.posterior`` plus the summary with the shrunken study
+* exact posterior (``sparsemeta.bayes.exact.posterior`` plus the summary with the shrunken study
   effects) for k = 2 and k = 13: median wall time over repetitions (target <= 5 ms);
 * MCMC compile time per model family, cold, i.e. with the compiled-model cache cleared
   (target <= 10 s);
@@ -28,7 +28,8 @@ import warnings
 
 import numpy as np
 
-from sparsemeta import datasets, effects, exact, fit, models, priors
+from sparsemeta import datasets, effects
+from sparsemeta.bayes import exact, sample, models, priors
 
 PIP_SECURE = ([31, 8], [46, 14], [9, 1], [54, 54])
 PIP_AVOIDANT = ([8, 1], [46, 14], [19, 10], [54, 54])
@@ -102,16 +103,16 @@ def _families():
 def bench_mcmc(fits: int) -> None:
     print("MCMC (nutpie; k = 2; 4 chains x 1,000 draws after 1,000 warm-up; seeds 1..n)")
     for family, build, build_other in _families():
-        fit.clear_cache()
-        first = fit.fit(build(), seed=0)
+        sample.clear_cache()
+        first = sample.sample(build(), seed=0)
         samples, ess_rates, diags = [], [], []
         for seed in range(1, fits + 1):
-            result = fit.fit(build(), seed=seed)
+            result = sample.sample(build(), seed=seed)
             samples.append(result.sampling_seconds)
             d = result.diagnostics
             ess_rates.append(min(d.ess_bulk_min, d.ess_tail_min) / result.sampling_seconds)
             diags.append(d)
-        other = fit.fit(build_other(), seed=99)
+        other = sample.sample(build_other(), seed=99)
         worst_rhat = max(d.r_hat_max for d in diags)
         print(
             f"  {family:16s} compile {first.compile_seconds:5.1f} s (target <= 10 s); "

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from sparsemeta import frequentist
-from sparsemeta.check import revman_check, revman_settings
+from sparsemeta.review.check import revman_check, revman_settings
 from sparsemeta.io import read_revman
 
 ROOT = Path(__file__).resolve().parents[1]

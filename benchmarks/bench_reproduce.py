@@ -9,11 +9,11 @@ Usage::
   the wall time of the process, imports included.
 * **warm**: the same command in another fresh process, with the caches the cold run left
   on disk (what a user's second run costs): PyTensor's and numba's compile caches and
-  sparsemeta's cache of finished MCMC fits (:func:`sparsemeta.fit.cache_dir`).
+  sparsemeta's cache of finished MCMC fits (:func:`sparsemeta.bayes.sample.cache_dir`).
 * **hot**: the command with ``--no-cache`` run again inside one process
   (``sparsemeta.cli.main``) after a first run, so compiled models are reused from the
-  per-process cache of :mod:`sparsemeta.fit` and every fit is sampled; the best of ``N`` runs, split into the computation
-  (:func:`sparsemeta.reproduce.reproduce`) and the report (:func:`sparsemeta.report.write_report`).
+  per-process cache of :mod:`sparsemeta.bayes.sample` and every fit is sampled; the best of ``N`` runs, split into the computation
+  (:func:`sparsemeta.review.reproduce.reproduce`) and the report (:func:`sparsemeta.present.report.write_report`).
 
 Wall and CPU seconds are printed (CPU counts every thread; on a busy machine the CPU time
 is the steadier figure). Targets on two cores: cold ≤ 60 s, warm ≤ 20 s.
@@ -61,7 +61,7 @@ def in_fresh_process(extra: list[str], caches: Path) -> tuple[float, float]:
 
 def hot(extra: list[str], runs: int) -> tuple[float, float, float, float]:
     """Best (total, CPU, compute, report) seconds of ``runs`` runs after a first one."""
-    from sparsemeta import report
+    from sparsemeta.present import report
     from sparsemeta.cli import main
     from sparsemeta.cli import reproduce as cli
 

@@ -3,7 +3,7 @@
 #
 # Builds the normal-normal model for a four-trial outcome of the bundled synthetic review,
 # adds a covariate (adults vs children) through the model's ``location`` hook with
-# ``pymc.do``, samples it with ``sparsemeta.fit.fit`` (diagnostics gate included) and prints
+# ``pymc.do``, samples it with ``sparsemeta.bayes.sample.fit`` (diagnostics gate included) and prints
 # the slope. Then shows two other extensions without sampling: an extra likelihood term and a
 # Student-t likelihood around the same priors. ``SPARSEMETA_QUICK=1`` samples 2 chains of
 # 500 draws instead of 4 chains of 2,000 (the gate may then warn, as it should).
@@ -17,7 +17,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from sparsemeta import effects, fit, io, models
+from sparsemeta import effects, io
+from sparsemeta.bayes import sample, models
 from sparsemeta.errors import DiagnosticsWarning
 
 QUICK = os.environ.get("SPARSEMETA_QUICK") == "1"
@@ -44,7 +45,7 @@ settings = (
 with warnings.catch_warnings():
     if QUICK:  # short runs are for smoke tests: a failed gate is expected there
         warnings.simplefilter("ignore", DiagnosticsWarning)
-    result = fit.fit(regression, seed=1, **settings)
+    result = sample.sample(regression, seed=1, **settings)
 print(result)
 beta_draws = result.idata.posterior["beta"].to_numpy().ravel()
 low, high = np.quantile(beta_draws, [0.025, 0.975])

@@ -9,7 +9,8 @@
 # %%
 import numpy as np
 
-from sparsemeta import datasets, effects, exact, frequentist, priors
+from sparsemeta import datasets, effects, frequentist
+from sparsemeta.bayes import exact, priors
 
 # %% The study table (packaged, already validated) and the per-study log risk ratios
 pip = datasets.pip_barlow2015()

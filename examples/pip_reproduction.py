@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sparsemeta import plan, reproduce
+from sparsemeta.review import plan, reproduce
 
 QUICK = os.environ.get("SPARSEMETA_QUICK") == "1"
 OUTPUT = Path(os.environ.get("SPARSEMETA_OUTPUT", "sparsemeta-output"))

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sparsemeta import datasets, effects, exact, priors
+from sparsemeta import datasets, effects
+from sparsemeta.bayes import exact, priors
 
 QUICK = os.environ.get("SPARSEMETA_QUICK") == "1"
 OUTPUT = Path(os.environ.get("SPARSEMETA_OUTPUT", "sparsemeta-output"))

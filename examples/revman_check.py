@@ -12,7 +12,8 @@ from importlib import resources
 
 import pandas as pd
 
-from sparsemeta import check, io
+from sparsemeta.review import check
+from sparsemeta import io
 
 path = (
     sys.argv[1]

@@ -24,21 +24,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta import (
-    check,
-    cli,
-    data,
-    datasets,
-    effects,
-    exact,
-    fit,
-    frequentist,
-    io,
-    models,
-    plan,
-    priors,
-    sensitivity,
-)
+from sparsemeta.review import check, plan
+from sparsemeta import cli, data, datasets, effects, frequentist, io
+from sparsemeta.bayes import exact, sample, models, priors, sensitivity
 from sparsemeta import simulate as sim
 from sparsemeta.errors import (
     DataError,
@@ -1340,7 +1328,7 @@ def test_fit_rejects_bad_settings_before_sampling(kwargs, fragments):
     args = {"data": _secure(), "measure": "RR", "tau_prior": "halfnormal(0.5)"} | kwargs
     table, measure = args.pop("data"), args.pop("measure")
     with raises(DataError, *fragments):
-        fit.fit(table, measure, **args)
+        sample.sample(table, measure, **args)
 
 
 # ----------------------------------------------------------------------------- sensitivity, simulation

@@ -1,4 +1,4 @@
-"""Batch re-analysis of RevMan files (sparsemeta.batch and ``sparsemeta batch``).
+"""Batch re-analysis of RevMan files (sparsemeta.review.batch and ``sparsemeta batch``).
 
 Synthetic reviews are written by the test with :func:`sparsemeta.io.write_revman`; expected
 values are derived here from the formulas (DerSimonian-Laird pool of log risk ratios, Deeks &
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta import batch, exact
+from sparsemeta.review import batch
+from sparsemeta.bayes import exact
 from sparsemeta.cli import main
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.io import write_revman

@@ -1,4 +1,4 @@
-"""Tests of sparsemeta.check: compare, compare_printed and revman_check.
+"""Tests of sparsemeta.review.check: compare, compare_printed and revman_check.
 
 revman_check is run on synthetic reviews whose stored results come from the independent
 hand calculation in ``tests/revman_example.py`` (standard-library formulas, not sparsemeta);
@@ -12,7 +12,7 @@ import math
 import pytest
 
 from revman_example import COMPARISON, TITLE, example
-from sparsemeta.check import compare, compare_printed, revman_check
+from sparsemeta.review.check import compare, compare_printed, revman_check
 from sparsemeta.errors import DataError
 from sparsemeta.io import read_revman, write_revman
 

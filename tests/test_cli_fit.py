@@ -1,6 +1,6 @@
 """``sparsemeta fit``: output contract, engines, exit statuses.
 
-Reference values come from :mod:`sparsemeta.exact` called directly on effects computed by
+Reference values come from :mod:`sparsemeta.bayes.exact` called directly on effects computed by
 hand here (log RR and its delta-method variance), not from the command's own output.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparsemeta import exact, priors
+from sparsemeta.bayes import exact, priors
 from sparsemeta.cli import main
 
 SECURE = "study,events_t,n_t,events_c,n_c\nCicchetti 1999a,31,46,9,54\nCicchetti 2006b,8,14,1,54\n"

@@ -8,10 +8,10 @@ import json
 import matplotlib
 import pytest
 
-from sparsemeta import plan as plan_mod
+from sparsemeta.review import plan as plan_mod
 from sparsemeta.cli import main
 from sparsemeta.cli import reproduce as cli_reproduce
-from sparsemeta.reproduce import reproduce
+from sparsemeta.review.reproduce import reproduce
 
 matplotlib.use("Agg")
 

@@ -1,4 +1,4 @@
-"""Tests of sparsemeta.exact against independent references.
+"""Tests of sparsemeta.bayes.exact against independent references.
 
 References used here, none of them our own output:
 
@@ -11,7 +11,7 @@ References used here, none of them our own output:
   using the bayesmeta package", cran/bayesmeta inst/doc/bayesmeta.html), eight-schools data
   of Rubin (1981), half-Cauchy(25) tau prior and N(0, 50^2) mu prior.
 
-Prior objects are small local stand-ins with the interface of ``sparsemeta.priors``
+Prior objects are small local stand-ins with the interface of ``sparsemeta.bayes.priors``
 (``logpdf``, ``ppf``, ``proper``, ``requires_se``).
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sparsemeta import exact
+from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError, PriorError
 
 # ----------------------------------------------------------------------------- stand-in priors
@@ -719,7 +719,7 @@ def test_bad_tau_prior_raises_prior_error():
 
 
 def test_works_with_sparsemeta_priors():
-    from sparsemeta import priors
+    from sparsemeta.bayes import priors
 
     ours = exact.posterior(Y3, SE3, "halfnormal(0.5)", "normal(0, 2)")
     stand_in = exact.posterior(Y3, SE3, halfnormal(0.5), NormalMu(0, 2))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sparsemeta import datasets, findings, plan
+from sparsemeta import datasets
+from sparsemeta.review import findings, plan
 
 SECURE = "PIP vs control | Infant attachment: secure | post"
 STABLE_INSECURE = "PIP vs control | Attachment change: stable insecure | post"

@@ -1,8 +1,8 @@
-"""MCMC fits (sparsemeta.fit) against independent references.
+"""MCMC fits (sparsemeta.bayes.sample) against independent references.
 
 References, none of them our own MCMC output:
 
-* the exact quadrature posterior of the normal-normal model (:mod:`sparsemeta.exact`),
+* the exact quadrature posterior of the normal-normal model (:mod:`sparsemeta.bayes.exact`),
   for every model that is, or in a limit becomes, the normal-normal model;
 * closed-form facts: the arm-level normal model with flat baselines *is* the normal-normal
   model on the mean difference; a covariate that explains the data exactly is recovered.
@@ -12,7 +12,7 @@ Tolerance for MCMC vs exact: 3 Monte Carlo standard errors of the quantile
 (0 divergences, R-hat <= 1.01, bulk/tail ESS >= 400): pyproject turns a
 DiagnosticsWarning into a test error.
 
-Compiled models are cached by sparsemeta.fit for the whole session, so the 15 normal-normal
+Compiled models are cached by sparsemeta.bayes.sample for the whole session, so the 15 normal-normal
 fits compile 5 models (one per prior; the normal-normal model's compiled form is the same
 for every k).
 """
@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta import datasets, effects, exact, fit, models, priors
+from sparsemeta import datasets, effects
+from sparsemeta.bayes import exact, sample, models, priors
 from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
 
 pytestmark = pytest.mark.slow
@@ -69,7 +70,7 @@ def _mcse_quantile(values: np.ndarray, p: float) -> float:
     return float(az.mcse(ds, method="quantile", prob=p)["x"])
 
 
-def _assert_agrees(result: fit.FitResult, post: exact.ExactPosterior, var: str, extra=0.0):
+def _assert_agrees(result: sample.FitResult, post: exact.ExactPosterior, var: str, extra=0.0):
     draws = result.idata.posterior[var].values
     for p in PROBS:
         q_mcmc = float(np.quantile(draws, p))
@@ -82,13 +83,13 @@ def _assert_agrees(result: fit.FitResult, post: exact.ExactPosterior, var: str, 
 
 
 @pytest.fixture(scope="session")
-def nn_fits() -> dict[tuple[int, str], tuple[fit.FitResult, exact.ExactPosterior]]:
+def nn_fits() -> dict[tuple[int, str], tuple[sample.FitResult, exact.ExactPosterior]]:
     out = {}
     for prior_name, prior in PRIORS.items():
         for k, (y, se) in DATASETS.items():
             labels = [f"s{i + 1}" for i in range(k)]
             model = models.normal_normal(y, se, labels, prior, None)
-            result = fit.fit(model, seed=20261121 + k)
+            result = sample.sample(model, seed=20261121 + k)
             out[(k, prior_name)] = (result, exact.posterior(y, se, prior, None, labels))
     return out
 
@@ -125,9 +126,9 @@ def test_compiled_model_reused_across_k(nn_fits):
 def test_same_seed_same_draws_and_summary():
     y, se = DATASETS[3]
     model = models.normal_normal(y, se, None, PRIORS["halfnormal(0.5)"], None)
-    first = fit.fit(model, seed=11)
-    second = fit.fit(model, seed=11)
-    other = fit.fit(model, seed=12)
+    first = sample.sample(model, seed=11)
+    second = sample.sample(model, seed=11)
+    other = sample.sample(model, seed=12)
     for var in ("mu", "tau", "theta", "theta_new"):
         np.testing.assert_array_equal(
             first.idata.posterior[var].values, second.idata.posterior[var].values
@@ -143,9 +144,9 @@ def test_disk_cache_returns_the_same_draws_and_rechecks_the_gate(tmp_path, monke
     monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(tmp_path))
     y, se = DATASETS[3]
     model = models.normal_normal(y, se, None, PRIORS["halfnormal(0.5)"], None)
-    first = fit.fit(model, seed=11, cache=True)
+    first = sample.sample(model, seed=11, cache=True)
     (stored,) = tmp_path.iterdir()
-    again = fit.fit(model, seed=11, cache=True)
+    again = sample.sample(model, seed=11, cache=True)
     assert (first.from_disk, again.from_disk) == (False, True)
     assert again.sampling_seconds == again.compile_seconds == 0.0
     assert set(again.idata.groups()) == set(first.idata.groups())
@@ -153,11 +154,11 @@ def test_disk_cache_returns_the_same_draws_and_rechecks_the_gate(tmp_path, monke
         assert again.idata[group].equals(first.idata[group]), group
     pd.testing.assert_frame_equal(first.summary, again.summary)
     assert again.diagnostics == first.diagnostics
-    other = fit.fit(model, seed=12, cache=True)  # another seed: sampled, stored separately
+    other = sample.sample(model, seed=12, cache=True)  # another seed: sampled, stored separately
     assert not other.from_disk and len(list(tmp_path.iterdir())) == 2
     shifted = models.normal_normal(y + 0.1, se, None, PRIORS["halfnormal(0.5)"], None)
-    assert not fit.fit(shifted, seed=11, cache=True).from_disk  # other data
-    assert stored.is_file() and not fit.fit(model, seed=11).from_disk  # cache off
+    assert not sample.sample(shifted, seed=11, cache=True).from_disk  # other data
+    assert stored.is_file() and not sample.sample(model, seed=11).from_disk  # cache off
 
 
 def test_inference_data_groups_and_coords():
@@ -170,7 +171,7 @@ def test_inference_data_groups_and_coords():
             "n_c": [54, 54],
         }
     )
-    result = fit.fit(table, "RR", tau_prior="halfnormal(0.5)", seed=3, thresholds=(-0.2, 0.5))
+    result = sample.sample(table, "RR", tau_prior="halfnormal(0.5)", seed=3, thresholds=(-0.2, 0.5))
     idata = result.idata
     for group in ("posterior", "prior", "observed_data", "sample_stats"):
         assert group in idata.groups()
@@ -221,7 +222,7 @@ def test_arm_normal_is_normal_normal_on_md():
     yi, vi = effects.mean_difference(mean_t, sd_t, n_t, mean_c, sd_c, n_c)
     prior = priors.HalfNormal(2.0)
     model = models.arm_normal(mean_t, sd_t, n_t, mean_c, sd_c, n_c, None, prior, None)
-    result = fit.fit(model, seed=5)
+    result = sample.sample(model, seed=5)
     assert result.diagnostics.passed
     post = exact.posterior(yi, np.sqrt(vi), prior, None)
     for var in ("mu", "tau", "theta_new"):
@@ -254,7 +255,7 @@ def test_binomial_large_arms_agree_with_normal_normal(family, builder, measure, 
     priors of the binomial models add their own small difference."""
     tau_prior, mu_prior = priors.HalfNormal(0.5), priors.mu_prior_default(measure)
     model = builder(*LARGE.values(), PIP_LABELS, tau_prior, mu_prior)
-    result = fit.fit(model, seed=7)
+    result = sample.sample(model, seed=7)
     assert result.family == family and result.diagnostics.passed
     yi, vi = fn(LARGE["events_t"], LARGE["n_t"], LARGE["events_c"], LARGE["n_c"])
     post = exact.posterior(yi, np.sqrt(vi), tau_prior, mu_prior, PIP_LABELS)
@@ -275,7 +276,7 @@ PIP_SECURE = {"events_t": [31, 8], "n_t": [46, 14], "events_c": [9, 1], "n_c": [
 @pytest.mark.parametrize("counts", [PIP_ZERO, PIP_SECURE], ids=["secure-to-insecure", "secure"])
 def test_binomial_zero_cells_no_correction_no_divergences(model_name, counts):
     table = pd.DataFrame({"study": PIP_LABELS, **counts})
-    result = fit.fit(table, model=model_name, tau_prior="halfnormal(0.5)", seed=2015)
+    result = sample.sample(table, model=model_name, tau_prior="halfnormal(0.5)", seed=2015)
     assert result.diagnostics.divergences == 0
     assert result.diagnostics.passed, result.diagnostics.failures
     # every study is kept, with its raw counts (no continuity correction)
@@ -323,7 +324,7 @@ def test_normal_normal_model_can_be_extended_with_a_covariate():
         x_data = pm.Data("x", x, dims="study")
         beta = pm.Normal("beta", 0.0, 10.0)
     regression = pm.do(model, {"location": model["mu"] + beta * x_data})
-    result = fit.fit(regression, seed=4, target_accept=0.99)
+    result = sample.sample(regression, seed=4, target_accept=0.99)
     assert result.diagnostics.passed, result.diagnostics.failures
     post = result.idata.posterior
     assert abs(float(post["beta"].median()) - 1.0) < 0.05
@@ -334,10 +335,10 @@ def test_failed_gate_warns_or_raises():
     y, se = DATASETS[3]
     model = models.normal_normal(y, se, None, PRIORS["halfnormal(0.5)"], None)
     with pytest.warns(DiagnosticsWarning, match=r"ESS of .* = \d+ \(must be >= 400\)"):
-        result = fit.fit(model, draws=20, tune=50, chains=2, seed=1)
+        result = sample.sample(model, draws=20, tune=50, chains=2, seed=1)
     assert not result.diagnostics.passed
     with pytest.raises(DiagnosticsError, match="exact engine"):
-        fit.fit(model, draws=20, tune=50, chains=2, seed=1, strict=True)
+        sample.sample(model, draws=20, tune=50, chains=2, seed=1, strict=True)
 
 
 def test_diagnose_reports_divergences_and_rhat():
@@ -349,7 +350,7 @@ def test_diagnose_reports_divergences_and_rhat():
     idata = az.from_dict(
         posterior={"mu": bad, "tau": np.abs(good)}, sample_stats={"diverging": diverging}
     )
-    diag = fit.diagnose(idata)
+    diag = sample.diagnose(idata)
     assert diag.divergences == 1
     assert diag.r_hat_max > 1.1
     assert any("R-hat of mu" in f for f in diag.failures)
@@ -357,14 +358,14 @@ def test_diagnose_reports_divergences_and_rhat():
     clean = az.from_dict(
         posterior={"mu": good}, sample_stats={"diverging": np.zeros((4, 1000), bool)}
     )
-    assert fit.diagnose(clean).passed
+    assert sample.diagnose(clean).passed
 
 
 def test_pymc_engine_agrees_with_exact():
     y, se = DATASETS[2]
     prior = PRIORS["halfnormal(0.5)"]
     model = models.normal_normal(y, se, PIP_LABELS, prior, None)
-    result = fit.fit(model, engine="pymc", seed=9)
+    result = sample.sample(model, engine="pymc", seed=9)
     assert result.engine == "pymc"
     assert result.diagnostics.passed, result.diagnostics.failures
     _assert_agrees(result, exact.posterior(y, se, prior, None, PIP_LABELS), "mu")
@@ -373,14 +374,14 @@ def test_pymc_engine_agrees_with_exact():
 def test_bad_requests():
     table = pd.DataFrame({"study": PIP_LABELS, **PIP_SECURE})
     with pytest.raises(DataError, match="tau prior"):
-        fit.fit(table, "RR")
+        sample.sample(table, "RR")
     with pytest.raises(DataError, match="OR scale"):
-        fit.fit(table, "RR", model="binomial-normal", tau_prior="halfnormal(0.5)")
+        sample.sample(table, "RR", model="binomial-normal", tau_prior="halfnormal(0.5)")
     with pytest.raises(DataError, match="unknown model"):
-        fit.fit(table, "RR", model="poisson", tau_prior="halfnormal(0.5)")
+        sample.sample(table, "RR", model="poisson", tau_prior="halfnormal(0.5)")
     with pytest.raises(DataError, match="engine"):
-        fit.fit(table, "RR", tau_prior="halfnormal(0.5)", engine="stan")
+        sample.sample(table, "RR", tau_prior="halfnormal(0.5)", engine="stan")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(DataError, match="draws"):
-            fit.fit(table, "RR", tau_prior="halfnormal(0.5)", draws=0)
+            sample.sample(table, "RR", tau_prior="halfnormal(0.5)", draws=0)

@@ -11,7 +11,7 @@ from functools import cache
 
 import pytest
 
-from sparsemeta.check import revman_check
+from sparsemeta.review.check import revman_check
 from sparsemeta.cli import main
 from sparsemeta.io import read_revman
 

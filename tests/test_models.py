@@ -1,4 +1,4 @@
-"""sparsemeta.models: structure, input checks, and log densities against scipy.
+"""sparsemeta.bayes.models: structure, input checks, and log densities against scipy.
 
 The log density of each model at a chosen point is compared with the same density written
 out independently with scipy.stats (no sampling).
@@ -13,7 +13,7 @@ import pymc as pm
 import pytest
 from scipy import special, stats
 
-from sparsemeta import models, priors
+from sparsemeta.bayes import models, priors
 from sparsemeta.errors import DataError, PriorError
 
 LABELS = ["Cicchetti 1999a", "Cicchetti 2006b"]

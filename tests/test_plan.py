@@ -1,4 +1,4 @@
-"""Analysis plans: the packaged PIP plan, and validation errors of sparsemeta.plan.load."""
+"""Analysis plans: the packaged PIP plan, and validation errors of sparsemeta.review.plan.load."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sparsemeta import datasets, plan
+from sparsemeta import datasets
+from sparsemeta.review import plan
 from sparsemeta.errors import PlanError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests of sparsemeta.priors: densities, literature tables, strings, PyMC forms, describe().
+"""Tests of sparsemeta.bayes.priors: densities, literature tables, strings, PyMC forms, describe().
 
 Expected values come from closed forms written out here, from the side-by-side table of
 PRIORS.md section 9 (computed independently from the published parameters), from the
@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from sparsemeta import priors
+from sparsemeta.bayes import priors
 from sparsemeta.cli import main
 from sparsemeta.errors import PriorError
-from sparsemeta.priors import (
+from sparsemeta.bayes.priors import (
     Bartos,
     Exponential,
     Flat,

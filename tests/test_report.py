@@ -1,4 +1,4 @@
-"""Tests of the reproduction report (``sparsemeta.report.write_report``)."""
+"""Tests of the reproduction report (``sparsemeta.present.report.write_report``)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta import plan as plan_mod
-from sparsemeta import report
-from sparsemeta.reproduce import BayesSummary, reproduce
+from sparsemeta.review import plan as plan_mod
+from sparsemeta.present import report
+from sparsemeta.review.reproduce import BayesSummary, reproduce
 
 matplotlib.use("Agg")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sparsemeta import datasets, plan, reproduce
+from sparsemeta import datasets
+from sparsemeta.review import plan, reproduce
 
 POST_CONTROL = [
     "Infant attachment: secure",

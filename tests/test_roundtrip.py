@@ -26,7 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sparsemeta import batch, data, datasets, exact, fit, frequentist, io
+from sparsemeta.review import batch
+from sparsemeta import data, datasets, frequentist, io
+from sparsemeta.bayes import exact, sample
 from sparsemeta import simulate as sim
 from sparsemeta.errors import RevManFormatError
 
@@ -340,7 +342,7 @@ def tiny_fit():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticsWarning)
-        return fit.fit(_pip_secure(), "RR", tau_prior="halfnormal(0.5)", **TINY_FIT)
+        return sample.sample(_pip_secure(), "RR", tau_prior="halfnormal(0.5)", **TINY_FIT)
 
 
 @pytest.mark.slow
@@ -363,7 +365,7 @@ def test_same_seed_same_draws_in_one_process(tiny_fit):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticsWarning)
-        again = fit.fit(_pip_secure(), "RR", tau_prior="halfnormal(0.5)", **TINY_FIT)
+        again = sample.sample(_pip_secure(), "RR", tau_prior="halfnormal(0.5)", **TINY_FIT)
     for name in ("mu", "tau", "theta", "theta_new"):
         np.testing.assert_array_equal(
             again.idata.posterior[name].values, tiny_fit.idata.posterior[name].values
@@ -373,7 +375,8 @@ def test_same_seed_same_draws_in_one_process(tiny_fit):
 _RUN = """
 import hashlib, json, warnings
 import numpy as np
-from sparsemeta import datasets, exact, fit, frequentist
+from sparsemeta import datasets, frequentist
+from sparsemeta.bayes import exact, sample
 from sparsemeta.errors import DiagnosticsWarning
 pip = datasets.pip_barlow2015()
 secure = pip[(pip["comparison"] == "PIP vs control") & (pip["outcome"] == "Infant attachment: secure")]
@@ -381,7 +384,7 @@ r = frequentist.meta_analysis(secure, "RR", method="MH")
 post = exact.posterior(r.yi, np.sqrt(r.vi), "halfnormal(0.5)", labels=r.studies)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DiagnosticsWarning)
-    f = fit.fit(secure, "RR", tau_prior="halfnormal(0.5)", **%r)
+    f = sample.sample(secure, "RR", tau_prior="halfnormal(0.5)", **%r)
 digest = lambda a: hashlib.sha256(np.ascontiguousarray(a, dtype=float).tobytes()).hexdigest()
 print(json.dumps({
     "exact": digest(post.summary().drop(columns="param").to_numpy()),

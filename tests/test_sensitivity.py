@@ -11,7 +11,7 @@ import pytest
 from scipy import integrate, stats
 
 import sparsemeta
-from sparsemeta import sensitivity
+from sparsemeta.bayes import sensitivity
 from sparsemeta.errors import DataError, PriorError
 
 matplotlib.use("Agg")

@@ -343,7 +343,7 @@ def test_mcmc_needs_a_binary_design() -> None:
 
 @pytest.mark.slow
 def test_mcmc_binomial_normal_replicates_are_seeded_fits() -> None:
-    from sparsemeta import fit
+    from sparsemeta.bayes import sample
 
     design = sim.Design(k=2, taus=(0.5,), reps=2, n_per_arm=(25,), baseline_risk=0.1, seed=8)
     name = "bnhm:halfnormal(0.5)"
@@ -359,7 +359,7 @@ def test_mcmc_binomial_normal_replicates_are_seeded_fits() -> None:
             "n_c": chunk.n_c[0],
         }
     )
-    again = fit.fit(
+    again = sample.sample(
         table, model="binomial-normal", tau_prior="halfnormal(0.5)", seed=int(chunk.seeds[0])
     )
     mu = again.summary.set_index("param").loc["mu"]

@@ -1,10 +1,12 @@
 """sparsemeta: Bayesian random-effects meta-analysis for sparse data.
 
-The package is organised as a pipeline (see ``docs/architecture.md``)::
+The package is organised as a pipeline with three branches (see ``docs/architecture.md``)::
 
     study table (data, io) -> per-study effects (effects)
-        -> frequentist pooling (frequentist, check)
-        -> Bayesian models (priors, models, exact, fit)
+        -> frequentist branch (frequentist)
+        -> Bayesian branch (bayes: priors, exact, models, sample, sensitivity)
+        -> review layer (review: plan, reproduce, check, findings, batch)
+        -> presentation (present: plots, report); calibration (simulate)
 
 Submodules are imported lazily so that ``import sparsemeta`` stays fast and does not
 load PyMC until a Bayesian model is used.
@@ -29,20 +31,27 @@ from sparsemeta.errors import (
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "check",
+    "bayes",
     "data",
     "datasets",
     "effects",
-    "exact",
-    "fit",
     "frequentist",
     "io",
-    "models",
-    "plan",
-    "priors",
-    "report",
-    "sensitivity",
+    "present",
+    "review",
     "simulate",
+}
+
+#: The façade: one obvious entry point for each everyday task, imported on first use.
+_FACADE = {
+    "effect_sizes": "sparsemeta.effects",
+    "meta_analysis": "sparsemeta.frequentist",
+    "posterior": "sparsemeta.bayes.exact",
+    "sample": "sparsemeta.bayes.sample",
+    "compare_priors": "sparsemeta.bayes.sensitivity",
+    "read_revman": "sparsemeta.io",
+    "read_table": "sparsemeta.io",
+    "reproduce": "sparsemeta.review.reproduce",
 }
 
 __all__ = [
@@ -55,14 +64,14 @@ __all__ = [
     "SingleStudyWarning",
     "SparsemetaError",
     "__version__",
-    "compare_priors",
+    *sorted(_FACADE),
     *sorted(_SUBMODULES),
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "compare_priors":
-        return importlib.import_module("sparsemeta.sensitivity").compare_priors
+    if name in _FACADE:
+        return getattr(importlib.import_module(_FACADE[name]), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"sparsemeta.{name}")
     raise AttributeError(f"module 'sparsemeta' has no attribute {name!r}")

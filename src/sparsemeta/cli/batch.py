@@ -5,7 +5,7 @@ Example::
     sparsemeta batch reviews/ extra.rm5 --priors "halfnormal(0.5),halfnormal(1.0)" \\
         --workers 2 --out results.parquet
 
-Writes one Parquet table (long in priors; columns in :mod:`sparsemeta.batch`) and ends with
+Writes one Parquet table (long in priors; columns in :mod:`sparsemeta.review.batch`) and ends with
 the number of analyses done and skipped, with reasons. Files that cannot be read are
 reported and skipped. With ``--json`` the standard output is one JSON object with the counts
 and the skip list.
@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 
-from sparsemeta import batch
+from sparsemeta.review import batch
 from sparsemeta.errors import DataError
 
 

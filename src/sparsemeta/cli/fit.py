@@ -12,8 +12,8 @@ The CSV holds the columns of a study table (:mod:`sparsemeta.data`): ``study`` a
 ``effect, se`` on the analysis scale (log for ratio measures). ``comparison`` and
 ``outcome`` may be omitted; a file with several analyses needs ``--outcome``.
 
-Engines: ``exact`` (quadrature, :mod:`sparsemeta.exact`; normal-normal model only, the
-default for it) and ``mcmc`` (:func:`sparsemeta.fit.fit` with nutpie; the default for the
+Engines: ``exact`` (quadrature, :mod:`sparsemeta.bayes.exact`; normal-normal model only, the
+default for it) and ``mcmc`` (:func:`sparsemeta.bayes.sample.fit` with nutpie; the default for the
 binomial and arm-level models). Exit status 0 on success, 1 when an MCMC fit fails the
 diagnostics gate (the numbers are still printed, with the failure on stderr), 2 on bad input.
 """
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sparsemeta import priors
+from sparsemeta.bayes import priors
 from sparsemeta.errors import DataError, DiagnosticsWarning
 
 _PROBS = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
@@ -60,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--mu-prior",
         default=None,
         help='mu prior: "normal(0, 10)" or "flat" (default: the documented default for the '
-        "measure, sparsemeta.priors.mu_prior_default)",
+        "measure, sparsemeta.bayes.priors.mu_prior_default)",
     )
     p.add_argument(
         "--model",
@@ -153,9 +153,9 @@ def _head(
 def _run_exact(
     args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any
 ) -> tuple[dict[str, Any], str, bool]:
-    from sparsemeta import exact, fit
+    from sparsemeta.bayes import exact, sample
 
-    y, se, labels, measure, excluded = fit.study_effects(df, args.measure)
+    y, se, labels, measure, excluded = sample.study_effects(df, args.measure)
     mu = None if getattr(mu_prior, "name", None) == "flat" else mu_prior
     post = exact.posterior(y, se, args.tau_prior, mu, labels)
     record = _head("normal-normal", "exact", measure, args.tau_prior, mu, labels, excluded)
@@ -179,11 +179,11 @@ def _run_exact(
 def _run_mcmc(
     args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any
 ) -> tuple[dict[str, Any], str, bool]:
-    from sparsemeta import fit
+    from sparsemeta.bayes import sample
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DiagnosticsWarning)
-        result = fit.fit(
+        result = sample.sample(
             df,
             args.measure,
             model=args.model,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sparsemeta import priors
+from sparsemeta.bayes import priors
 from sparsemeta.errors import PriorError
 
 

@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sparsemeta import plan as plan_mod
-from sparsemeta import plots, report
+from sparsemeta.review import plan as plan_mod
+from sparsemeta.present import plots, report
 from sparsemeta.errors import DataError
-from sparsemeta.reproduce import ReproduceResult, reproduce
+from sparsemeta.review.reproduce import ReproduceResult, reproduce
 
 #: plan used when none is given
 DEFAULT_PLAN = "pip_barlow2015"

@@ -12,7 +12,7 @@ import sys
 from importlib import resources
 from typing import Any
 
-from sparsemeta.check import CheckEntry, CheckReport, revman_check
+from sparsemeta.review.check import CheckEntry, CheckReport, revman_check
 from sparsemeta.errors import RevManFormatError
 from sparsemeta.io import read_revman
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from sparsemeta.reproduce import AnalysisResult
-    from sparsemeta.sensitivity import PriorComparison
+    from sparsemeta.review.reproduce import AnalysisResult
+    from sparsemeta.bayes.sensitivity import PriorComparison
 
 __all__ = [
     "ForestRow",
@@ -182,7 +182,7 @@ def _effect_limits(comps: Sequence[PriorComparison]) -> tuple[float, float]:
 def prior_comparison(comp: PriorComparison, ax: Sequence[Axes] | None = None) -> Figure:
     """Median and interval of mu, the prediction interval and tau under each tau prior.
 
-    See :meth:`sparsemeta.sensitivity.PriorComparison.plot`.
+    See :meth:`sparsemeta.bayes.sensitivity.PriorComparison.plot`.
     """
     labels = list(comp.table.index)
     if ax is None:
@@ -253,7 +253,7 @@ def tau_densities(
 ) -> Figure:
     """Prior (dashed grey) and posterior (solid) density of tau, one panel per prior.
 
-    See :meth:`sparsemeta.sensitivity.PriorComparison.plot_tau`.
+    See :meth:`sparsemeta.bayes.sensitivity.PriorComparison.plot_tau`.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -489,7 +489,7 @@ def _printed_interval(printed: dict[str, str]) -> tuple[float, float, float] | N
 
 def short_prior_label_from_string(text: str) -> str:
     """:func:`short_prior_label` of a canonical prior string (the string itself if unparsable)."""
-    from sparsemeta import priors
+    from sparsemeta.bayes import priors
     from sparsemeta.errors import PriorError
 
     try:

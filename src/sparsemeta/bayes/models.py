@@ -1,15 +1,15 @@
-r"""PyMC models for random-effects meta-analysis (build only; :mod:`sparsemeta.fit` samples).
+r"""PyMC models for random-effects meta-analysis (build only; :mod:`sparsemeta.bayes.sample` samples).
 
 Every builder returns a plain :class:`pymc.Model` with ``coords={"study": labels}``; nothing
 is sampled, so a researcher can add variables or likelihood terms before fitting. The data
 enter as :func:`pymc.Data` containers, so one compiled model serves every analysis of the
-same family (see :func:`sparsemeta.fit.fit`, which swaps the data of a cached compiled model).
+same family (see :func:`sparsemeta.bayes.sample.sample`, which swaps the data of a cached compiled model).
 
 Common names: ``mu`` (overall effect on the analysis scale), ``tau`` (between-study
 standard deviation), ``theta`` (study effects, dims ``study``; in the normal-normal model
-they are integrated out and drawn afterwards by :func:`sparsemeta.fit.fit`), ``theta_new``
+they are integrated out and drawn afterwards by :func:`sparsemeta.bayes.sample.sample`), ``theta_new``
 (effect in a new study; always drawn afterwards). The priors are values from
-:mod:`sparsemeta.priors` (or strings they parse); their ``to_pymc(name)`` creates ``tau``
+:mod:`sparsemeta.bayes.priors` (or strings they parse); their ``to_pymc(name)`` creates ``tau``
 and ``mu`` in the model. A ``mu_prior`` of ``None`` is the flat prior.
 
 ===============  ===============================================  ======================
@@ -65,7 +65,7 @@ __all__ = [
     "normal_normal",
 ]
 
-#: model family names, as used by :func:`sparsemeta.fit.fit` and ``sparsemeta fit --model``
+#: model family names, as used by :func:`sparsemeta.bayes.sample.sample` and ``sparsemeta fit --model``
 FAMILIES: tuple[str, ...] = ("normal-normal", "binomial-normal", "binomial-rr", "arm-normal")
 
 #: prior SD of the comparator-arm log odds in :func:`binomial_normal`: N(0, 10) in
@@ -213,7 +213,7 @@ def _counts(
 
 def _tau_prior(tau_prior: Any) -> Any:
     if isinstance(tau_prior, str):
-        from sparsemeta import priors
+        from sparsemeta.bayes import priors
 
         tau_prior = priors.parse(tau_prior)
     if not callable(getattr(tau_prior, "to_pymc", None)):
@@ -223,7 +223,7 @@ def _tau_prior(tau_prior: Any) -> Any:
 
 def _mu_prior(mu_prior: Any) -> Any:
     if isinstance(mu_prior, str):
-        from sparsemeta import priors
+        from sparsemeta.bayes import priors
 
         mu_prior = priors.parse_mu(mu_prior)
     if mu_prior is None or getattr(mu_prior, "name", None) == "flat":
@@ -340,7 +340,7 @@ def normal_normal(
     :math:`\tfrac12\log V(\tau)`. The joint density is unchanged, but :math:`\mu_z` is
     a standard normal independent of tau a posteriori: the funnel between mu and tau that
     makes the direct parameterisation diverge at k = 2 is gone. The shrunken study effects
-    and the new-study effect are drawn afterwards by :func:`sparsemeta.fit.fit` from their
+    and the new-study effect are drawn afterwards by :func:`sparsemeta.bayes.sample.sample` from their
     exact conditionals, draw by draw:
 
     .. math::
@@ -357,7 +357,7 @@ def normal_normal(
     labels : sequence of str or None
         Study labels (the ``study`` coordinate); ``None`` gives ``"study 1"``, ...
     tau_prior : TauPrior or str
-        Prior of tau (see :mod:`sparsemeta.priors`); priors that depend on the standard
+        Prior of tau (see :mod:`sparsemeta.bayes.priors`); priors that depend on the standard
         errors receive ``se``.
     mu_prior : MuPrior, str or None
         Normal prior of mu (a value with ``mean`` and ``sd``); ``None`` or ``"flat"`` is the
@@ -374,7 +374,7 @@ def normal_normal(
         ``pymc.do(model, {"location": model["mu"] + beta * x})`` gives the meta-regression
         :math:`\theta_i \sim N(\mu + \beta x_i, \tau^2)` (the standardisation of mu stays a
         valid change of variables there, merely no longer an exact one). The compiled model
-        does not depend on k, so :func:`sparsemeta.fit.fit` reuses one compilation for every
+        does not depend on k, so :func:`sparsemeta.bayes.sample.sample` reuses one compilation for every
         normal-normal analysis with the same priors.
 
     Raises

@@ -1,6 +1,6 @@
 r"""Fit a Bayesian meta-analysis by MCMC, with a diagnostics gate and tidy summaries.
 
-:func:`fit` takes a study table (or a model from :mod:`sparsemeta.models`, possibly
+:func:`fit` takes a study table (or a model from :mod:`sparsemeta.bayes.models`, possibly
 extended by the user), samples it with nutpie (PyMC's NUTS as fallback) and returns a
 :class:`FitResult`: an :class:`arviz.InferenceData` with ``study`` coordinates and a
 summary table.
@@ -27,10 +27,10 @@ outcomes compiles each model once. The normal-normal model samples only ``mu`` a
 so its compiled form serves every k.
 
 Compiled models do not survive the process (nutpie's numba wrapper cannot be cached on
-disk), so ``fit(..., cache=True)`` also keeps each finished fit on disk, in
+disk), so ``sample(..., cache=True)`` also keeps each finished fit on disk, in
 :func:`cache_dir`, as ArviZ NetCDF keyed by everything that determines its draws: family,
 model options, priors, data, labels, sampler settings and seed, the versions of sparsemeta,
-nutpie, PyMC and PyTensor, and the source of :mod:`sparsemeta.models` and this module. A
+nutpie, PyMC and PyTensor, and the source of :mod:`sparsemeta.bayes.models` and this module. A
 later identical call (e.g. in a new process) loads the draws instead of compiling and
 sampling; the diagnostics gate and the summary are computed afresh from them.
 """
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     import pymc as pm
     import xarray as xr
 
-    from sparsemeta.models import ModelInfo
+    from sparsemeta.bayes.models import ModelInfo
 
 __all__ = [
     "DEFAULT_TARGET_ACCEPT",
@@ -70,7 +70,7 @@ __all__ = [
     "cache_dir",
     "clear_cache",
     "diagnose",
-    "fit",
+    "sample",
     "prepare",
 ]
 
@@ -259,7 +259,7 @@ def prepare(
         Effect measure; ``None`` takes the family's own (OR, RR, MD) or, for the
         normal-normal model, fails.
     family : str
-        One of :data:`sparsemeta.models.FAMILIES`.
+        One of :data:`sparsemeta.bayes.models.FAMILIES`.
     tau_prior, mu_prior
         Prior values or strings; ``mu_prior`` ``None`` means flat.
 
@@ -274,7 +274,8 @@ def prepare(
     DataError
         Bad data, an unknown family, or a measure the family cannot analyse.
     """
-    from sparsemeta import data, models
+    from sparsemeta import data
+    from sparsemeta.bayes import models
 
     if family not in models.FAMILIES:
         raise DataError(f"fit: unknown model {family!r}; use one of {list(models.FAMILIES)}")
@@ -344,7 +345,7 @@ def clear_cache() -> None:
 
 
 def cache_dir() -> Path:
-    """Folder of the on-disk cache of fits (``fit(..., cache=True)``).
+    """Folder of the on-disk cache of fits (``sample(..., cache=True)``).
 
     ``$SPARSEMETA_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/sparsemeta``, else
     ``~/.cache/sparsemeta``; it is created when a fit is first written.
@@ -359,7 +360,8 @@ def _disk_key(info: ModelInfo, engine: str, settings: dict[str, Any]) -> str:
     """SHA-256 of everything that determines a fit's draws (see the module docstring)."""
     from importlib.metadata import version
 
-    from sparsemeta import __version__, models
+    from sparsemeta import __version__
+    from sparsemeta.bayes import models
 
     sources = [Path(models.__file__).read_bytes(), Path(__file__).read_bytes()]
     record = {
@@ -623,7 +625,7 @@ def _gate_message(diag: Diagnostics, family: str | None, settings: dict[str, Any
         advice.insert(0, f"a higher target_accept (now {ta}; try {min(0.999, 1 - (1 - ta) / 2):g})")
     if family in (None, "normal-normal", "arm-normal"):
         advice.append(
-            "the exact engine (sparsemeta.exact / --engine exact) for the normal-normal model"
+            "the exact engine (sparsemeta.bayes.exact / --engine exact) for the normal-normal model"
         )
     return (
         f"MCMC diagnostics gate failed for the {family or 'user'} model: "
@@ -705,7 +707,7 @@ def _summarise(
 # ----------------------------------------------------------------------------- entry point
 
 
-def fit(
+def sample(
     data_or_model: pd.DataFrame | pm.Model,
     measure: str | None = None,
     *,
@@ -728,7 +730,7 @@ def fit(
     ----------
     data_or_model : pandas.DataFrame or pymc.Model
         A study table of one analysis (see :func:`prepare`), or a model built by
-        :mod:`sparsemeta.models` (possibly extended; then ``model``, ``measure``'s default,
+        :mod:`sparsemeta.bayes.models` (possibly extended; then ``model``, ``measure``'s default,
         ``tau_prior`` and ``mu_prior`` come from the model). Any other PyMC model is
         sampled as it is and summarised through its ``mu``/``tau``/``theta`` variables.
     measure : str, optional
@@ -736,11 +738,11 @@ def fit(
         normal-normal model on a table; the binomial models imply OR / RR, arm-normal MD.
     model : str
         ``"normal-normal"`` (default), ``"binomial-normal"``, ``"binomial-rr"`` or
-        ``"arm-normal"`` (see :mod:`sparsemeta.models`).
+        ``"arm-normal"`` (see :mod:`sparsemeta.bayes.models`).
     tau_prior : TauPrior or str
         Required with a table, e.g. ``"halfnormal(0.5)"``.
     mu_prior : MuPrior, str or None
-        ``"default"`` takes :func:`sparsemeta.priors.mu_prior_default` for the measure;
+        ``"default"`` takes :func:`sparsemeta.bayes.priors.mu_prior_default` for the measure;
         ``None`` or ``"flat"`` the flat prior.
     engine : {"nutpie", "pymc"}
         Sampler; if nutpie fails to compile or is missing, PyMC's NUTS is used (with a
@@ -760,7 +762,7 @@ def fit(
         NUTS target acceptance; default :data:`DEFAULT_TARGET_ACCEPT` for the family.
     cache : bool
         Keep the fit on disk (:func:`cache_dir`) and reuse it when an identical fit is
-        asked for again, in this or a later process (models of :mod:`sparsemeta.models`
+        asked for again, in this or a later process (models of :mod:`sparsemeta.bayes.models`
         only); the gate and the summary are recomputed from the loaded draws.
 
     Returns
@@ -781,7 +783,7 @@ def fit(
     """
     import pymc as pm
 
-    from sparsemeta import models
+    from sparsemeta.bayes import models
 
     t_start = time.perf_counter()
     if engine not in ("nutpie", "pymc"):
@@ -804,7 +806,7 @@ def fit(
         if tau_prior is None:
             raise DataError("fit: a tau prior is required, e.g. tau_prior='halfnormal(0.5)'")
         if isinstance(mu_prior, str) and mu_prior == "default":
-            from sparsemeta import priors
+            from sparsemeta.bayes import priors
 
             own = _MEASURE_OF_FAMILY.get(model, measure)
             mu_prior = priors.mu_prior_default(own) if own is not None else None

@@ -166,14 +166,14 @@ class _NormalMuPrior:
 def _mu_prior(mu_prior: Any) -> _NormalMuPrior | None:
     """Normalise the mu prior to ``None`` (flat) or a normal prior.
 
-    Accepts ``None``, ``"flat"``, a prior string for ``sparsemeta.priors.parse_mu``, a
-    ``sparsemeta.priors`` mu prior (``Flat`` or ``Normal``), any object with ``mean`` and
+    Accepts ``None``, ``"flat"``, a prior string for ``sparsemeta.bayes.priors.parse_mu``, a
+    ``sparsemeta.bayes.priors`` mu prior (``Flat`` or ``Normal``), any object with ``mean`` and
     ``sd`` attributes, or a mapping with those keys.
     """
     if isinstance(mu_prior, str):
         if mu_prior.strip().lower() == "flat":
             return None
-        from sparsemeta import priors
+        from sparsemeta.bayes import priors
 
         mu_prior = priors.parse_mu(mu_prior)
     if mu_prior is None or getattr(mu_prior, "name", None) == "flat":
@@ -193,9 +193,9 @@ def _mu_prior(mu_prior: Any) -> _NormalMuPrior | None:
 
 
 def _tau_prior(tau_prior: Any) -> Any:
-    """Accept a prior value (``logpdf`` required) or a string for ``sparsemeta.priors.parse``."""
+    """Accept a prior value (``logpdf`` required) or a string for ``sparsemeta.bayes.priors.parse``."""
     if isinstance(tau_prior, str):
-        from sparsemeta import priors
+        from sparsemeta.bayes import priors
 
         tau_prior = priors.parse(tau_prior)
     if not callable(getattr(tau_prior, "logpdf", None)):
@@ -1242,10 +1242,10 @@ def posterior(
         k = 1 warns).
     tau_prior : prior value or str
         Object with ``logpdf(tau)`` (``logpdf(tau, se=se)`` when ``requires_se``),
-        ``proper``, optionally ``ppf``; a string is passed to ``sparsemeta.priors.parse``.
+        ``proper``, optionally ``ppf``; a string is passed to ``sparsemeta.bayes.priors.parse``.
     mu_prior : None, "flat", str, or normal prior with ``mean`` and ``sd``
         Prior of the overall effect mu (flat by default); strings such as
-        ``"normal(0, 10)"`` go to ``sparsemeta.priors.parse_mu``.
+        ``"normal(0, 10)"`` go to ``sparsemeta.bayes.priors.parse_mu``.
     labels : sequence of str, optional
         Study labels (default ``"study 1"``, ...).
 

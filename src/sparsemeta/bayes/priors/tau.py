@@ -2,7 +2,7 @@
 
 Every prior is a frozen dataclass whose fields are its parameters. It offers the density,
 log-density, distribution and quantile functions *on tau* (numpy-vectorised), draws,
-its PyMC form, and a canonical string (``str(prior)``) that :func:`sparsemeta.priors.parse`
+its PyMC form, and a canonical string (``str(prior)``) that :func:`sparsemeta.bayes.priors.parse`
 turns back into an equal value.
 
 Priors whose density depends on the studies' standard errors (``requires_se = True``:
@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from sparsemeta.errors import PriorError
-from sparsemeta.priors import tables
+from sparsemeta.bayes.priors import tables
 
 FloatArray = NDArray[np.float64]
 
@@ -196,7 +196,7 @@ class TauPrior(ABC):
     proper: ClassVar[bool] = True
     requires_se: ClassVar[bool] = False
     derived_for: ClassVar[str] = "any"
-    #: accepted positional-argument forms for :func:`~sparsemeta.priors.parse` (None: the
+    #: accepted positional-argument forms for :func:`~sparsemeta.bayes.priors.parse` (None: the
     #: dataclass field order)
     positional: ClassVar[tuple[tuple[str, ...], ...] | None] = None
 
@@ -864,7 +864,7 @@ class Rhodes2015(_Literature):
     "internal / external structure-related outcome", "pharm vs pharm") = -0.14 break the
     table's pattern and could not be checked against the printed paper; they are shipped
     as implemented in bayesmeta and, identically, in rnmamod (see
-    :mod:`sparsemeta.priors.tables`); :attr:`verified` is False for them.
+    :mod:`sparsemeta.bayes.priors.tables`); :attr:`verified` is False for them.
     """
 
     outcome: str | None = None
@@ -1084,7 +1084,7 @@ class Jeffreys(TauPrior):
     def _improper(self, what: str) -> PriorError:
         return PriorError(
             f"jeffreys: the prior is improper, so it has no {what}; use it with "
-            "the exact engine (sparsemeta.exact)"
+            "the exact engine (sparsemeta.bayes.exact)"
         )
 
     def cdf(self, tau: ArrayLike, se: ArrayLike | None = None) -> FloatArray:
@@ -1107,7 +1107,7 @@ class Jeffreys(TauPrior):
     def to_pymc(self, name: str, **kwargs: Any) -> Any:
         raise PriorError(
             "jeffreys: the improper Jeffreys/reference prior has no PyMC form; "
-            "use the exact engine (sparsemeta.exact)"
+            "use the exact engine (sparsemeta.bayes.exact)"
         )
 
 
@@ -1189,7 +1189,7 @@ _ROVER2021 = (
     "12(4):448-474"
 )
 
-#: canonical name -> class, for :func:`sparsemeta.priors.parse`
+#: canonical name -> class, for :func:`sparsemeta.bayes.priors.parse`
 TAU_PRIORS: dict[str, type[TauPrior]] = {
     cls.name: cls
     for cls in (

@@ -1,8 +1,8 @@
 """Prior sensitivity: the same meta-analysis under several tau priors, side by side.
 
 :func:`compare_priors` computes, for each tau prior, the exact posterior of the
-normal-normal model (:func:`sparsemeta.exact.posterior`) and puts next to it what the prior
-itself says about tau (:func:`sparsemeta.priors.describe`). With two to five studies the
+normal-normal model (:func:`sparsemeta.bayes.exact.posterior`) and puts next to it what the prior
+itself says about tau (:func:`sparsemeta.bayes.priors.describe`). With two to five studies the
 data say little about tau, so the posterior of tau, and through it the width of the
 credible and prediction intervals, follows the prior; the comparison shows how far.
 The KL divergence of the tau posterior from its prior (Röver 2020, J Stat Softw 93(6),
@@ -21,8 +21,10 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta import data as data_mod
-from sparsemeta import effects, exact, plots
-from sparsemeta import priors as pri
+from sparsemeta import effects
+from sparsemeta.bayes import exact
+from sparsemeta.present import plots
+from sparsemeta.bayes import priors as pri
 from sparsemeta.errors import DataError, PriorError
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ __all__ = ["RATIO_MEASURES", "PriorComparison", "compare_priors"]
 
 #: measures whose analysis scale is the log of a ratio
 RATIO_MEASURES: tuple[str, ...] = ("RR", "OR", "PETO_OR", "HR")
-#: measure -> effect scale of :func:`sparsemeta.priors.describe`
+#: measure -> effect scale of :func:`sparsemeta.bayes.priors.describe`
 _DESCRIBE_SCALE = {
     "RR": "logRR",
     "OR": "logOR",
@@ -214,14 +216,14 @@ def compare_priors(
         ``vi`` (or ``sei``) columns and optionally ``study``, or the study effects ``yi``
         themselves (then pass ``se=``). Ratio effects are natural logs.
     priors : sequence or mapping
-        The tau priors: prior values or strings for :func:`sparsemeta.priors.parse`; a
+        The tau priors: prior values or strings for :func:`sparsemeta.bayes.priors.parse`; a
         mapping gives each a label (otherwise the label is the canonical prior string).
     measure : str, optional
         ``"RR"``, ``"OR"``, ``"PETO_OR"``, ``"HR"``, ``"RD"``, ``"MD"``, ``"SMD"`` or
         ``"GENERIC"``. Required for a study table of binary or continuous data; otherwise
         ``"GENERIC"`` by default.
     mu_prior : MuPrior, str or None
-        Prior of mu. ``None`` (default): :func:`sparsemeta.priors.mu_prior_default` for the
+        Prior of mu. ``None`` (default): :func:`sparsemeta.bayes.priors.mu_prior_default` for the
         measure (e.g. N(0, 2.82^2) for a log RR); ``"flat"`` for the flat prior.
     se : array_like, optional
         Standard errors, when ``data`` is an array of effects.

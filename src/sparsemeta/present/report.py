@@ -1,6 +1,6 @@
 """Write a reproduction report: Markdown, self-contained HTML, figures, CSV tables, NetCDF.
 
-:func:`write_report` renders a :class:`sparsemeta.reproduce.ReproduceResult` into a folder::
+:func:`write_report` renders a :class:`sparsemeta.review.reproduce.ReproduceResult` into a folder::
 
     report.md                  the report (figures linked from figures/)
     report.html                the same report in one file, figures embedded as data URIs
@@ -41,14 +41,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sparsemeta import __version__, data, plots, priors
+from sparsemeta import __version__, data
+from sparsemeta.present import plots
+from sparsemeta.bayes import priors
 from sparsemeta.errors import SingleStudyWarning
-from sparsemeta.sensitivity import PriorComparison, compare_priors
+from sparsemeta.bayes.sensitivity import PriorComparison, compare_priors
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sparsemeta.reproduce import AnalysisResult, BayesSummary, ReproduceResult
+    from sparsemeta.review.reproduce import AnalysisResult, BayesSummary, ReproduceResult
 
 __all__ = [
     "REPORT_FILES",
@@ -445,7 +447,7 @@ def write_report(
     Parameters
     ----------
     result : ReproduceResult
-        From :func:`sparsemeta.reproduce.reproduce`.
+        From :func:`sparsemeta.review.reproduce.reproduce`.
     out_dir : path
         Output folder. Files of earlier reports are replaced; other files are left alone.
     studies : pandas.DataFrame, optional

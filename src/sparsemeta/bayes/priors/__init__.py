@@ -1,6 +1,6 @@
 """Priors for the normal-normal hierarchical model, as values.
 
-tau priors (:mod:`sparsemeta.priors.tau`) and mu priors (:mod:`sparsemeta.priors.mu`) are
+tau priors (:mod:`sparsemeta.bayes.priors.tau`) and mu priors (:mod:`sparsemeta.bayes.priors.mu`) are
 frozen values with densities, quantiles, draws, a PyMC form and a canonical string::
 
     >>> from sparsemeta import priors
@@ -16,8 +16,8 @@ parser also accepts positional arguments in the order of the parameters.
 
 from __future__ import annotations
 
-from sparsemeta.priors._parse import parse_call
-from sparsemeta.priors.mu import (
+from sparsemeta.bayes.priors._parse import parse_call
+from sparsemeta.bayes.priors.mu import (
     MU_DEFAULTS,
     MU_PRIORS,
     Flat,
@@ -26,9 +26,9 @@ from sparsemeta.priors.mu import (
     mu_prior_default,
     mu_prior_reason,
 )
-from sparsemeta.priors.registry import library
-from sparsemeta.priors.summary import SCALES, PriorSummary, describe
-from sparsemeta.priors.tau import (
+from sparsemeta.bayes.priors.registry import library
+from sparsemeta.bayes.priors.summary import SCALES, PriorSummary, describe
+from sparsemeta.bayes.priors.tau import (
     TAU_PRIORS,
     Bartos,
     Exponential,

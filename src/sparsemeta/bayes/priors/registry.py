@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from sparsemeta.priors import tables
-from sparsemeta.priors.tau import (
+from sparsemeta.bayes.priors import tables
+from sparsemeta.bayes.priors.tau import (
     Bartos,
     Exponential,
     HalfCauchy,
@@ -72,7 +72,7 @@ def library() -> pd.DataFrame:
     """The prior library as a DataFrame.
 
     Columns: ``name`` (family name in prior strings), ``string`` (canonical string for
-    :func:`sparsemeta.priors.parse`), ``family``, ``parameters`` (of the distribution of
+    :func:`sparsemeta.bayes.priors.parse`), ``family``, ``parameters`` (of the distribution of
     the family, e.g. ``mean_log_tau2``/``sd_log_tau2`` for Turner), ``scale`` (effect scale
     the prior was derived for; ``any`` for generic families), ``source`` (citation with the
     table cell) and ``reference`` (the citation alone).

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
 from sparsemeta.errors import PriorError
-from sparsemeta.priors.tau import TauPrior
+from sparsemeta.bayes.priors.tau import TauPrior
 
 #: effect scales understood by :func:`describe`; ratio scales also get exp(.) factors
 SCALES = ("logOR", "logRR", "logHR", "RD", "MD", "SMD", "generic")
@@ -93,7 +93,7 @@ def describe(
     Parameters
     ----------
     prior : TauPrior or str
-        A proper prior, or its string (parsed with :func:`sparsemeta.priors.parse`, e.g.
+        A proper prior, or its string (parsed with :func:`sparsemeta.bayes.priors.parse`, e.g.
         ``"halfnormal(0.5)"``).
     scale : str
         Effect scale, one of ``SCALES``; ratio scales add the factor ``exp(q)``.
@@ -112,8 +112,8 @@ def describe(
         an unknown scale, an improper prior, or an SE-dependent prior without ``se``.
     """
     if isinstance(prior, str):
-        # imported here: sparsemeta.priors imports this module
-        from sparsemeta.priors import parse
+        # imported here: sparsemeta.bayes.priors imports this module
+        from sparsemeta.bayes.priors import parse
 
         prior = parse(prior)
     if not isinstance(prior, TauPrior):

@@ -2,7 +2,7 @@
 
 Each check is generic; what it needs to know about a review (its analyses, their measures
 and the consistency relations between outcomes) comes from the analysis plan
-(:mod:`sparsemeta.plan`). Four kinds of finding:
+(:mod:`sparsemeta.review.plan`). Four kinds of finding:
 
 ``likely-typo``
     a printed heterogeneity value (tau^2 or tau) that equals another statistic printed
@@ -34,9 +34,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sparsemeta import check, data
+from sparsemeta.review import check
+from sparsemeta import data
 from sparsemeta.data import AnalysisKey
-from sparsemeta.plan import Analysis, Plan, Relation, analysis_label, published_row
+from sparsemeta.review.plan import Analysis, Plan, Relation, analysis_label, published_row
 
 __all__ = [
     "HETEROGENEITY_FIELDS",
@@ -178,7 +179,7 @@ def heterogeneity_typo(
     rows : pandas.DataFrame
         Its studies.
     row : mapping
-        Its published row, ``{column: printed text}`` (:func:`sparsemeta.plan.published_row`).
+        Its published row, ``{column: printed text}`` (:func:`sparsemeta.review.plan.published_row`).
     """
     out: list[Finding] = []
     for column, symbol in HETEROGENEITY_FIELDS.items():

@@ -4,7 +4,7 @@ For every analysis (outcome) in every RevMan file given, :func:`reanalyse` recom
 RevMan 5's frequentist result with the analysis's own settings
 (:func:`sparsemeta.frequentist.revman`) and re-analyses the same per-study effects with the
 Bayesian normal-normal model under each listed τ prior, by exact quadrature
-(:func:`sparsemeta.exact.posterior`).
+(:func:`sparsemeta.bayes.exact.posterior`).
 
 Output table (long in priors: one row per analysis level × prior)
 -----------------------------------------------------------------
@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sparsemeta.check import revman_settings
+from sparsemeta.review.check import revman_settings
 from sparsemeta.errors import DataError, SingleStudyWarning, SparsemetaError
 from sparsemeta.simulate import atomic_path, client, split_list
 
@@ -176,7 +176,7 @@ def _posterior_columns(
     ratio: bool,
     quantiles: Sequence[float],
 ) -> dict[str, float]:
-    from sparsemeta import exact
+    from sparsemeta.bayes import exact
 
     with warnings.catch_warnings():  # a single-study level is legitimate here
         warnings.simplefilter("ignore", SingleStudyWarning)
@@ -286,7 +286,7 @@ def _analysis_rows(
 def _parse_priors(
     priors: Sequence[str] | str, mu_prior: str | None
 ) -> tuple[list[tuple[str, Any]], tuple[str, Any]]:
-    from sparsemeta import priors as pr
+    from sparsemeta.bayes import priors as pr
 
     names = split_list(priors) if isinstance(priors, str) else [p.strip() for p in priors]
     if not names:
@@ -356,9 +356,9 @@ def reanalyse(
     paths
         Files and directories.
     priors
-        τ priors (strings for :func:`sparsemeta.priors.parse`), or one comma-separated string.
+        τ priors (strings for :func:`sparsemeta.bayes.priors.parse`), or one comma-separated string.
     mu_prior
-        Prior of μ (string for :func:`sparsemeta.priors.parse_mu`); flat by default.
+        Prior of μ (string for :func:`sparsemeta.bayes.priors.parse_mu`); flat by default.
     quantiles
         Posterior quantiles reported.
     workers, scheduler, dask_client, processes

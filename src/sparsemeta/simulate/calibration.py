@@ -28,10 +28,10 @@ Methods (names accepted by :func:`method`):
 ``mkh``                     DL :math:`\hat\tau^2`, modified Knapp-Hartung (:math:`q` floored at 1;
                             Röver, Knapp & Friede 2015)
 ``<tau2>-<ci>``             any other pairing, e.g. ``reml-hksj``, ``pm-mkh``, ``pm-z``
-any prior string            Bayesian NNHM, exact posterior (:func:`sparsemeta.exact.posterior_batch`),
+any prior string            Bayesian NNHM, exact posterior (:func:`sparsemeta.bayes.exact.posterior_batch`),
                             e.g. ``halfnormal(0.5)``: 95% equal-tailed credible interval of
                             :math:`\mu`, point estimate the posterior median
-``bnhm:<prior>``            binomial-normal model fitted by MCMC (:func:`sparsemeta.fit.fit`),
+``bnhm:<prior>``            binomial-normal model fitted by MCMC (:func:`sparsemeta.bayes.sample.fit`),
                             binary designs only, one fit per replicate (seconds each: for small
                             replicate counts); a fit that fails the diagnostics gate counts as
                             not analysable
@@ -400,8 +400,8 @@ def _frequentist(tau2_method: str, ci_method: str) -> Callable[[np.ndarray, np.n
 
 def _bayes(prior_text: str, mu_prior: str | None) -> Callable[[np.ndarray, np.ndarray], Interval]:
     """Equal-tailed credible interval and posterior median of μ from
-    :func:`sparsemeta.exact.posterior_batch`."""
-    from sparsemeta import exact, priors
+    :func:`sparsemeta.bayes.exact.posterior_batch`."""
+    from sparsemeta.bayes import exact, priors
 
     tau_prior = priors.parse(prior_text)
     mu = priors.parse_mu(mu_prior) if mu_prior else None
@@ -425,9 +425,9 @@ def _no_vectorised(y: np.ndarray, se: np.ndarray) -> Interval:
 
 
 def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, float, float]]:
-    """Binomial-normal model fitted by MCMC (:func:`sparsemeta.fit.fit`); the posterior
+    """Binomial-normal model fitted by MCMC (:func:`sparsemeta.bayes.sample.fit`); the posterior
     median and 95% equal-tailed interval of μ, or NaN when the fit fails the gate."""
-    from sparsemeta import fit, priors
+    from sparsemeta.bayes import sample, priors
     from sparsemeta.errors import DiagnosticsWarning
 
     tau_prior = priors.parse(prior_text)
@@ -446,7 +446,7 @@ def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, f
         with warnings.catch_warnings():
             warnings.simplefilter("error", DiagnosticsWarning)
             try:
-                res = fit.fit(
+                res = sample.sample(
                     table, model="binomial-normal", tau_prior=tau_prior, mu_prior=mu, seed=seed
                 )
             except DiagnosticsWarning:
@@ -464,12 +464,12 @@ def method(name: str, mu_prior: str | None = None) -> Method:
     ----------
     name
         ``fe``, ``dl``, ``reml``, ``pm``, ``hksj``, ``mkh``, ``<tau2>-<ci>``, a τ prior string
-        understood by :func:`sparsemeta.priors.parse` (exact normal-normal posterior), or
+        understood by :func:`sparsemeta.bayes.priors.parse` (exact normal-normal posterior), or
         ``bnhm:<τ prior>`` (binomial-normal model by MCMC; binary designs only).
     mu_prior
         Prior of μ for Bayesian methods (a prior string); ``None`` means flat for the exact
         normal-normal posterior and sparsemeta's default μ prior for the log odds ratio
-        (:func:`sparsemeta.priors.mu_prior_default`) for ``bnhm``.
+        (:func:`sparsemeta.bayes.priors.mu_prior_default`) for ``bnhm``.
 
     Raises
     ------
@@ -702,7 +702,7 @@ def simulate(
         Method names (see :func:`method`), or one comma-separated string of them.
     mu_prior
         Prior of μ for the Bayesian methods (prior string); default: that of
-        :func:`sparsemeta.exact.posterior_batch`.
+        :func:`sparsemeta.bayes.exact.posterior_batch`.
     workers, scheduler, dask_client
         Where to compute: in this process (all ``None``); on a new local dask cluster of
         ``workers`` workers; on the dask scheduler at address ``scheduler``; or on an existing

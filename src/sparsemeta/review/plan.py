@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import data as data_mod
-from sparsemeta import datasets, frequentist, priors
+from sparsemeta import datasets, frequentist
+from sparsemeta.bayes import priors
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import DataError, PlanError, PriorError
 from sparsemeta.io import read_table
@@ -273,7 +274,7 @@ class Plan:
     analyses : tuple[Analysis, ...]
     tau_priors : tuple[TauPriorChoice, ...]
     mu_prior : str
-        ``"default"`` (:func:`sparsemeta.priors.mu_prior_default` per measure) or a
+        ``"default"`` (:func:`sparsemeta.bayes.priors.mu_prior_default` per measure) or a
         mu-prior string.
     mcmc : McmcSettings
     relations : tuple[Relation, ...]

@@ -5,12 +5,12 @@
 the plan it
 
 1. recomputes the frequentist result with the review's settings (RevMan 5 recipe,
-   :meth:`sparsemeta.plan.Analysis.meta_analysis`) and compares it with the published row at
-   printed precision (:func:`sparsemeta.check.compare_printed`); the analysis's status is
+   :meth:`sparsemeta.review.plan.Analysis.meta_analysis`) and compares it with the published row at
+   printed precision (:func:`sparsemeta.review.check.compare_printed`); the analysis's status is
 
    * ``"reproduced"`` — every printed value is what our result rounds to, or is a likely
      typo of a secondary statistic: a printed value that no honest computation gives and
-     that equals another printed statistic (:func:`sparsemeta.findings.heterogeneity_typo`,
+     that equals another printed statistic (:func:`sparsemeta.review.findings.heterogeneity_typo`,
      e.g. a tau^2 that is the Chi^2). Such a value is flagged on its own: its check has
      status ``"likely-typo"`` and the analysis lists it in ``typos``;
    * ``"likely-typo"`` — the pooled estimate or a confidence limit itself is a likely typo;
@@ -20,10 +20,10 @@ the plan it
    * ``"not-published"`` — study data but no published pooled figure to compare with;
 
 2. fits the Bayesian models the plan asks for: the exact normal-normal posterior
-   (:func:`sparsemeta.exact.posterior`) under every tau prior of the plan's set, and a
-   binomial-likelihood model by MCMC (:mod:`sparsemeta.fit`) under the default prior;
+   (:func:`sparsemeta.bayes.exact.posterior`) under every tau prior of the plan's set, and a
+   binomial-likelihood model by MCMC (:mod:`sparsemeta.bayes.sample`) under the default prior;
 
-3. runs the data checks of :mod:`sparsemeta.findings`.
+3. runs the data checks of :mod:`sparsemeta.review.findings`.
 """
 
 from __future__ import annotations
@@ -38,12 +38,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sparsemeta import check, data, exact, findings, fit
+from sparsemeta.review import check, findings
+from sparsemeta import data
+from sparsemeta.bayes import exact, sample
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import DiagnosticsWarning
-from sparsemeta.findings import Finding
+from sparsemeta.review.findings import Finding
 from sparsemeta.frequentist import MetaResult
-from sparsemeta.plan import Analysis, Plan, TauPriorChoice, published_row
+from sparsemeta.review.plan import Analysis, Plan, TauPriorChoice, published_row
 
 __all__ = [
     "COMPARED_FIELDS",
@@ -76,7 +78,7 @@ COMPARED_FIELDS: tuple[str, ...] = (
 #: printed values that make an analysis's result: a typo here is a typo of the analysis
 MAIN_FIELDS: frozenset[str] = frozenset({"estimate", "ci_low", "ci_high"})
 _QUANTILES = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
-#: measure -> binomial-likelihood model family of sparsemeta.fit
+#: measure -> binomial-likelihood model family of sparsemeta.bayes.sample
 _BINOMIAL_FAMILY = {"RR": "binomial-rr", "OR": "binomial-normal"}
 
 
@@ -141,7 +143,7 @@ class BayesSummary:
         Model-specific numbers (KL divergence of tau, Bayes factors, diagnostics).
     idata : arviz.InferenceData or None
         The draws of an MCMC fit (``None`` for exact fits); not part of the JSON record,
-        written by :func:`sparsemeta.report.write_report` as NetCDF.
+        written by :func:`sparsemeta.present.report.write_report` as NetCDF.
     """
 
     model: str
@@ -205,7 +207,7 @@ class AnalysisResult:
         Remarks (studies dropped by RevMan but kept by the binomial model, k = 1, ...).
     typos : tuple[Finding, ...]
         Printed values identified as likely typos
-        (:func:`sparsemeta.findings.heterogeneity_typo`); their checks have status
+        (:func:`sparsemeta.review.findings.heterogeneity_typo`); their checks have status
         ``"likely-typo"``.
     """
 
@@ -379,7 +381,7 @@ def reproduce(
     Parameters
     ----------
     plan : Plan
-        A loaded plan (:func:`sparsemeta.plan.load`).
+        A loaded plan (:func:`sparsemeta.review.plan.load`).
     mcmc : bool, default True
         Fit the binomial-likelihood models the plan asks for (MCMC; the slow part). With
         ``False`` only the exact normal-normal posteriors are computed.
@@ -391,7 +393,7 @@ def reproduce(
         progress bar.
     cache : bool, default False
         Reuse MCMC fits kept on disk by an earlier identical run, and keep new ones
-        (:func:`sparsemeta.fit.fit`'s ``cache``; identical draws, gate rechecked).
+        (:func:`sparsemeta.bayes.sample.fit`'s ``cache``; identical draws, gate rechecked).
 
     Returns
     -------
@@ -574,7 +576,7 @@ def _mcmc_fits(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         warnings.simplefilter("always", DiagnosticsWarning)
-        result = fit.fit(
+        result = sample.sample(
             rows,
             a.measure,
             model=family,

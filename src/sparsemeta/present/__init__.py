@@ -1,0 +1,1 @@
+"""Presentation: number formatting, plots and report files. Renders results; computes nothing."""

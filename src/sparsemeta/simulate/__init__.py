@@ -1,0 +1,42 @@
+"""Calibration studies: coverage, width and bias of interval methods for few-study designs,
+locally or on a Dask cluster."""
+
+from sparsemeta.simulate.calibration import (
+    Calibration,
+    Design,
+    Interval,
+    Method,
+    Replicates,
+    atomic_path,
+    check_output_path,
+    client,
+    draw,
+    evaluate,
+    method,
+    parse_floats,
+    parse_se,
+    plot,
+    simulate,
+    split_list,
+    summarise,
+)
+
+__all__ = [
+    "Calibration",
+    "Design",
+    "Interval",
+    "Method",
+    "Replicates",
+    "atomic_path",
+    "check_output_path",
+    "client",
+    "draw",
+    "evaluate",
+    "method",
+    "parse_floats",
+    "parse_se",
+    "plot",
+    "simulate",
+    "split_list",
+    "summarise",
+]
