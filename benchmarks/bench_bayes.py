@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 from sparsemeta import datasets, effects
-from sparsemeta.bayes import exact, sample, models, priors
+from sparsemeta.bayes import exact, models, priors, sample
 
 PIP_SECURE = ([31, 8], [46, 14], [9, 1], [54, 54])
 PIP_AVOIDANT = ([8, 1], [46, 14], [19, 10], [54, 54])

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from sparsemeta import frequentist
-from sparsemeta.review.check import revman_check, revman_settings
 from sparsemeta.io import read_revman
+from sparsemeta.review.check import revman_check, revman_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -61,9 +61,9 @@ def in_fresh_process(extra: list[str], caches: Path) -> tuple[float, float]:
 
 def hot(extra: list[str], runs: int) -> tuple[float, float, float, float]:
     """Best (total, CPU, compute, report) seconds of ``runs`` runs after a first one."""
-    from sparsemeta.present import report
     from sparsemeta.cli import main
     from sparsemeta.cli import reproduce as cli
+    from sparsemeta.present import report
 
     phases: dict[str, float] = {}
     compute, write = cli.reproduce, report.write_report

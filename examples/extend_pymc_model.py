@@ -18,7 +18,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from sparsemeta import effects, io
-from sparsemeta.bayes import sample, models
+from sparsemeta.bayes import models, sample
 from sparsemeta.errors import DiagnosticsWarning
 
 QUICK = os.environ.get("SPARSEMETA_QUICK") == "1"

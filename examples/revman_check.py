@@ -12,8 +12,8 @@ from importlib import resources
 
 import pandas as pd
 
-from sparsemeta.review import check
 from sparsemeta import io
+from sparsemeta.review import check
 
 path = (
     sys.argv[1]

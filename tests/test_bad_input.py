@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta.review import check, plan
 from sparsemeta import cli, data, datasets, effects, frequentist, io
-from sparsemeta.bayes import exact, sample, models, priors, sensitivity
 from sparsemeta import simulate as sim
+from sparsemeta.bayes import exact, models, priors, sample, sensitivity
 from sparsemeta.errors import (
     DataError,
     PlanError,
@@ -35,6 +34,7 @@ from sparsemeta.errors import (
     RevManFormatError,
     SparsemetaError,
 )
+from sparsemeta.review import check, plan
 
 STUDY = "Ames 2001"
 BINARY = {

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta.review import batch
 from sparsemeta.bayes import exact
 from sparsemeta.cli import main
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.io import write_revman
+from sparsemeta.review import batch
 
 Z975 = 1.959963984540054
 PRIORS = "halfnormal(0.5),halfnormal(1.0)"

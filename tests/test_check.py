@@ -12,9 +12,9 @@ import math
 import pytest
 
 from revman_example import COMPARISON, TITLE, example
-from sparsemeta.review.check import compare, compare_printed, revman_check
 from sparsemeta.errors import DataError
 from sparsemeta.io import read_revman, write_revman
+from sparsemeta.review.check import compare, compare_printed, revman_check
 
 # --------------------------------------------------------------------------- compare
 

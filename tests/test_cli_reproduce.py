@@ -8,9 +8,9 @@ import json
 import matplotlib
 import pytest
 
-from sparsemeta.review import plan as plan_mod
 from sparsemeta.cli import main
 from sparsemeta.cli import reproduce as cli_reproduce
+from sparsemeta.review import plan as plan_mod
 from sparsemeta.review.reproduce import reproduce
 
 matplotlib.use("Agg")

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from sparsemeta import datasets, effects
-from sparsemeta.bayes import exact, sample, models, priors
+from sparsemeta.bayes import exact, models, priors, sample
 from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
 
 pytestmark = pytest.mark.slow

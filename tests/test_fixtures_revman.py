@@ -11,9 +11,9 @@ from functools import cache
 
 import pytest
 
-from sparsemeta.review.check import revman_check
 from sparsemeta.cli import main
 from sparsemeta.io import read_revman
+from sparsemeta.review.check import revman_check
 
 pytestmark = pytest.mark.fixtures
 

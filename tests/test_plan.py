@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from sparsemeta import datasets
-from sparsemeta.review import plan
 from sparsemeta.errors import PlanError
+from sparsemeta.review import plan
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -20,8 +20,6 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from sparsemeta.bayes import priors
-from sparsemeta.cli import main
-from sparsemeta.errors import PriorError
 from sparsemeta.bayes.priors import (
     Bartos,
     Exponential,
@@ -42,6 +40,8 @@ from sparsemeta.bayes.priors import (
     Uniform,
     UniformShrinkage,
 )
+from sparsemeta.cli import main
+from sparsemeta.errors import PriorError
 
 SE = np.array([0.2, 0.4, 0.3])
 

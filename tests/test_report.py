@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsemeta.review import plan as plan_mod
 from sparsemeta.present import report
+from sparsemeta.review import plan as plan_mod
 from sparsemeta.review.reproduce import BayesSummary, reproduce
 
 matplotlib.use("Agg")

@@ -26,11 +26,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sparsemeta.review import batch
 from sparsemeta import data, datasets, frequentist, io
-from sparsemeta.bayes import exact, sample
 from sparsemeta import simulate as sim
+from sparsemeta.bayes import exact, sample
 from sparsemeta.errors import RevManFormatError
+from sparsemeta.review import batch
 
 EXAMPLE_RM5 = resources.files("sparsemeta") / "examples_data" / "synthetic_sparse.rm5"
 

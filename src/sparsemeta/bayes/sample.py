@@ -70,8 +70,8 @@ __all__ = [
     "cache_dir",
     "clear_cache",
     "diagnose",
-    "sample",
     "prepare",
+    "sample",
 ]
 
 #: gate thresholds

@@ -23,9 +23,9 @@ from numpy.typing import ArrayLike, NDArray
 from sparsemeta import data as data_mod
 from sparsemeta import effects
 from sparsemeta.bayes import exact
-from sparsemeta.present import plots
 from sparsemeta.bayes import priors as pri
 from sparsemeta.errors import DataError, PriorError
+from sparsemeta.present import plots
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

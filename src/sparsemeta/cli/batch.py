@@ -17,8 +17,8 @@ import argparse
 import json
 import sys
 
-from sparsemeta.review import batch
 from sparsemeta.errors import DataError
+from sparsemeta.review import batch
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sparsemeta.review import plan as plan_mod
-from sparsemeta.present import plots, report
 from sparsemeta.errors import DataError
+from sparsemeta.present import plots, report
+from sparsemeta.review import plan as plan_mod
 from sparsemeta.review.reproduce import ReproduceResult, reproduce
 
 #: plan used when none is given

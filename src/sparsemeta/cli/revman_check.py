@@ -12,9 +12,9 @@ import sys
 from importlib import resources
 from typing import Any
 
-from sparsemeta.review.check import CheckEntry, CheckReport, revman_check
 from sparsemeta.errors import RevManFormatError
 from sparsemeta.io import read_revman
+from sparsemeta.review.check import CheckEntry, CheckReport, revman_check
 
 EXAMPLE = "synthetic_sparse.rm5"
 

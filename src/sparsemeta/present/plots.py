@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from sparsemeta.review.reproduce import AnalysisResult
     from sparsemeta.bayes.sensitivity import PriorComparison
+    from sparsemeta.review.reproduce import AnalysisResult
 
 __all__ = [
     "ForestRow",

@@ -42,10 +42,10 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import __version__, data
-from sparsemeta.present import plots
 from sparsemeta.bayes import priors
-from sparsemeta.errors import SingleStudyWarning
 from sparsemeta.bayes.sensitivity import PriorComparison, compare_priors
+from sparsemeta.errors import SingleStudyWarning
+from sparsemeta.present import plots
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

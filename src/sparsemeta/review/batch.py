@@ -53,8 +53,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sparsemeta.review.check import revman_settings
 from sparsemeta.errors import DataError, SingleStudyWarning, SparsemetaError
+from sparsemeta.review.check import revman_settings
 from sparsemeta.simulate import atomic_path, client, split_list
 
 if TYPE_CHECKING:

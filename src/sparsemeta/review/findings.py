@@ -34,9 +34,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sparsemeta.review import check
 from sparsemeta import data
 from sparsemeta.data import AnalysisKey
+from sparsemeta.review import check
 from sparsemeta.review.plan import Analysis, Plan, Relation, analysis_label, published_row
 
 __all__ = [

@@ -38,13 +38,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sparsemeta.review import check, findings
 from sparsemeta import data
 from sparsemeta.bayes import exact, sample
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import DiagnosticsWarning
-from sparsemeta.review.findings import Finding
 from sparsemeta.frequentist import MetaResult
+from sparsemeta.review import check, findings
+from sparsemeta.review.findings import Finding
 from sparsemeta.review.plan import Analysis, Plan, TauPriorChoice, published_row
 
 __all__ = [

@@ -427,7 +427,7 @@ def _no_vectorised(y: np.ndarray, se: np.ndarray) -> Interval:
 def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, float, float]]:
     """Binomial-normal model fitted by MCMC (:func:`sparsemeta.bayes.sample.fit`); the posterior
     median and 95% equal-tailed interval of μ, or NaN when the fit fails the gate."""
-    from sparsemeta.bayes import sample, priors
+    from sparsemeta.bayes import priors, sample
     from sparsemeta.errors import DiagnosticsWarning
 
     tau_prior = priors.parse(prior_text)

@@ -11,8 +11,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
-from sparsemeta.errors import PriorError
 from sparsemeta.bayes.priors.tau import TauPrior
+from sparsemeta.errors import PriorError
 
 #: effect scales understood by :func:`describe`; ratio scales also get exp(.) factors
 SCALES = ("logOR", "logRR", "logHR", "RD", "MD", "SMD", "generic")

@@ -23,8 +23,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from sparsemeta.errors import PriorError
 from sparsemeta.bayes.priors import tables
+from sparsemeta.errors import PriorError
 
 FloatArray = NDArray[np.float64]
 
