@@ -618,7 +618,7 @@ def test_valid_tables_are_not_validated_again(monkeypatch):
     def fail(df):
         raise AssertionError("study_table called on a valid table")
 
-    monkeypatch.setattr("sparsemeta.frequentist.pooling.study_table", fail)
+    monkeypatch.setattr("sparsemeta.frequentist.analysis.study_table", fail)
     assert fq.meta_analysis(validated, "RR", method="MH").k == 2
     assert fq.meta_analysis(unvalidated, "SMD").k == 2
     assert fq.meta_analysis(generic, "GENERIC").log_scale
