@@ -156,3 +156,7 @@ def test_bcg_matches_metafor_dat_bcg():
     assert (bcg["n_c"] - bcg["events_c"]).tolist() == cneg
     assert bcg["year"].tolist() == years
     assert bcg["study"].is_unique and len(bcg) == 13
+    # covariates as printed by the metafor README (dat.bcg: ablat, alloc)
+    assert bcg["ablat"].tolist() == [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33]
+    alloc = ["random"] * 4 + ["alternate"] * 2 + ["random"] * 3 + ["systematic"] * 4
+    assert bcg["alloc"].tolist() == alloc

@@ -75,6 +75,10 @@ _STUDY_TABLE_COLUMNS = (
     "confidence",
 )
 
+#: per data set: study-level covariates kept after the study-table columns (for
+#: meta-regression and subgroups)
+_COVARIATES: dict[str, tuple[str, ...]] = {"bcg_colditz1994": ("ablat", "alloc")}
+
 #: numeric columns of ``published.csv`` (everything else is text)
 PUBLISHED_NUMERIC = (
     "estimate",
@@ -154,7 +158,7 @@ def load(name: str, table: str = "studies", *, printed: bool = False) -> pd.Data
         return df
     df = df.rename(columns=_STUDY_COLUMNS.get(name, {})).dropna(axis=1, how="all")
     df.insert(2, "subgroup", None)
-    keep = [c for c in _STUDY_TABLE_COLUMNS if c in df.columns]
+    keep = [c for c in _STUDY_TABLE_COLUMNS if c in df.columns] + list(_COVARIATES.get(name, ()))
     return study_table(df[keep])
 
 
@@ -168,8 +172,9 @@ def bcg_colditz1994() -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``comparison, outcome, subgroup, timepoint, study, year, events_t, n_t,
-        events_c, n_c, provenance``; ``t`` is the vaccinated arm, events are tuberculosis
-        cases.
+        events_c, n_c, provenance`` and the covariates ``ablat`` (absolute latitude of the
+        study location, degrees) and ``alloc`` (treatment allocation: random, alternate or
+        systematic); ``t`` is the vaccinated arm, events are tuberculosis cases.
 
     Notes
     -----
