@@ -14,18 +14,18 @@ with a reason. The risk difference keeps them (RD = 0).
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from sparsemeta.data import data_type
+from sparsemeta import measures
+from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, data_type
 from sparsemeta.errors import DataError
 
 __all__ = [
-    "MEASURES",
     "Cells",
-    "Measure",
     "corrected_cells",
     "effect_sizes",
     "generic",
@@ -39,16 +39,6 @@ __all__ = [
     "study_arrays",
 ]
 
-Measure = Literal["RR", "OR", "RD", "PETO_OR", "MD", "SMD", "GENERIC"]
-MEASURES: dict[str, str] = {
-    "RR": "binary",
-    "OR": "binary",
-    "RD": "binary",
-    "PETO_OR": "binary",
-    "MD": "continuous",
-    "SMD": "continuous",
-    "GENERIC": "generic",
-}
 CORRECTION = 0.5
 DOUBLE_ZERO = "no events in either arm: the ratio is not estimable"
 DOUBLE_ALL = "all participants had events in both arms: the ratio is not estimable"
@@ -202,67 +192,85 @@ def _column(df: pd.DataFrame, name: str, measure: str) -> _Array:
     return df[name].to_numpy(dtype=float)
 
 
-def _check_measure(df: pd.DataFrame, measure: str) -> str:
-    if measure not in MEASURES:
+def _check_measure(df: pd.DataFrame, measure: object) -> measures.MeasureRow:
+    row = measures.get(measure)
+    if row is None or not row.computable:
+        known = list(measures.codes(computable=True))
         raise DataError(
-            f"study table, field 'measure': unknown measure {measure!r}; use one of {list(MEASURES)}"
+            f"study table, field 'measure': unknown measure {measure!r}; use one of {known}"
         )
     kind = data_type(df)
-    if kind != MEASURES[measure]:
+    if kind != row.data_type:
         raise DataError(
-            f"study {df['study'].iloc[0]!r}, field 'measure': measure {measure} needs "
-            f"{MEASURES[measure]} data but the analysis holds {kind} data"
+            f"study {df['study'].iloc[0]!r}, field 'measure': measure {row.code} needs "
+            f"{row.data_type} data but the analysis holds {kind} data"
         )
-    return kind
+    return row
+
+
+def _ratio_reasons(yi: _Array, a: _Array, n1: _Array, c: _Array, n2: _Array) -> _Array:
+    reason = np.full(yi.shape, None, dtype=object)
+    reason[(a == 0) & (c == 0)] = DOUBLE_ZERO
+    reason[(a == n1) & (c == n2)] = DOUBLE_ALL
+    return reason
+
+
+#: effect function -> the reason a study it returns NaN for is not estimable: a text, or a
+#: function of ``(yi, *data columns)`` giving one per study
+_NOT_ESTIMABLE: dict[str, str | Callable[..., _Array]] = {
+    "log_rr": _ratio_reasons,
+    "log_or": _ratio_reasons,
+    "peto_log_or": PETO_ZERO,
+    "hedges_g": SMD_SMALL,
+}
+#: data columns an effect function takes, in order, per data type
+_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "binary": BINARY_COLUMNS,
+    "continuous": CONTINUOUS_COLUMNS,
+    "generic": ("effect", "se"),
+}
 
 
 def study_arrays(df: pd.DataFrame, measure: str) -> dict[str, _Array]:
     """Per-study effects of one analysis as numpy arrays (the fast path of :func:`effect_sizes`).
 
-    Returns a dict with ``yi, vi`` (NaN where not estimable), ``estimable`` (bool) and a
-    ``reason`` object array (``None`` where estimable); binary data add the raw ``a, n1,
-    c, n2`` and the corrected cells ``a_cc, b_cc, c_cc, d_cc`` and ``cc_added``.
+    The effect function is the measure's ``effect`` in :data:`sparsemeta.measures.TABLE`,
+    called with the data columns of its data type. Returns a dict with ``yi, vi`` (NaN
+    where not estimable), ``estimable`` (bool) and a ``reason`` object array (``None``
+    where estimable); binary data add the raw ``a, n1, c, n2`` and the corrected cells
+    ``a_cc, b_cc, c_cc, d_cc`` and ``cc_added``.
     """
-    _check_measure(df, measure)
-    n = len(df)
-    reason = np.full(n, None, dtype=object)
+    row = _check_measure(df, measure)
+    cols = [_column(df, name, row.code) for name in _ARGUMENTS[row.data_type]]
+    yi, vi = globals()[row.effect](*cols)
+    reason = np.full(len(df), None, dtype=object)
+    why = _NOT_ESTIMABLE.get(row.effect)
+    if callable(why):
+        reason = why(yi, *cols)
+    elif why is not None:
+        reason[np.isnan(yi)] = why
     out: dict[str, _Array] = {}
-    if MEASURES[measure] == "binary":
-        a, n1 = _column(df, "events_t", measure), _column(df, "n_t", measure)
-        c, n2 = _column(df, "events_c", measure), _column(df, "n_c", measure)
-        fn = {"RR": log_rr, "OR": log_or, "RD": risk_difference, "PETO_OR": peto_log_or}
-        yi, vi = fn[measure](a, n1, c, n2)
+    if row.data_type == "binary":
+        a, n1, c, n2 = cols
         cells = corrected_cells(a, n1, c, n2)
         out.update(a=a, n1=n1, c=c, n2=n2, a_cc=cells.a, b_cc=cells.b, c_cc=cells.c, d_cc=cells.d)
         out["cc_added"] = cells.added
-        if measure in ("RR", "OR"):
-            reason[(a == 0) & (c == 0)] = DOUBLE_ZERO
-            reason[(a == n1) & (c == n2)] = DOUBLE_ALL
-        elif measure == "PETO_OR":
-            reason[np.isnan(yi)] = PETO_ZERO
-    elif MEASURES[measure] == "continuous":
-        args = [
-            _column(df, col, measure) for col in ("mean_t", "sd_t", "n_t", "mean_c", "sd_c", "n_c")
-        ]
-        yi, vi = (hedges_g if measure == "SMD" else mean_difference)(*args)
-        if measure == "SMD":
-            reason[np.isnan(yi)] = SMD_SMALL
-    else:
-        yi, vi = generic(_column(df, "effect", measure), _column(df, "se", measure))
     out.update(yi=yi, vi=vi, estimable=np.isfinite(yi) & np.isfinite(vi), reason=reason)
     return out
 
 
-def effect_sizes(df: pd.DataFrame, measure: Measure | str) -> pd.DataFrame:
+def effect_sizes(df: pd.DataFrame, measure: str) -> pd.DataFrame:
     """Per-study effect sizes of one analysis with RevMan 5's zero-cell rules.
 
     Parameters
     ----------
     df : pandas.DataFrame
         A validated study table (:func:`sparsemeta.data.study_table`) of one analysis.
-    measure : {"RR", "OR", "RD", "PETO_OR", "MD", "SMD", "GENERIC"}
-        RR, OR and PETO_OR are returned as natural logarithms. GENERIC takes ``effect``
-        and ``se`` as given (on the log scale when ``log_scale`` is true).
+    measure : str
+        A measure of :data:`sparsemeta.measures.TABLE` with an effect function (RR, OR,
+        PETO_OR, RD, MD, SMD, GENERIC, ...). Log-scale measures are returned as natural
+        logarithms. GENERIC takes ``effect`` and ``se`` as given (on the log scale when
+        ``log_scale`` is true).
 
     Returns
     -------

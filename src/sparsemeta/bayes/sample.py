@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from sparsemeta import measures
 from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TARGET_ACCEPT",
     "ESS_MIN",
-    "RATIO_MEASURES",
+    "MEASURE_OF_FAMILY",
     "RHAT_MAX",
     "Diagnostics",
     "FitResult",
@@ -78,9 +79,6 @@ __all__ = [
 RHAT_MAX: float = 1.01
 ESS_MIN: float = 400.0
 
-#: measures analysed on the log scale
-RATIO_MEASURES: frozenset[str] = frozenset({"RR", "OR", "HR", "PETO_OR"})
-
 #: default NUTS target acceptance per family, chosen so that the test examples (k = 2 with
 #: zero-event arms, half-normal(0.5) to half-Cauchy(0.5) priors) run without divergences
 DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
@@ -91,7 +89,12 @@ DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
     None: 0.95,
 }
 
-_MEASURE_OF_FAMILY = {"binomial-normal": "OR", "binomial-rr": "RR", "arm-normal": "MD"}
+#: the measure (analysis scale) of each arm-level model family
+MEASURE_OF_FAMILY: dict[str, str] = {
+    "binomial-normal": "OR",
+    "binomial-rr": "RR",
+    "arm-normal": "MD",
+}
 _DATA_OF_FAMILY = {"binomial-normal": "binary", "binomial-rr": "binary", "arm-normal": "continuous"}
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 
@@ -283,7 +286,7 @@ def prepare(
         tab = _as_table(table)
         kind = data.data_type(tab)
         labels = tab["study"].astype(str).tolist()
-        own = _MEASURE_OF_FAMILY[family]
+        own = MEASURE_OF_FAMILY[family]
         if measure is not None and measure.upper() != own:
             raise DataError(f"fit: model {family} analyses the {own} scale, not {measure}")
         if kind != _DATA_OF_FAMILY[family]:
@@ -679,7 +682,7 @@ def _summarise(
     import arviz as az
 
     post = idata.posterior
-    ratio = measure is not None and measure.upper() in RATIO_MEASURES
+    ratio = measure is not None and measures.is_ratio(measure.upper())
     rows = []
     summarised = [v for v in ("mu", "tau", "theta_new", "theta") if v in post]
     mcse = az.mcse(post[summarised], method="quantile", prob=0.5)
@@ -800,15 +803,15 @@ def sample(
         pm_model, tau_prior, mu_prior = data_or_model, None, None
         info = models.model_info(pm_model)
         family = info.family if info is not None else None
-        if measure is None and family in _MEASURE_OF_FAMILY:
-            measure = _MEASURE_OF_FAMILY[family]
+        if measure is None and family in MEASURE_OF_FAMILY:
+            measure = MEASURE_OF_FAMILY[family]
     else:
         if tau_prior is None:
             raise DataError("fit: a tau prior is required, e.g. tau_prior='halfnormal(0.5)'")
         if isinstance(mu_prior, str) and mu_prior == "default":
             from sparsemeta.bayes import priors
 
-            own = _MEASURE_OF_FAMILY.get(model, measure)
+            own = MEASURE_OF_FAMILY.get(model, measure)
             mu_prior = priors.mu_prior_default(own) if own is not None else None
         pm_model, measure, excluded = prepare(data_or_model, measure, model, tau_prior, mu_prior)
         info = models.model_info(pm_model)

@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta import data as data_mod
-from sparsemeta import effects
+from sparsemeta import effects, measures
 from sparsemeta.bayes import exact
 from sparsemeta.bayes import priors as pri
 from sparsemeta.errors import DataError, PriorError
@@ -31,21 +31,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["RATIO_MEASURES", "PriorComparison", "compare_priors"]
-
-#: measures whose analysis scale is the log of a ratio
-RATIO_MEASURES: tuple[str, ...] = ("RR", "OR", "PETO_OR", "HR")
-#: measure -> effect scale of :func:`sparsemeta.bayes.priors.describe`
-_DESCRIBE_SCALE = {
-    "RR": "logRR",
-    "OR": "logOR",
-    "PETO_OR": "logOR",
-    "HR": "logHR",
-    "RD": "RD",
-    "MD": "MD",
-    "SMD": "SMD",
-    "GENERIC": "generic",
-}
+__all__ = ["PriorComparison", "compare_priors"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +41,7 @@ class PriorComparison:
     Attributes
     ----------
     measure : str
-        Effect measure; ratio measures (:data:`RATIO_MEASURES`) are analysed on the log scale.
+        Effect measure; log-scale measures (:data:`sparsemeta.measures.TABLE`) are analysed on the log scale.
     labels : tuple[str, ...]
         The studies used (estimable ones).
     y, se : numpy.ndarray
@@ -95,7 +81,7 @@ class PriorComparison:
     @property
     def log_scale(self) -> bool:
         """Whether effects are log ratios (then plots use the ratio scale on a log axis)."""
-        return self.measure in RATIO_MEASURES
+        return measures.is_ratio(self.measure)
 
     @property
     def k(self) -> int:
@@ -142,7 +128,7 @@ class PriorComparison:
         t = self.table
         pct = f"{100 * self.level:g}%"
         ratio = self.log_scale
-        name = plots.measure_name(self.measure)
+        name = measures.plain_name(self.measure)
         effect = f"{name} (median [{pct} CrI])" if ratio else f"mu (median [{pct} CrI])"
         head = [
             f"Prior comparison: {self.measure}, k = {self.k} "
@@ -262,13 +248,13 @@ def compare_priors(
         raise DataError(f"compare_priors: level must be a number in (0, 1), got {level!r}")
     measure, y, s, labs, excluded = _effects(data, measure, se, labels)
     tau_priors = _priors(priors)
-    mu = pri.mu_prior_default("OR" if measure == "PETO_OR" else measure)
+    mu = pri.mu_prior_default(measure)
     if mu_prior is not None:
         mu = pri.parse_mu(mu_prior) if isinstance(mu_prior, str) else mu_prior
-    scale = _DESCRIBE_SCALE[measure]
+    scale = measures.lookup(measure).scale
     posts = {label: exact.posterior(y, s, p, mu, labs) for label, p in tau_priors.items()}
     rows = [
-        _row(label, tau_priors[label], post, scale, s, level, measure in RATIO_MEASURES)
+        _row(label, tau_priors[label], post, scale, s, level, measures.is_ratio(measure))
         for label, post in posts.items()
     ]
     table = pd.DataFrame(rows).set_index("label")
@@ -289,11 +275,7 @@ def _effects(
 ) -> tuple[str, NDArray[np.float64], NDArray[np.float64], list[str], tuple[tuple[str, str], ...]]:
     """(measure, y, se, labels, excluded) of the estimable studies."""
     if measure is not None:
-        measure = str(measure).upper()
-        if measure not in _DESCRIBE_SCALE:
-            raise DataError(
-                f"compare_priors: unknown measure {measure!r}; valid: {', '.join(_DESCRIBE_SCALE)}"
-            )
+        measure = measures.lookup(measure, where="compare_priors").code
     if isinstance(data, pd.DataFrame):
         if se is not None or labels is not None:
             raise DataError("compare_priors: se= and labels= are for arrays of effects, not tables")

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sparsemeta import measures
 from sparsemeta.bayes import priors
 from sparsemeta.errors import DataError, DiagnosticsWarning
 
@@ -52,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--measure",
         required=True,
         type=str.upper,
-        choices=["RR", "OR", "RD", "MD", "SMD"],
+        choices=measures.codes(),
         help="effect measure (ratio measures are analysed on the log scale)",
     )
     p.add_argument("--tau-prior", required=True, help='tau prior, e.g. "halfnormal(0.5)"')
@@ -106,7 +107,7 @@ def _read(path: str, outcome: str | None, measure: str) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = col
     if "effect" in df.columns and "log_scale" not in df.columns:
-        df["log_scale"] = measure in ("RR", "OR")
+        df["log_scale"] = measures.lookup(measure).log_scale
     if outcome is not None:
         df = df[df["outcome"].astype(str) == outcome]
         if df.empty:
@@ -237,8 +238,9 @@ def run(args: argparse.Namespace) -> int:
     tau_prior = priors.parse(args.tau_prior)
     args.tau_prior = tau_prior
     if args.mu_prior is None:
-        own = {"binomial-normal": "OR", "binomial-rr": "RR", "arm-normal": "MD"}
-        mu_prior = priors.mu_prior_default(own.get(args.model, args.measure))
+        from sparsemeta.bayes.sample import MEASURE_OF_FAMILY
+
+        mu_prior = priors.mu_prior_default(MEASURE_OF_FAMILY.get(args.model, args.measure))
     else:
         mu_prior = priors.parse_mu(args.mu_prior)
     df = _read(args.data, args.outcome, args.measure)

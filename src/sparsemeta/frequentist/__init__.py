@@ -4,7 +4,7 @@ Hartung-Knapp intervals, prediction intervals and RevMan's recipe for whole outc
 Modules: ``estimators`` (numpy estimators), ``analysis`` (one analysis → ``MetaResult``),
 ``revman_recipe`` (RevMan 5's recipe for one outcome → ``RevManResult``)."""
 
-from sparsemeta.frequentist.analysis import MetaResult, meta_analysis
+from sparsemeta.frequentist.analysis import CI_METHODS, TAU2_METHODS, MetaResult, meta_analysis
 from sparsemeta.frequentist.estimators import (
     Z975,
     fixed_iv,
@@ -29,6 +29,8 @@ from sparsemeta.frequentist.revman_recipe import (
 )
 
 __all__ = [
+    "CI_METHODS",
+    "TAU2_METHODS",
     "Z975",
     "MetaResult",
     "RevManLevel",

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from sparsemeta import effects
+from sparsemeta import effects, measures
 from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, study_table
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.estimators import (
-    _RATIO,
     _Array,
     _p_chi2,
     _p_norm,
@@ -26,7 +25,7 @@ from sparsemeta.frequentist.estimators import (
     tau2_qprofile_ci,
 )
 
-__all__ = ["MetaResult", "meta_analysis"]
+__all__ = ["CI_METHODS", "TAU2_METHODS", "MetaResult", "meta_analysis"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,8 +185,11 @@ def _effect_measure(measure: str, method: str) -> str:
 
 
 _METHOD_CHOICES = {"IV": "IV", "MH": "MH", "PETO": "Peto"}
-_TAU2_CHOICES = ("DL", "REML", "PM")
-_CI_CHOICES = ("z", "hksj", "mhk")
+#: τ² estimators of the random-effects pool
+TAU2_METHODS: tuple[str, ...] = ("DL", "REML", "PM")
+#: confidence intervals: normal; Hartung-Knapp-Sidik-Jonkman; modified Knapp-Hartung (q
+#: floored at 1), spelt ``"mhk"`` everywhere
+CI_METHODS: tuple[str, ...] = ("z", "hksj", "mhk")
 # study-table columns per data type (data.study_table's rules) and the row-type markers
 _DATA_COLUMNS = {
     "binary": BINARY_COLUMNS,
@@ -214,8 +216,8 @@ def _check_settings(
         _choice("method", method, tuple(_METHOD_CHOICES.values()))
     if not isinstance(random, bool | np.bool_):
         raise DataError(f"meta_analysis, argument 'random': must be True or False, got {random!r}")
-    _choice("tau2_method", tau2_method, _TAU2_CHOICES)
-    _choice("ci_method", ci_method, _CI_CHOICES)
+    _choice("tau2_method", tau2_method, TAU2_METHODS)
+    _choice("ci_method", ci_method, CI_METHODS)
     if ci_method != "z" and not random:
         raise DataError(
             f"meta_analysis, argument 'ci_method': ci_method={ci_method!r} needs random=True "
@@ -305,7 +307,8 @@ def _arm_arrays(
     ``study_table``, which raises the DataError naming the study and the field or returns
     the normalised table.
     """
-    kind = effects.MEASURES.get(measure) if isinstance(measure, str) else None
+    row = measures.get(measure)
+    kind = row.data_type if row is not None and row.computable else None
     if kind is not None and _columns_ok(df, kind):
         studies = df["study"].tolist()
         if _labels_ok(df, studies):
@@ -425,11 +428,12 @@ def meta_analysis(
         raise DataError(
             f"meta_analysis, argument 'tau2_ci': must be True or False, got {tau2_ci!r}"
         )
-    if method == "MH" and measure not in ("RR", "OR", "RD"):
+    if method == "MH" and measure not in (mh := measures.for_method("MH")):
         raise DataError(
-            f"study table, field 'measure': Mantel-Haenszel needs RR, OR or RD, got {measure!r}"
+            f"study table, field 'measure': Mantel-Haenszel needs {', '.join(mh[:-1])} or "
+            f"{mh[-1]}, got {measure!r}"
         )
-    if method == "PETO" and measure not in ("OR", "PETO_OR"):
+    if method == "PETO" and measure not in measures.for_method("Peto"):
         raise DataError(
             f"study table, field 'measure': Peto's method gives an odds ratio, got {measure!r}"
         )
@@ -450,11 +454,11 @@ def meta_analysis(
                 "needs a measure label such as 'MD' or 'RR'"
             )
         studies, arr = _yi_vi_arrays(data)
-        log_scale = measure in _RATIO or measure == "PETO_OR"
+        log_scale = measures.is_ratio(measure)
     else:
         eff = _effect_measure(measure, method)
         data, arr, studies = _arm_arrays(data, eff)
-        log_scale = eff in _RATIO or (eff == "GENERIC" and bool(data["log_scale"].iloc[0]))
+        log_scale = measures.is_ratio(eff) or (eff == "GENERIC" and bool(data["log_scale"].iloc[0]))
     rows = np.arange(len(studies))
     core = _pool_core(arr, rows, measure if method != "PETO" else "OR", method, random, tau2_method)
     z = _zcrit(level)

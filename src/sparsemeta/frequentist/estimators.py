@@ -47,7 +47,6 @@ Z975: float = float(special.ndtri(0.975))
 """The exact 97.5% standard normal quantile, 1.959963984540054."""
 
 _Array = np.ndarray
-_RATIO = {"RR", "OR", "PETO_OR"}
 _TOL = 1e-12
 _MAXITER = 1000
 

@@ -13,10 +13,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sparsemeta import effects
+from sparsemeta import effects, measures
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.estimators import (
-    _RATIO,
     Z975,
     _Array,
     _Core,
@@ -29,12 +28,6 @@ from sparsemeta.frequentist.estimators import (
 )
 
 __all__ = ["RevManLevel", "RevManResult", "RevManSettings", "SubgroupTest", "revman"]
-
-
-_MEASURES_BY_TYPE = {
-    "binary": {"MH": {"RR", "OR", "RD"}, "IV": {"RR", "OR", "RD"}, "PETO": {"PETO_OR", "OR"}},
-    "continuous": {"IV": {"MD", "SMD"}},
-}
 
 
 @dataclass(frozen=True)
@@ -76,12 +69,16 @@ class RevManSettings:
                     f"RevMan settings, field 'method': generic data use IV, got {self.method!r}"
                 )
             return
-        allowed = _MEASURES_BY_TYPE.get(self.data_type)
-        if allowed is None:
+        if self.data_type not in ("binary", "continuous"):
             raise DataError(
                 f"RevMan settings, field 'data_type': unknown data type {self.data_type!r}"
             )
-        if self.method not in allowed or self.measure not in allowed[self.method]:
+        row = measures.get(self.measure)
+        if (
+            row is None
+            or row.data_type != self.data_type
+            or self.measure not in measures.for_method(self.method)
+        ):
             raise DataError(
                 f"RevMan settings, field 'measure': {self.method}/{self.measure} is not a RevMan "
                 f"method for {self.data_type} data"
@@ -99,7 +96,7 @@ class RevManSettings:
         """Whether RevMan reports the effect as a ratio (analysed on the log scale)."""
         if self.data_type == "generic":
             return self.log_data
-        return self.effect_measure in _RATIO
+        return measures.is_ratio(self.effect_measure)
 
 
 @dataclass(frozen=True, eq=False)

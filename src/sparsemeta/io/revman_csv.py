@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from sparsemeta import data
+from sparsemeta import data, measures
 from sparsemeta.errors import RevManFormatError
 from sparsemeta.io.review import (
     RevManAnalysis,
@@ -63,7 +63,7 @@ _DATA_TYPES: dict[str, tuple[str, data.DataType]] = {
     "DIC": ("DICH", "binary"),
     "CON": ("CONT", "continuous"),
 }
-_MEASURES = {"binary": {"RR", "OR", "RD", "PETO_OR"}, "continuous": {"MD", "SMD"}}
+_MEASURES = {kind: set(measures.codes(kind, computable=True)) for kind in ("binary", "continuous")}
 _DECIMALS = 8
 
 

@@ -33,7 +33,7 @@ from defusedxml import (
 )
 from defusedxml.ElementTree import DefusedXMLParser
 
-from sparsemeta import data
+from sparsemeta import data, measures
 from sparsemeta.errors import RevManFormatError
 from sparsemeta.io.review import (
     RevManAnalysis,
@@ -61,20 +61,10 @@ _UNSUPPORTED = {
     "OTHER": "'other data' outcomes hold text, not numbers that can be pooled",
 }
 _METHODS = {"MH", "IV", "PETO"}
+#: outcome element -> the EFFECT_MEASURE codes it may hold (the measure table's)
 _MEASURES = {
-    "DICH": {"RR", "OR", "RD", "PETO_OR"},
-    "CONT": {"MD", "SMD"},
-}
-# Names RevMan writes for generic inverse-variance measures, mapped to short codes.
-_IV_MEASURE_NAMES = {
-    "odds ratio": "OR",
-    "peto odds ratio": "PETO_OR",
-    "risk ratio": "RR",
-    "risk difference": "RD",
-    "mean difference": "MD",
-    "std. mean difference": "SMD",
-    "standardized mean difference": "SMD",
-    "hazard ratio": "HR",
+    "DICH": set(measures.codes("binary", computable=True)),
+    "CONT": set(measures.codes("continuous", computable=True)),
 }
 #: Numeric result attributes read from outcome, subgroup and study elements.
 RESULT_FIELDS: tuple[str, ...] = (
@@ -290,7 +280,7 @@ def _measure(reader: _Reader, outcome: Element, kind: str) -> str:
     text = " ".join(text.split())
     if not text:
         return "GENERIC"
-    return _IV_MEASURE_NAMES.get(text.lower(), text)
+    return measures.revman_code(text) or text
 
 
 def _method(reader: _Reader, outcome: Element, kind: str) -> str:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from sparsemeta import measures
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -29,7 +31,6 @@ __all__ = [
     "fmt",
     "forest",
     "forest_rows",
-    "measure_name",
     "prior_colors",
     "prior_comparison",
     "sensitivity_overview",
@@ -145,24 +146,9 @@ def _interval(
 
 # ----------------------------------------------------------------------------- prior comparison
 
-_MEASURE_NAMES = {
-    "RR": "risk ratio",
-    "OR": "odds ratio",
-    "PETO_OR": "odds ratio (Peto)",
-    "HR": "hazard ratio",
-    "RD": "risk difference",
-    "MD": "mean difference",
-    "SMD": "standardised mean difference",
-}
-
-
-def measure_name(measure: str) -> str:
-    """Plain name of an effect measure (``"risk ratio"`` for ``"RR"``)."""
-    return _MEASURE_NAMES.get(measure, measure)
-
 
 def _effect_label(measure: str, log_scale: bool) -> str:
-    return f"{measure_name(measure)}" + (" (log scale)" if log_scale else "")
+    return f"{measures.plain_name(measure)}" + (" (log scale)" if log_scale else "")
 
 
 def _effect_limits(comps: Sequence[PriorComparison]) -> tuple[float, float]:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sparsemeta import __version__, data
+from sparsemeta import __version__, data, measures
 from sparsemeta.bayes import priors
 from sparsemeta.bayes.sensitivity import PriorComparison, compare_priors
 from sparsemeta.errors import SingleStudyWarning
@@ -416,7 +416,7 @@ def _forest_figure(a: AnalysisResult, default: str, rows: pd.DataFrame | None) -
         else fr
         for fr in frows
     ]
-    what = plots.measure_name(r.measure)
+    what = measures.plain_name(r.measure)
     arms = a.analysis.comparison.split(" vs ")
     direction = f" ({arms[0]} vs {arms[1]})" if len(arms) == 2 else ""
     xlabel = f"{what}{direction}" + (", log scale" if r.log_scale else "")

@@ -36,6 +36,7 @@ import pandas as pd
 
 from sparsemeta import data
 from sparsemeta.data import AnalysisKey
+from sparsemeta.frequentist import TAU2_METHODS
 from sparsemeta.review import check
 from sparsemeta.review.plan import Analysis, Plan, Relation, analysis_label, published_row
 
@@ -66,8 +67,6 @@ _STATISTICS: dict[str, str] = {
     "ci_high": "upper CI limit",
     "p_overall": "P (overall effect)",
 }
-#: estimators an honest tau^2 could come from
-_TAU2_METHODS: tuple[str, ...] = ("DL", "REML", "PM")
 #: a relation missed by at most this many counts is reported as rounding
 ROUNDING = 1
 _CONFIDENCE_RANK = {"low": 0, "medium": 1, "high": 2}
@@ -193,7 +192,7 @@ def heterogeneity_typo(
         ]
         if not twins:
             continue
-        honest = {m: analysis.meta_analysis(rows, tau2_method=m) for m in _TAU2_METHODS}
+        honest = {m: analysis.meta_analysis(rows, tau2_method=m) for m in TAU2_METHODS}
         values = {m: (r.tau2 if column == "tau2" else r.tau) for m, r in honest.items()}
         if any(check.compare_printed(v, printed).status == "reproduced" for v in values.values()):
             continue

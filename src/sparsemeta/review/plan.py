@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import data as data_mod
-from sparsemeta import datasets, frequentist
+from sparsemeta import datasets, frequentist, measures
 from sparsemeta.bayes import priors
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import DataError, PlanError, PriorError
@@ -48,32 +48,18 @@ __all__ = [
 
 PLAN_VERSION = 1
 
-#: effect measure -> the RevMan methods allowed for it
+#: effect measure -> the pooling methods allowed for it (the measure table's)
 METHODS: dict[str, tuple[str, ...]] = {
-    "RR": ("MH", "IV"),
-    "OR": ("MH", "IV", "Peto"),
-    "RD": ("MH", "IV"),
-    "MD": ("IV",),
-    "SMD": ("IV",),
-    "GENERIC": ("IV",),
+    row.code: row.methods for row in measures.rows() if row.computable
 }
 MEASURES: tuple[str, ...] = tuple(METHODS)
-TAU2_METHODS: tuple[str, ...] = ("DL", "REML", "PM")
-CI_METHODS: tuple[str, ...] = ("z", "hksj", "mhk")
+TAU2_METHODS: tuple[str, ...] = frequentist.TAU2_METHODS
+CI_METHODS: tuple[str, ...] = frequentist.CI_METHODS
 #: ``exact``: normal-normal model by quadrature, every prior of the set;
 #: ``binomial``: binomial-likelihood model by MCMC with the default prior (binary data)
 MODELS: tuple[str, ...] = ("exact", "binomial")
 #: measures a binomial-likelihood model is available for
-BINOMIAL_MEASURES: tuple[str, ...] = ("RR", "OR")
-#: data types each measure needs
-_DATA_TYPES: dict[str, tuple[str, ...]] = {
-    "RR": ("binary",),
-    "OR": ("binary",),
-    "RD": ("binary",),
-    "MD": ("continuous",),
-    "SMD": ("continuous",),
-    "GENERIC": ("generic",),
-}
+BINOMIAL_MEASURES: tuple[str, ...] = ("RR", "OR")  # binomial-rr, binomial-normal
 _DATASET_PREFIX = "dataset:"
 _PUBLISHED_COLUMNS = ("comparison", "outcome", "timepoint")
 
@@ -804,10 +790,10 @@ def _check_data(plan: Plan) -> None:
             )
         kind = data_mod.data_type(rows)
         assert analysis.measure is not None  # guaranteed by _analyses for study_data
-        if kind not in _DATA_TYPES[analysis.measure]:
+        if kind != (need := measures.lookup(analysis.measure).data_type):
             raise PlanError(
                 f"{plan.path}: analysis {analysis.label!r}: measure "
-                f"{analysis.measure} needs {' or '.join(_DATA_TYPES[analysis.measure])}"
+                f"{analysis.measure} needs {need}"
                 f" data, the data are {kind}"
             )
     for a in plan.analyses:

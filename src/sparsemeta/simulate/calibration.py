@@ -73,6 +73,7 @@ import pandas as pd
 from scipy import special
 from tqdm import tqdm
 
+from sparsemeta import frequentist
 from sparsemeta.errors import DataError, SingleStudyWarning
 
 if TYPE_CHECKING:
@@ -109,10 +110,13 @@ FREQUENTIST_METHODS: dict[str, tuple[str, str]] = {
     "reml": ("REML", "z"),
     "pm": ("PM", "z"),
     "hksj": ("DL", "hksj"),
-    "mkh": ("DL", "mhk"),
+    "mhk": ("DL", "mhk"),
 }
-_TAU2 = {"fe": "FE", "dl": "DL", "reml": "REML", "pm": "PM"}
-_CI = {"z": "z", "hksj": "hksj", "mkh": "mhk", "mhk": "mhk"}
+_TAU2 = {"fe": "FE", **{m.lower(): m for m in frequentist.TAU2_METHODS}}
+_CI = {m: m for m in frequentist.CI_METHODS}
+#: ``mkh``, the spelling of ``--methods`` in the published calibration study
+#: (docs/calibration.md), is read as ``mhk``; the method keeps the label it was given
+_CI_ALIASES = {"mkh": "mhk"}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -375,8 +379,7 @@ class Method:
 def _frequentist(tau2_method: str, ci_method: str) -> Callable[[np.ndarray, np.ndarray], Interval]:
     """Vectorised frequentist interval from the low-level estimators of
     :mod:`sparsemeta.frequentist` (which work along the last axis)."""
-    from sparsemeta import frequentist as fq
-
+    fq = frequentist
     tau2_fn = {"DL": fq.tau2_dl, "REML": fq.tau2_reml, "PM": fq.tau2_pm}.get(tau2_method)
 
     def fn(y: np.ndarray, se: np.ndarray) -> Interval:
@@ -481,10 +484,11 @@ def method(name: str, mu_prior: str | None = None) -> Method:
         prior_text = name.strip()[len("bnhm:") :]
         counts = _bnhm(prior_text, mu_prior)
         return Method(name.strip(), "mcmc", _no_vectorised, 1, counts)
-    if key in FREQUENTIST_METHODS:
-        tau2, ci = FREQUENTIST_METHODS[key]
-    elif key.count("-") == 1 and key.split("-")[0] in _TAU2 and key.split("-")[1] in _CI:
-        tau2, ci = _TAU2[key.split("-")[0]], _CI[key.split("-")[1]]
+    parts = [_CI_ALIASES.get(part, part) for part in key.split("-")]
+    if "-".join(parts) in FREQUENTIST_METHODS:
+        tau2, ci = FREQUENTIST_METHODS["-".join(parts)]
+    elif len(parts) == 2 and parts[0] in _TAU2 and parts[1] in _CI:
+        tau2, ci = _TAU2[parts[0]], _CI[parts[1]]
     else:
         return Method(name.strip(), "bayes", _bayes(name.strip(), mu_prior))
     return Method(key, "frequentist", _frequentist(tau2, ci), 1 if ci == "z" else 2)

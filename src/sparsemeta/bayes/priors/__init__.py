@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from sparsemeta.bayes.priors._parse import parse_call
 from sparsemeta.bayes.priors.mu import (
-    MU_DEFAULTS,
     MU_PRIORS,
     Flat,
     MuPrior,
@@ -86,7 +85,6 @@ def parse_mu(text: str) -> MuPrior:
 
 
 __all__ = [
-    "MU_DEFAULTS",
     "SCALES",
     "TAU_PRIORS",
     "Bartos",

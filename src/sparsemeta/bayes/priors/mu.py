@@ -10,7 +10,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from sparsemeta.errors import PriorError
+from sparsemeta import measures
+from sparsemeta.bayes.priors._parse import parse_call
+from sparsemeta.errors import DataError, PriorError
 
 FloatArray = NDArray[np.float64]
 
@@ -99,75 +101,26 @@ class Flat(MuPrior):
 
 MU_PRIORS: dict[str, type[MuPrior]] = {"normal": Normal, "flat": Flat}
 
-#: measure -> (default prior, reason). Ratio measures are on the natural-log scale.
-MU_DEFAULTS: dict[str, tuple[MuPrior, str]] = {
-    "OR": (
-        Normal(0.0, 2.82),
-        "Günhan, Röver, Friede (2020), Res Synth Methods 11(1):74-90: N(0, 2.82^2) for the "
-        "log odds ratio puts 95% prior mass on OR in 1/250..250, consistent with the effects "
-        "of 37,773 Cochrane meta-analyses; weakly informative, keeps the binomial-normal "
-        "model proper with zero cells.",
-    ),
-    "RR": (
-        Normal(0.0, 2.82),
-        "Same weakly informative N(0, 2.82^2) as for the log OR (our choice): |log RR| <= "
-        "|log OR| for the same data, so a prior wide enough for log OR is wide enough for "
-        "log RR.",
-    ),
-    "HR": (
-        Normal(0.0, 2.82),
-        "Same weakly informative N(0, 2.82^2) as for the log OR (our choice): HR in "
-        "1/250..250 with 95% probability.",
-    ),
-    "RD": (
-        Normal(0.0, 1.0),
-        "Our choice: N(0, 1) covers the whole admissible range [-1, 1] within one prior SD, "
-        "so it constrains nothing plausible while staying proper.",
-    ),
-    "SMD": (
-        Normal(0.0, 2.0),
-        "Our choice: N(0, 2^2) gives 95% prior mass to |SMD| < 3.9, wider than any "
-        "plausible clinical SMD (Bartoš et al. 2021's empirical t(0, 0.43, 5) has 97.5% "
-        "quantile about 1.1) while staying proper.",
-    ),
-    "MD": (
-        Flat(),
-        "Flat: the scale of a mean difference depends on the outcome's units, so no fixed "
-        "normal prior is weakly informative for every MD; the flat prior is invariant to "
-        "the units and gives a proper posterior (bayesmeta's default). Pass a "
-        "normal(mean, sd) on the outcome's units to override.",
-    ),
-    "GENERIC": (
-        Flat(),
-        "Flat: the scale of a generic effect is unknown; override with normal(mean, sd).",
-    ),
-}
-
-_MEASURE_ALIASES = {"LOGOR": "OR", "LOGRR": "RR", "LOGHR": "HR"}
-
 
 def mu_prior_default(measure: str) -> MuPrior:
-    """Default prior for mu for an effect measure (see ``MU_DEFAULTS`` for the reasons).
+    """Default prior for mu of an effect measure (:data:`sparsemeta.measures.TABLE`).
 
     Parameters
     ----------
     measure : str
-        One of ``OR, RR, HR, RD, MD, SMD, GENERIC`` (``logOR``, ``logRR``, ``logHR`` also
-        accepted; case-insensitive).
+        A measure code (``OR, RR, HR, RD, MD, SMD, GENERIC``, ...; ``logOR``, ``logRR``,
+        ``logHR`` also accepted; case-insensitive).
     """
-    return MU_DEFAULTS[_measure_key(measure)][0]
+    return parse_call(_row(measure).mu_prior, MU_PRIORS, "mu")
 
 
 def mu_prior_reason(measure: str) -> str:
     """Why :func:`mu_prior_default` chose its prior for ``measure``."""
-    return MU_DEFAULTS[_measure_key(measure)][1]
+    return _row(measure).mu_reason
 
 
-def _measure_key(measure: str) -> str:
-    key = str(measure).upper()
-    key = _MEASURE_ALIASES.get(key, key)
-    if key not in MU_DEFAULTS:
-        raise PriorError(
-            f"mu prior: unknown measure {measure!r}; valid choices: {', '.join(MU_DEFAULTS)}"
-        )
-    return key
+def _row(measure: str) -> measures.MeasureRow:
+    try:
+        return measures.lookup(measure, where="mu prior")
+    except DataError as exc:
+        raise PriorError(str(exc)) from None

@@ -11,12 +11,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
+from sparsemeta import measures
 from sparsemeta.bayes.priors.tau import TauPrior
 from sparsemeta.errors import PriorError
 
-#: effect scales understood by :func:`describe`; ratio scales also get exp(.) factors
-SCALES = ("logOR", "logRR", "logHR", "RD", "MD", "SMD", "generic")
-RATIO_SCALES = ("logOR", "logRR", "logHR")
+#: effect scales understood by :func:`describe` (the measure table's); log-ratio scales also
+#: get exp(.) factors
+SCALES: tuple[str, ...] = measures.describe_scales()
+RATIO_SCALES: tuple[str, ...] = tuple(
+    dict.fromkeys(r.scale for r in measures.rows() if r.log_scale)
+)
 
 
 @dataclass(frozen=True)
