@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from sparsemeta import measures
 from sparsemeta.errors import DataError
-from sparsemeta.frequentist.estimators import _RATIO, _zcrit
+from sparsemeta.frequentist.estimators import _zcrit
 
 __all__ = ["MetaRegression", "design_matrix", "meta_regression"]
 
@@ -202,7 +203,7 @@ class MetaRegression:
     @property
     def log_scale(self) -> bool:
         """Whether the outcome is a log ratio."""
-        return self.measure in _RATIO
+        return measures.is_ratio(self.measure)
 
     @property
     def fitted(self) -> _Array:
