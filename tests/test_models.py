@@ -82,17 +82,29 @@ def test_normal_normal_mu_given_tau_is_the_exact_conditional():
     )
 
 
-def test_binomial_normal_density_no_correction():
+@pytest.mark.parametrize(("arms", "shift"), [("symmetric", 0.5), ("comparator", 0.0)])
+def test_binomial_normal_density_no_correction(arms, shift):
     et, nt, ec, nc = np.array([0, 0]), np.array([46, 14]), np.array([6, 0]), np.array([54, 54])
     model = models.binomial_normal(
-        et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)", parameterization="non-centred"
+        et,
+        nt,
+        ec,
+        nc,
+        LABELS,
+        "halfnormal(0.5)",
+        "normal(0, 2.82)",
+        parameterization="non-centred",
+        arms=arms,
     )
     assert {rv.name for rv in model.free_RVs} == {"mu", "tau", "baseline", "z"}
     point = {"mu": -1.0, "tau": 0.3, "baseline": np.array([-2.0, -4.0]), "z": np.array([0.5, -1.0])}
     theta = point["mu"] + point["tau"] * point["z"]
+    # symmetric: logit p_c = alpha - theta/2, logit p_t = alpha + theta/2;
+    # comparator: logit p_c = alpha, logit p_t = alpha + theta
+    a = point["baseline"]
     expected = (
-        stats.binom.logpmf(ec, nc, special.expit(point["baseline"])).sum()
-        + stats.binom.logpmf(et, nt, special.expit(point["baseline"] + theta)).sum()
+        stats.binom.logpmf(ec, nc, special.expit(a - shift * theta)).sum()
+        + stats.binom.logpmf(et, nt, special.expit(a + (1 - shift) * theta)).sum()
         + stats.norm.logpdf(point["baseline"], 0, models.BASELINE_SD).sum()
         + stats.norm.logpdf(point["z"]).sum()
         + stats.norm.logpdf(point["mu"], 0, 2.82)
@@ -168,6 +180,8 @@ def test_binomial_parameterizations_share_one_density():
     assert lp_z - lp_c == pytest.approx(np.log(np.sqrt((1 - bw) * v)).sum(), abs=1e-9)
     with pytest.raises(DataError, match="parameterization"):
         models.binomial_rr(*counts, None, "halfnormal(1)", None, parameterization="other")
+    with pytest.raises(DataError, match="arms 'other'"):
+        models.binomial_normal(*counts, None, "halfnormal(1)", None, arms="other")
 
 
 # ----------------------------------------------------------------------------- bad input

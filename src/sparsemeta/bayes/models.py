@@ -17,7 +17,8 @@ builder          likelihood                                       scale of mu, t
 ===============  ===============================================  ======================
 normal_normal    y_i ~ N(mu, se_i^2 + tau^2)                      that of y (log ratios)
 binomial_normal  r_ci ~ Bin(n_ci, p_ci), r_ti ~ Bin(n_ti, p_ti),  log odds ratio
-                 logit p_ti = logit p_ci + theta_i
+                 logit p_ti = alpha_i + theta_i / 2,
+                 logit p_ci = alpha_i - theta_i / 2 (default)
 binomial_rr      as above with p_ti = p_ci exp(theta_i) <= 1      log risk ratio
 arm_normal       ybar_ci ~ N(alpha_i, s_ci^2 / n_ci),             mean difference
                  ybar_ti ~ N(alpha_i + theta_i, s_ti^2 / n_ti)
@@ -55,6 +56,7 @@ from numpy.typing import ArrayLike, NDArray
 from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
 
 __all__ = [
+    "ARMS",
     "BASELINE_SD",
     "FAMILIES",
     "ModelInfo",
@@ -68,9 +70,18 @@ __all__ = [
 #: model family names, as used by :func:`sparsemeta.bayes.sample.sample` and ``sparsemeta fit --model``
 FAMILIES: tuple[str, ...] = ("normal-normal", "binomial-normal", "binomial-rr", "arm-normal")
 
-#: prior SD of the comparator-arm log odds in :func:`binomial_normal`: N(0, 10) in
-#: variance terms, MetaStan's default for the baselines (Günhan, Röver & Friede 2020)
+#: prior SD of the baseline log odds alpha_i in :func:`binomial_normal`: sqrt(10) = 3.16,
+#: i.e. variance 10. This is NOT MetaStan's default (its Stan code has normal(0, 10) with 10
+#: the SD); with SD 10 about half the prior mass (P(|alpha| > 6.9) = 0.49) puts the risk
+#: below 0.001 or above 0.999, while SD sqrt(10) keeps 95% of the baseline risks within
+#: 0.002-0.998 (see docs/formulas.md, "Binomial models").
 BASELINE_SD: float = math.sqrt(10.0)
+
+#: how the log odds of the two arms are built from the baseline alpha_i and the effect theta_i
+#: in :func:`binomial_normal`: ``"symmetric"`` (default; alpha_i is the mean of the two arms'
+#: log odds, logit p = alpha_i +- theta_i / 2, Agresti & Hartzel 2000, model (6)) or
+#: ``"comparator"`` (alpha_i is the comparator arm's log odds, Smith et al. 1995)
+ARMS: tuple[str, ...] = ("symmetric", "comparator")
 
 _INFO_ATTR = "sparsemeta_info"
 
@@ -433,6 +444,7 @@ def binomial_normal(
     *,
     baseline_sd: float = BASELINE_SD,
     parameterization: str = "conditional",
+    arms: str = "symmetric",
 ) -> pm.Model:
     r"""Binomial-normal hierarchical model on the log odds ratio (arm-level counts).
 
@@ -440,19 +452,28 @@ def binomial_normal(
 
         r_{ci} \sim \mathrm{Bin}(n_{ci}, p_{ci}),\quad
         r_{ti} \sim \mathrm{Bin}(n_{ti}, p_{ti}),\quad
-        \mathrm{logit}\,p_{ci} = \alpha_i,\quad
-        \mathrm{logit}\,p_{ti} = \alpha_i + \theta_i,
+        \theta_i \sim N(\mu, \tau^2),\quad
+        \alpha_i \sim N(0, \mathtt{baseline\_sd}^2),
+
+    with, by default (``arms="symmetric"``; the logit-normal model (6) of Agresti & Hartzel
+    2000, *Stat Med* 19(8):1115-1139, one of the models compared by Jackson et al. 2018,
+    *Stat Med* 37(7):1059-1085),
 
     .. math::
 
-        \theta_i \sim N(\mu, \tau^2),\qquad
-        \alpha_i \sim N(0, \mathtt{baseline\_sd}^2)
+        \mathrm{logit}\,p_{ti} = \alpha_i + \theta_i / 2,\qquad
+        \mathrm{logit}\,p_{ci} = \alpha_i - \theta_i / 2,
 
-    (Smith, Spiegelhalter & Thomas 1995; the binomial-normal model of Günhan, Röver &
-    Friede 2020 with the comparator arm as baseline, MetaStan's ``param = "Smith"``). The
-    exact binomial likelihood needs no continuity correction: zero-event arms and
-    double-zero studies are kept (a double-zero study informs the baseline and, through
-    ``tau``, slightly the spread of the study effects).
+    or (``arms="comparator"``; Smith, Spiegelhalter & Thomas 1995, MetaStan's
+    ``param = "Smith"``) :math:`\mathrm{logit}\,p_{ci} = \alpha_i`,
+    :math:`\mathrm{logit}\,p_{ti} = \alpha_i + \theta_i`. The symmetric form treats the
+    arms alike: swapping them negates every theta_i, mu and theta_new exactly, and a study
+    with no events in two arms of equal size has a likelihood symmetric in theta_i. With the
+    comparator form the prior on alpha_i is a prior on the comparator risk only, so a
+    double-zero study's likelihood favours effects that lower the treatment risk and the
+    answer depends on which arm is called "treatment" (docs/formulas.md, "Binomial models").
+    The exact binomial likelihood needs no continuity correction: zero-event arms and
+    double-zero studies are kept.
 
     Parameters
     ----------
@@ -463,14 +484,16 @@ def binomial_normal(
         As in :func:`normal_normal`; mu is the mean log odds ratio. Priors that depend on
         standard errors are not available here.
     baseline_sd : float
-        Prior SD of the comparator-arm log odds alpha_i (default sqrt(10), i.e. variance
-        10 as in MetaStan).
+        Prior SD of the baseline log odds alpha_i (default :data:`BASELINE_SD` = sqrt(10),
+        variance 10; MetaStan's default is SD 10, see :data:`BASELINE_SD`).
     parameterization : {"conditional", "non-centred", "centred"}
         How theta is sampled (the model is the same): ``"conditional"`` (default) samples
         the standardised deviation of theta_i from its approximate conditional posterior,
         which behaves like the non-centred form for sparse studies and like the centred
         form for large ones, and was the only one of the three without divergences on
         both the sparse PIP examples and large-arm data at k = 2 (see ``_study_effects``).
+    arms : {"symmetric", "comparator"}
+        Arm parameterisation (see above and :data:`ARMS`).
 
     Returns
     -------
@@ -484,6 +507,8 @@ def binomial_normal(
     if not (math.isfinite(baseline_sd) and baseline_sd > 0):
         raise PriorError(f"baseline_sd must be finite and > 0, got {baseline_sd!r}")
     _check_parameterization(parameterization)
+    if arms not in ARMS:
+        raise DataError(f"arms {arms!r}: use one of {list(ARMS)}")
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
     held = {**counts, **_reference(counts, "OR")}
     with pm.Model(coords={"study": labs}) as model:
@@ -491,17 +516,26 @@ def binomial_normal(
         mu, tau = _add_mu_tau(tau_p, mu_p, None)
         alpha = pm.Normal("baseline", 0.0, baseline_sd, dims="study")
         theta = _study_effects(mu, tau, parameterization, data["ref_effect"], data["ref_var"])
+        shift = 0.5 if arms == "symmetric" else 0.0
         pm.Binomial(
-            "events_c_obs", n=data["n_c"], logit_p=alpha, observed=data["events_c"], dims="study"
+            "events_c_obs",
+            n=data["n_c"],
+            logit_p=alpha - shift * theta,
+            observed=data["events_c"],
+            dims="study",
         )
         pm.Binomial(
             "events_t_obs",
             n=data["n_t"],
-            logit_p=alpha + theta,
+            logit_p=alpha + (1.0 - shift) * theta,
             observed=data["events_t"],
             dims="study",
         )
-    options = {"baseline_sd": float(baseline_sd), "parameterization": parameterization}
+    options = {
+        "baseline_sd": float(baseline_sd),
+        "parameterization": parameterization,
+        "arms": arms,
+    }
     info = ModelInfo(
         "binomial-normal", tuple(labs), tau_p, mu_p, held, ("events_t", "events_c"), options
     )
@@ -540,7 +574,11 @@ def binomial_rr(
     and :math:`u_i \sim \mathrm{Uniform}(0, 1)`, so the baseline risk is uniform on its
     admissible range :math:`(0, \min(1, e^{-\theta_i}))` given :math:`\theta_i` (our choice
     of baseline prior within Warn et al.'s constrained model). No continuity correction;
-    zero-event arms and double-zero studies are kept.
+    zero-event arms and double-zero studies are kept. The model is arm-symmetric: u_i is
+    the larger of the two risks whichever arm has it, so swapping the arms maps theta_i to
+    -theta_i exactly. A double-zero study's likelihood is, however, U-shaped in theta_i
+    (a large |theta_i| lets the smaller risk be tiny): it favours large effects and
+    heterogeneity (docs/formulas.md, "Binomial models").
 
     Parameters
     ----------
