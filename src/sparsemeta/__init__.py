@@ -52,6 +52,7 @@ _FACADE = {
     "read_revman": "sparsemeta.io",
     "read_table": "sparsemeta.io",
     "reproduce": "sparsemeta.review.reproduce",
+    "forest": "sparsemeta.present.forest",
 }
 
 __all__ = [

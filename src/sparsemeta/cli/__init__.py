@@ -20,6 +20,7 @@ from sparsemeta.errors import SparsemetaError
 #: subcommand name -> module in this package
 COMMANDS: dict[str, str] = {
     "fit": "fit",
+    "pool": "pool",
     "simulate": "simulate",
     "batch": "batch",
     "priors": "priors",

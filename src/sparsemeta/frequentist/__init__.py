@@ -2,7 +2,9 @@
 Hartung-Knapp intervals, prediction intervals and RevMan's recipe for whole outcomes.
 
 Modules: ``estimators`` (numpy estimators), ``analysis`` (one analysis → ``MetaResult``),
-``revman_recipe`` (RevMan 5's recipe for one outcome → ``RevManResult``)."""
+``revman_recipe`` (RevMan 5's recipe for one outcome → ``RevManResult``), ``regression``
+(meta-regression → ``MetaRegression``), ``influence`` (leave-one-out and influence
+diagnostics)."""
 
 from sparsemeta.frequentist.analysis import CI_METHODS, TAU2_METHODS, MetaResult, meta_analysis
 from sparsemeta.frequentist.estimators import (
@@ -20,6 +22,8 @@ from sparsemeta.frequentist.estimators import (
     tau2_qprofile_ci,
     tau2_reml,
 )
+from sparsemeta.frequentist.influence import Influence, LeaveOneOut, influence, leave_one_out
+from sparsemeta.frequentist.regression import MetaRegression, design_matrix, meta_regression
 from sparsemeta.frequentist.revman_recipe import (
     RevManLevel,
     RevManResult,
@@ -32,16 +36,23 @@ __all__ = [
     "CI_METHODS",
     "TAU2_METHODS",
     "Z975",
+    "Influence",
+    "LeaveOneOut",
+    "MetaRegression",
     "MetaResult",
     "RevManLevel",
     "RevManResult",
     "RevManSettings",
     "SubgroupTest",
+    "design_matrix",
     "fixed_iv",
     "hksj_se",
     "i_squared",
+    "influence",
+    "leave_one_out",
     "mantel_haenszel",
     "meta_analysis",
+    "meta_regression",
     "peto",
     "prediction_interval",
     "q_statistic",

@@ -46,8 +46,11 @@ _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#
 
 
 def wrap(text: str, width: int = 30) -> str:
-    """``text`` wrapped into lines of at most ``width`` characters."""
-    return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
+    """``text`` wrapped into lines of at most ``width`` characters (line breaks kept)."""
+    lines = [
+        textwrap.wrap(line, width, break_long_words=False) or [line] for line in text.split("\n")
+    ]
+    return "\n".join(part for parts in lines for part in parts)
 
 
 def prior_colors(labels: Sequence[str]) -> dict[str, str]:
@@ -314,7 +317,9 @@ class ForestRow:
     ``kind`` is ``"study"`` (square sized by ``weight``), ``"pooled"`` (diamond),
     ``"published"`` (hollow diamond), ``"bayes"`` (circle and interval), ``"predict"``
     (interval only), ``"excluded"`` (a study that is not estimable) and ``"text"`` (label
-    and note only). Values are on the analysis scale.
+    and note only). Values are on the analysis scale. ``shrunk`` (a study row's shrunken
+    Bayesian estimate: median, lower, upper) is drawn just below the study's own interval
+    as a hollow circle in ``color``.
     """
 
     label: str
@@ -325,6 +330,7 @@ class ForestRow:
     note: str = ""
     weight: float = math.nan
     color: str = "k"
+    shrunk: tuple[float, float, float] | None = None
 
 
 def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
@@ -507,6 +513,8 @@ def forest(
     xlabel: str,
     title: str = "",
     value_header: str = "",
+    favours: tuple[str, str] | None = None,
+    footer: str = "",
     ax: Axes | None = None,
 ) -> Figure:
     """Draw a forest plot of ``rows`` (:func:`forest_rows`): labels left, numbers right.
@@ -520,14 +528,20 @@ def forest(
     xlabel, title : str
     value_header : str
         Heading of the column of numbers on the right.
+    favours : (str, str), optional
+        Labels written under the axis left and right of the line of no effect
+        (e.g. ``("favours vaccine", "favours control")``).
+    footer : str
+        Lines written under the plot (heterogeneity, test for the overall effect).
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    extra = (0.3 if favours else 0.0) + 0.2 * (footer.count("\n") + 1 if footer else 0)
     if ax is None:
-        fig, (ax,) = _new_axes(1, (10.0, 1.5 + 0.36 * len(rows)))
+        fig, (ax,) = _new_axes(1, (10.0, 1.5 + extra + 0.36 * len(rows)))
     else:
         fig = ax.figure
     f = _scale(log_scale)
@@ -550,6 +564,10 @@ def forest(
             _interval(ax, y, lo, hi, limits, color="k", lw=1.2)
             size = 5 + 9 * math.sqrt(r.weight / wmax) if math.isfinite(r.weight) else 6
             ax.plot([est], [y], "s", color="0.2", ms=size)
+            if r.shrunk is not None:
+                s_est, s_lo, s_hi = (float(f(v)) for v in r.shrunk)
+                _interval(ax, y + 0.3, s_lo, s_hi, limits, color=r.color, lw=1.2)
+                ax.plot([s_est], [y + 0.3], "o", mfc="white", mec=r.color, ms=5, mew=1.3)
         elif r.kind in ("pooled", "published"):
             _diamond(ax, y, lo, est, hi, filled=r.kind == "pooled", color=r.color)
         elif r.kind == "bayes":
@@ -558,6 +576,21 @@ def forest(
         else:
             _interval(ax, y, lo, hi, limits, color=r.color, lw=1.2, ls=(0, (4, 2)))
     _effect_axis(ax, log_scale, xlabel)
+    if favours:
+        ref = 1.0 if log_scale else 0.0
+        for text, dx, ha in ((favours[0], -6, "right"), (favours[1], 6, "left")):
+            ax.annotate(
+                text,
+                xy=(ref, 0),
+                xycoords=("data", "axes fraction"),
+                xytext=(dx, -20),
+                textcoords="offset points",
+                ha=ha,
+                va="top",
+                fontsize=8,
+                color="0.3",
+            )
+        ax.xaxis.labelpad = 18
     ax.set_ylim(len(rows) - 0.4, -0.9)
     ax.set_yticks(range(len(rows)), [wrap(r.label, 46) for r in rows], fontsize=8.5)
     ax.tick_params(axis="y", length=0, pad=10)  # room for arrow heads
@@ -592,7 +625,11 @@ def forest(
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     height = fig.get_figheight()
-    fig.subplots_adjust(left=0.34, right=0.70, top=1 - 0.45 / height, bottom=0.75 / height)
+    if footer:
+        fig.text(0.02, 0.1 / height, footer, fontsize=8, va="bottom", ha="left", color="0.2")
+    fig.subplots_adjust(
+        left=0.34, right=0.70, top=1 - 0.45 / height, bottom=(0.75 + extra) / height
+    )
     return fig
 
 

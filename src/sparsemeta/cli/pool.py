@@ -1,0 +1,218 @@
+"""``sparsemeta pool``: frequentist meta-analysis of one analysis in a CSV study table.
+
+Examples::
+
+    sparsemeta pool bcg.csv --measure RR --tau2 REML --ci hksj
+    sparsemeta pool bcg.csv --measure RR --tau2 REML --leave-one-out --json
+    sparsemeta pool bcg.csv --measure RR --tau2 REML --covariate ablat --plot forest.png
+
+The CSV is read as for ``sparsemeta fit`` (a study table; ``comparison`` and ``outcome``
+may be omitted; ``--outcome`` picks one analysis of several). Covariate columns may be
+numeric (entered as they are) or text (a subgroup factor, dummies against its first level).
+Estimates are on the analysis scale (log for ratio measures; ``scale`` in the JSON says
+which, and ``ratio`` gives the exponentiated estimate and interval).
+
+Exit status 0 on success, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from sparsemeta.errors import DataError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``pool`` subcommand."""
+    p = subparsers.add_parser(
+        "pool",
+        help="frequentist meta-analysis (and meta-regression) of a CSV study table",
+        description="Pool one analysis by inverse variance, Mantel-Haenszel or Peto, with "
+        "a DerSimonian-Laird, REML or Paule-Mandel tau^2, Wald or Hartung-Knapp intervals; "
+        "optionally leave-one-out re-analyses and a meta-regression on covariate columns.",
+    )
+    p.add_argument("data", help="CSV study table (one analysis, or choose with --outcome)")
+    p.add_argument(
+        "--measure",
+        required=True,
+        type=str.upper,
+        choices=["RR", "OR", "RD", "MD", "SMD"],
+        help="effect measure (ratio measures are analysed on the log scale)",
+    )
+    p.add_argument(
+        "--method",
+        type=str.upper,
+        choices=["IV", "MH", "PETO"],
+        default="IV",
+        help="pooling method (default IV; MH and PETO need 2x2 counts)",
+    )
+    p.add_argument(
+        "--tau2",
+        type=str.upper,
+        choices=["DL", "REML", "PM"],
+        default="DL",
+        help="tau^2 estimator of the random-effects model (default DL)",
+    )
+    p.add_argument(
+        "--fixed", action="store_true", help="fixed-effect model instead of random effects"
+    )
+    p.add_argument(
+        "--ci",
+        choices=["wald", "hksj"],
+        default="wald",
+        help="Wald (normal) or Hartung-Knapp-Sidik-Jonkman (t) intervals (default wald)",
+    )
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
+    p.add_argument("--leave-one-out", action="store_true", help="re-analyse without each study")
+    p.add_argument(
+        "--covariate",
+        nargs="+",
+        default=[],
+        metavar="COL",
+        help="meta-regression on these columns (inverse variance, the chosen tau^2 estimator)",
+    )
+    p.add_argument("--outcome", help="the outcome to pool when the file holds several")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="FILE", help="write a forest plot (PNG, PDF or SVG)")
+    p.set_defaults(run=run)
+
+
+def _interval(est: float, lo: float, hi: float) -> dict[str, float]:
+    return {"estimate": est, "lower": lo, "upper": hi}
+
+
+def _check_plot_path(path: str | None) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    if target.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise DataError(f"--plot {path}: give a .png, .pdf or .svg file name")
+    if not target.parent.is_dir():
+        raise DataError(f"--plot {path}: folder {str(target.parent)!r} does not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Pool the analysis in ``args.data`` and print the result; returns the exit status."""
+    from sparsemeta import effects
+    from sparsemeta.cli.fit import _clean, _read
+    from sparsemeta.frequentist import design_matrix, leave_one_out, meta_analysis, meta_regression
+
+    _check_plot_path(args.plot)
+    if args.covariate and args.method != "IV":
+        raise DataError(
+            f"--covariate: meta-regression is inverse-variance; drop --method {args.method}"
+        )
+    if args.fixed and args.ci == "hksj":
+        raise DataError("--ci hksj adjusts the random-effects interval; drop --fixed")
+    df = _read(args.data, args.outcome, args.measure)
+    settings: dict[str, Any] = {
+        "method": args.method,
+        "random": not args.fixed,
+        "tau2_method": args.tau2,
+        "ci_method": "hksj" if args.ci == "hksj" else "z",
+        "level": args.level,
+    }
+    result = meta_analysis(df, args.measure, **settings)
+    log = result.log_scale
+    record: dict[str, Any] = {
+        "measure": result.measure,
+        "scale": "log" if log else "identity",
+        "method": result.method,
+        "model": "random" if result.random else "fixed",
+        "tau2_method": result.tau2_method,
+        "ci_method": args.ci,
+        "level": result.level,
+        "k": result.k,
+        "estimate": result.estimate,
+        "se": result.se,
+        "lower": result.ci_low,
+        "upper": result.ci_high,
+        "z": result.z,
+        "p": result.p,
+        "tau2": result.tau2,
+        "tau": result.tau,
+        "i2": result.i2,
+        "q": result.chi2,
+        "q_df": result.df,
+        "q_p": result.p_chi2,
+        "prediction": None
+        if result.pi_low is None
+        else {"lower": result.pi_low, "upper": result.pi_high},
+        "studies": result.to_frame().query("study != 'pooled'").to_dict(orient="records"),
+        "excluded": [{"study": s, "reason": r} for s, r in result.excluded],
+        "coefficients": {
+            "intercept": {
+                "estimate": result.estimate,
+                "se": result.se,
+                "lower": result.ci_low,
+                "upper": result.ci_high,
+            }
+        },
+        "leave_one_out": None,
+    }
+    if log:
+        record["ratio"] = {
+            k: math.exp(v)
+            for k, v in (
+                ("estimate", result.estimate),
+                ("lower", result.ci_low),
+                ("upper", result.ci_high),
+            )
+        }
+    texts = [result.summary()]
+    loo = None
+    if args.leave_one_out:
+        loo = leave_one_out(df, args.measure, **settings)
+        record["leave_one_out"] = loo.to_frame().to_dict(orient="records")
+        texts.append(str(loo))
+    if args.covariate:
+        eff = effects.effect_sizes(df, args.measure)
+        ok = eff["estimable"].to_numpy(bool)
+        X, names = design_matrix(df[ok].reset_index(drop=True), args.covariate)
+        reg = meta_regression(
+            eff["yi"].to_numpy(float)[ok],
+            eff["vi"].to_numpy(float)[ok],
+            X,
+            names=names,
+            studies=eff["study"][ok].tolist(),
+            tau2_method=args.tau2,
+            ci_method=settings["ci_method"],
+            level=args.level,
+            measure=args.measure,
+        )
+        reg_dict = reg.to_dict()
+        record["coefficients"] = reg_dict.pop("coefficients")
+        record["regression"] = reg_dict
+        texts.append(str(reg))
+    if args.plot:
+        _plot(result, loo, args.plot)
+        record["plot"] = args.plot
+    if args.json:
+        print(json.dumps(_clean(record), indent=2, allow_nan=False))
+    else:
+        print("\n\n".join(texts))
+    return 0
+
+
+def _plot(result: Any, loo: Any, path: str) -> None:
+    """The forest plot of ``result`` in ``path``; with leave-one-out results, a second
+    panel below it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sparsemeta.present.forest import forest
+
+    fig = forest(result)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    if loo is not None:
+        target = Path(path)
+        fig = forest(loo, title="leave-one-out")
+        fig.savefig(target.with_name(f"{target.stem}-leave-one-out{target.suffix}"), dpi=120)
+        plt.close(fig)
