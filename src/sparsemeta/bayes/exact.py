@@ -293,6 +293,11 @@ class _Data:
     def k(self) -> NDArray[np.int64]:
         return self.valid.sum(axis=1)
 
+    @property
+    def decay(self) -> NDArray[np.int64]:
+        """Power of the large-tau decay of p(y | tau): k minus the flat location parameters."""
+        return self.k - (1 if self.mu_prior is None else 0)
+
     def conditional(
         self, tau: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -342,8 +347,7 @@ def _check_proper(prior: Any, data: _Data) -> None:
         lp_small = _log_prior(prior, small, data.se, data.valid)
     a_inf = (lp_big[:, 1] - lp_big[:, 0]) / math.log(10.0)
     a_zero = (lp_small[:, 1] - lp_small[:, 0]) / math.log(10.0)
-    decay = data.k - (1 if data.mu_prior is None else 0)
-    tail = a_inf - decay
+    tail = a_inf - data.decay
     bad_inf = ~(tail < -1.0 - 1e-3)
     bad_zero = ~(a_zero > -1.0 + 1e-3)
     if np.any(bad_inf | bad_zero):
