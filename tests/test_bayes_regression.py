@@ -17,10 +17,10 @@ References, none of them our own output:
 * the closed form: one column of ones is the meta-analysis of sparsemeta.bayes.exact
   (itself tested against brute force and bayesmeta in test_exact.py).
 
-dat.bcg's absolute latitude (``ablat``) is typed in from metafor's dat.bcg (Colditz et al.
-1994, Table 1): no printed ``bmr`` output for dat.bcg with latitude was found (the bmr help
-page and Röver & Friede 2023 use other data), so the BCG regression is checked against the
-brute-force integral instead.
+dat.bcg's absolute latitude is the packaged ``ablat`` column (checked against metafor's
+dat.bcg in test_datasets.py). No printed ``bmr`` output for dat.bcg with latitude was found
+(the bmr help page and Röver & Friede 2023 use other data), so the BCG regression is
+checked against the brute-force integral instead.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from scipy import stats
 from sparsemeta import datasets, effects
 from sparsemeta.bayes import exact, regression
 from sparsemeta.errors import DataError, PriorError
-
-ABLAT = [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33]  # metafor dat.bcg$ablat
 
 
 def _bcg() -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +95,7 @@ def brute_force(y, se, X, tau_max, ranges, n_tau, n_beta, tau_scale, beta_prior=
 
 def test_bcg_latitude_matches_brute_force():
     y, se = _bcg()
-    X = np.column_stack([np.ones(13), ABLAT])
+    X = np.column_stack([np.ones(13), datasets.bcg_colditz1994()["ablat"]])
     post = regression.regression(y, se, X, "halfnormal(0.5)", names=["intrcpt", "ablat"])
     # ranges: metafor's REML fit (intercept 0.2515, slope -0.0291, se 0.2491 / 0.0072,
     # Viechtbauer 2010) +- about 10 se, far beyond where the posterior has mass
@@ -168,7 +166,7 @@ def test_subgroup_design_and_contrast():
 
 def test_summary_protocol_columns_and_records():
     y, se = _bcg()
-    X = np.column_stack([np.ones(13), ABLAT])
+    X = np.column_stack([np.ones(13), datasets.bcg_colditz1994()["ablat"]])
     post = regression.regression(y, se, X, "halfnormal(0.5)", names=["intrcpt", "ablat"])
     s = post.summary()
     assert list(s.columns[:8]) == [
