@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sparsemeta import measures
 from sparsemeta.errors import DataError
 from sparsemeta.present import plots
 from sparsemeta.present.plots import ForestRow, fmt
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["forest"]
 
-_RATIO = ("RR", "OR", "PETO_OR", "HR")
 _BAYES = "#1f77b4"
 
 
@@ -251,7 +251,7 @@ def forest(
     from sparsemeta.frequentist.analysis import MetaResult
 
     m = _measure(result, measure)
-    log = bool(m and m.upper() in _RATIO)
+    log = bool(m and measures.is_ratio(m.upper()))
     footer = ""
     if isinstance(result, MetaResult):
         rows, footer, header = _frequentist(result)
@@ -282,7 +282,7 @@ def forest(
             f"forest: cannot draw a {type(result).__name__}; give a meta-analysis, posterior, "
             "fit, prior comparison or leave-one-out result"
         )
-    label = plots.measure_name(m) if m else "effect"
+    label = measures.plain_name(m.upper()) if m else "effect"
     xlabel = label + (" (log scale)" if log else "")
     return plots.forest(
         rows,
