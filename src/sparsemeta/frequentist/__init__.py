@@ -10,8 +10,10 @@ from sparsemeta.frequentist.analysis import CI_METHODS, TAU2_METHODS, MetaResult
 from sparsemeta.frequentist.estimators import (
     Z975,
     fixed_iv,
+    h_squared_tau2,
     hksj_se,
     i_squared,
+    i_squared_tau2,
     mantel_haenszel,
     peto,
     prediction_interval,
@@ -21,6 +23,9 @@ from sparsemeta.frequentist.estimators import (
     tau2_pm,
     tau2_qprofile_ci,
     tau2_reml,
+    tau2_se,
+    tau2_to_i2_ci,
+    typical_variance,
 )
 from sparsemeta.frequentist.influence import Influence, LeaveOneOut, influence, leave_one_out
 from sparsemeta.frequentist.regression import MetaRegression, design_matrix, meta_regression
@@ -46,8 +51,10 @@ __all__ = [
     "SubgroupTest",
     "design_matrix",
     "fixed_iv",
+    "h_squared_tau2",
     "hksj_se",
     "i_squared",
+    "i_squared_tau2",
     "influence",
     "leave_one_out",
     "mantel_haenszel",
@@ -62,4 +69,7 @@ __all__ = [
     "tau2_pm",
     "tau2_qprofile_ci",
     "tau2_reml",
+    "tau2_se",
+    "tau2_to_i2_ci",
+    "typical_variance",
 ]

@@ -19,10 +19,14 @@ from sparsemeta.frequentist.estimators import (
     _p_norm,
     _pool_core,
     _zcrit,
+    PiMethod,
+    h_squared_tau2,
     hksj_se,
     i_squared,
+    i_squared_tau2,
     prediction_interval,
     tau2_qprofile_ci,
+    tau2_se,
 )
 
 __all__ = ["CI_METHODS", "TAU2_METHODS", "MetaResult", "meta_analysis"]
@@ -44,16 +48,23 @@ class MetaResult:
         (t with ``k − 1`` df).
     chi2, df, p_chi2, i2
         Cochran's Q (around the method's fixed estimate: M-H, Peto or IV), ``k − 1``,
-        its χ² p-value (NaN when df = 0) and I² in percent, always the Q-based
-        ``(Q − df)/Q`` of Higgins & Thompson (2002) as in RevMan (metafor's REML/PM
-        output prints a τ²-based I² instead).
+        its χ² p-value (NaN when df = 0) and I² in percent: with ``i2_method="q"`` the
+        Q-based ``(Q − df)/Q`` of Higgins & Thompson (2002) as in RevMan 5; with
+        ``"tau2"`` the τ²-based ``100 τ²/(τ² + s²)`` that metafor prints and RevMan
+        (2025) reports for random effects.
+    h2, i2_ci, h2_ci
+        H² (``Q/df`` or ``(τ² + s²)/s²``, following ``i2_method``) and, when the τ² CI
+        is computed and ``i2_method="tau2"``, CIs for I² and H² obtained by mapping the
+        τ² CI (metafor's ``confint``); ``None`` otherwise.
     tau2, tau2_ci, tau
         Between-study variance (0 for a fixed-effect model), its Q-profile CI (``None``
         when not computed or k < 2) and √τ².
-    pi_low, pi_high, pi_note
-        Prediction interval (``None`` when undefined: fixed-effect model or k < 3) and a
-        note saying which interval it is or why there is none. It uses the SE of the
-        chosen ``ci_method``.
+    tau2_se
+        Standard error of τ̂² (DL and REML; NaN otherwise or for a fixed-effect model).
+    pi_low, pi_high, pi_method, pi_note
+        Prediction interval (``None`` when undefined: fixed-effect model or too few
+        studies for ``pi_method``), its method and a note saying which interval it is
+        or why there is none. It uses the SE of the chosen ``ci_method``.
     weights : numpy.ndarray
         Percent weight of each study in ``studies`` (0 for excluded studies).
     studies : tuple[str, ...]
@@ -95,6 +106,12 @@ class MetaResult:
     vi: _Array = field(repr=False)
     log_scale: bool = False
     level: float = 0.95
+    i2_method: str = "q"
+    h2: float = float("nan")
+    i2_ci: tuple[float, float] | None = None
+    h2_ci: tuple[float, float] | None = None
+    tau2_se: float = float("nan")
+    pi_method: str = "hts"
 
     @property
     def estimable(self) -> bool:
@@ -375,6 +392,8 @@ def meta_analysis(
     ci_method: Literal["z", "hksj", "mhk"] = "z",
     level: float = 0.95,
     tau2_ci: bool = True,
+    i2_method: Literal["q", "tau2"] = "q",
+    pi_method: PiMethod = "hts",
 ) -> MetaResult:
     """Meta-analysis of one analysis (no subgroups).
 
@@ -408,6 +427,14 @@ def meta_analysis(
         between 0 and 1.
     tau2_ci : bool
         Compute the Q-profile CI for τ² (needs k ≥ 2).
+    i2_method : {"q", "tau2"}
+        I² and H² from Cochran's Q (RevMan 5) or from τ² (metafor; RevMan from 2025 for
+        random effects; with a τ² CI this also gives CIs for I² and H²).
+    pi_method : {"hts", "t", "normal"}
+        Prediction interval: t with k − 2 df (Higgins, Thompson & Spiegelhalter 2009),
+        t with k − 1 df (RevMan's t interval; metafor after ``test="knha"``) or normal
+        (RevMan's normal interval; metafor's default); see
+        :func:`~sparsemeta.frequentist.estimators.prediction_interval`.
 
     Returns
     -------
@@ -424,6 +451,8 @@ def meta_analysis(
         measure/method/data-type combinations or missing columns.
     """
     method = _check_settings(method, random, tau2_method, ci_method, level)
+    _choice("i2_method", i2_method, ("q", "tau2"))
+    _choice("pi_method", pi_method, ("hts", "t", "normal"))
     if not isinstance(tau2_ci, bool | np.bool_):
         raise DataError(
             f"meta_analysis, argument 'tau2_ci': must be True or False, got {tau2_ci!r}"
@@ -477,13 +506,19 @@ def meta_analysis(
     if random and tau2_ci and core.k >= 2:
         tci = tau2_qprofile_ci(core.yi_ok, core.vi_ok, level)
     pi = None
+    min_k = 3 if pi_method == "hts" else 2
     if not random:
         note = "fixed-effect model: no prediction interval"
-    elif core.k < 3:
-        note = f"undefined with k = {core.k} studies (t with k − 2 df needs k ≥ 3)"
+    elif core.k < min_k:
+        note = f"undefined with k = {core.k} studies ({pi_method} interval needs k ≥ {min_k})"
     else:
-        pi = prediction_interval(est, se, core.tau2, core.k, level)
-        note = f"t with {core.k - 2} df (Higgins, Thompson & Spiegelhalter 2009)"
+        pi = prediction_interval(est, se, core.tau2, core.k, level, pi_method)
+        note = {
+            "hts": f"t with {core.k - 2} df (Higgins, Thompson & Spiegelhalter 2009)",
+            "t": f"t with {core.k - 1} df (RevMan's t interval)",
+            "normal": "normal quantile (RevMan's normal interval)",
+        }[pi_method]
+    i2, h2, i2_ci, h2_ci = _heterogeneity(core, i2_method, tci)
     total = core.weights.sum()
     weights = core.weights / total * 100 if total > 0 else core.weights
     yi_all = np.where(arr["estimable"], arr["yi"], np.nan)
@@ -509,7 +544,7 @@ def meta_analysis(
         chi2=core.chi2,
         df=core.df,
         p_chi2=p_chi2,
-        i2=float(i_squared(core.chi2, core.df)) if core.k else np.nan,
+        i2=i2,
         tau2=core.tau2,
         tau2_ci=tci,
         tau=float(np.sqrt(core.tau2)),
@@ -523,4 +558,29 @@ def meta_analysis(
         vi=vi_all,
         log_scale=log_scale,
         level=level,
+        i2_method=i2_method,
+        h2=h2,
+        i2_ci=i2_ci,
+        h2_ci=h2_ci,
+        tau2_se=tau2_se(core.vi_ok, core.tau2, tau2_method) if random else float("nan"),
+        pi_method=pi_method,
     )
+
+
+def _heterogeneity(
+    core, i2_method: str, tci: tuple[float, float] | None
+) -> tuple[float, float, tuple[float, float] | None, tuple[float, float] | None]:
+    """I², H² and, for the τ²-based ones with a τ² CI, their CIs (see :class:`MetaResult`)."""
+    nan = float("nan")
+    if core.k == 0:
+        return nan, nan, None, None
+    if i2_method == "q" or core.k < 2:
+        h2 = core.chi2 / core.df if core.df > 0 else nan
+        return float(i_squared(core.chi2, core.df)), h2, None, None
+    i2 = float(i_squared_tau2(core.tau2, core.vi_ok))
+    h2 = float(h_squared_tau2(core.tau2, core.vi_ok))
+    if tci is None:
+        return i2, h2, None, None
+    i2_ci = (float(i_squared_tau2(tci[0], core.vi_ok)), float(i_squared_tau2(tci[1], core.vi_ok)))
+    h2_ci = (float(h_squared_tau2(tci[0], core.vi_ok)), float(h_squared_tau2(tci[1], core.vi_ok)))
+    return i2, h2, i2_ci, h2_ci

@@ -20,6 +20,7 @@ Greenland (1986) Biometrics 42:311; Yusuf et al. (1985) Prog Cardiovasc Dis 27:3
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import optimize, special
@@ -29,9 +30,12 @@ from sparsemeta.errors import DataError
 
 __all__ = [
     "Z975",
+    "PiMethod",
     "fixed_iv",
+    "h_squared_tau2",
     "hksj_se",
     "i_squared",
+    "i_squared_tau2",
     "mantel_haenszel",
     "peto",
     "prediction_interval",
@@ -41,6 +45,9 @@ __all__ = [
     "tau2_pm",
     "tau2_qprofile_ci",
     "tau2_reml",
+    "tau2_se",
+    "tau2_to_i2_ci",
+    "typical_variance",
 ]
 
 Z975: float = float(special.ndtri(0.975))
@@ -213,18 +220,110 @@ def hksj_se(yi, vi, tau2, modified: bool = False) -> _Array:
     return np.sqrt(q / sw)
 
 
-def prediction_interval(
-    estimate: float, se: float, tau2: float, k: int, level: float = 0.95
-) -> tuple[float, float] | None:
-    """Higgins-Thompson-Spiegelhalter prediction interval for a new study's effect.
+PiMethod = Literal["hts", "t", "normal"]
+_PI_MIN_K = {"hts": 3, "t": 2, "normal": 2}
 
-    ``μ̂ ± t_{k−2, (1+level)/2} √(τ² + SE²)`` (Higgins, Thompson & Spiegelhalter 2009).
-    Undefined for ``k < 3`` (no degrees of freedom): returns ``None``.
+
+def prediction_interval(
+    estimate: float,
+    se: float,
+    tau2: float,
+    k: int,
+    level: float = 0.95,
+    method: PiMethod = "hts",
+) -> tuple[float, float] | None:
+    """Prediction interval for the effect in a new study, ``μ̂ ± c √(τ² + SE²)``.
+
+    ``method`` chooses the critical value ``c`` at ``(1 + level)/2``:
+
+    * ``"hts"``: ``t`` with ``k − 2`` df (Higgins, Thompson & Spiegelhalter 2009;
+      Riley, Higgins & Deeks 2011), needs ``k ≥ 3``;
+    * ``"t"``: ``t`` with ``k − 1`` df, RevMan's "t-distribution" interval (Cochrane
+      Handbook v6.5 §10.10.4.3) and metafor's interval after ``test="t"``/``"knha"``;
+      needs ``k ≥ 2``;
+    * ``"normal"``: the standard normal quantile, RevMan's "normal distribution" interval
+      and metafor's default (``test="z"``); needs ``k ≥ 2``.
+
+    ``se`` is the standard error of ``μ̂`` from the chosen CI method (Wald or HKSJ).
+    Returns ``None`` when ``k`` is below the minimum.
     """
-    if k < 3:
+    if k < _PI_MIN_K[method]:
         return None
-    half = float(special.stdtrit(k - 2, 0.5 + level / 2)) * np.sqrt(tau2 + se**2)
+    q = 0.5 + level / 2
+    if method == "normal":
+        crit = float(special.ndtri(q))
+    else:
+        crit = float(special.stdtrit(k - 2 if method == "hts" else k - 1, q))
+    half = crit * np.sqrt(tau2 + se**2)
     return estimate - half, estimate + half
+
+
+def typical_variance(vi) -> _Array:
+    """Higgins & Thompson's typical within-study variance.
+
+    ``s² = (k − 1)Σwᵢ / ((Σwᵢ)² − Σwᵢ²)`` with ``wᵢ = 1/vᵢ`` (Higgins & Thompson 2002,
+    Stat Med 21:1539, eq. 9; metafor's ``vt``). NaN for ``k < 2``.
+    """
+    w = 1.0 / np.asarray(vi, dtype=float)
+    sw = w.sum(axis=-1)
+    denom = sw**2 - (w**2).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom > 0, (w.shape[-1] - 1) * sw / denom, np.nan)
+
+
+def i_squared_tau2(tau2, vi) -> _Array:
+    """I² from τ² in percent: ``100 τ²/(τ² + s²)``, ``s²`` the typical variance.
+
+    Higgins & Thompson (2002); the I² metafor prints for every τ² estimator and RevMan
+    (from January 2025) reports for random-effects analyses. With the DerSimonian-Laird
+    τ² it equals the Q-based ``(Q − df)/Q`` whenever τ² > 0.
+    """
+    tau2 = np.asarray(tau2, dtype=float)
+    s2 = typical_variance(vi)
+    return 100.0 * tau2 / (tau2 + s2)
+
+
+def h_squared_tau2(tau2, vi) -> _Array:
+    """H² from τ²: ``(τ² + s²)/s²`` (Higgins & Thompson 2002; metafor's ``H2``)."""
+    s2 = typical_variance(vi)
+    return (np.asarray(tau2, dtype=float) + s2) / s2
+
+
+def tau2_se(vi, tau2: float, method: str) -> float:
+    """Standard error of τ̂² for the DerSimonian-Laird and REML estimators (1-D input).
+
+    With ``P = W − W11ᵀW/Σw`` (``W`` diagonal) one has ``tr P = Σw − Σw²/Σw`` and
+    ``tr P² = Σw² − 2Σw³/Σw + (Σw²/Σw)²``.
+
+    * REML: the inverse Fisher information, ``SE² = 2 / tr P²`` with ``w = 1/(v + τ²)``
+      (Viechtbauer 2005; metafor's ``se.tau2``);
+    * DL: the variance of the method-of-moments estimator,
+      ``SE² = [2(k − 1) + 4τ² tr P + 2τ⁴ tr P²] / (tr P)²`` with ``w = 1/v``
+      (DerSimonian & Kacker 2007; as metafor computes it).
+
+    NaN for other estimators and for ``k < 2``.
+    """
+    vi = np.asarray(vi, dtype=float)
+    k = vi.size
+    if k < 2 or method not in ("DL", "REML"):
+        return float("nan")
+    w = 1.0 / (vi + tau2) if method == "REML" else 1.0 / vi
+    sw, sw2, sw3 = w.sum(), (w**2).sum(), (w**3).sum()
+    trp = sw - sw2 / sw
+    trpp = sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
+    if method == "REML":
+        return float(np.sqrt(2.0 / trpp))
+    t2 = max(tau2, 0.0)
+    return float(np.sqrt((2.0 * (k - 1) + 4.0 * t2 * trp + 2.0 * t2**2 * trpp) / trp**2))
+
+
+def tau2_to_i2_ci(tau2_ci: tuple[float, float], vi) -> tuple[float, float]:
+    """Map a CI for τ² to CIs for I² (percent) through ``I² = 100 τ²/(τ² + s²)``.
+
+    I² increases in τ², so the bounds map to bounds (as metafor's ``confint``).
+    """
+    lo, hi = (float(i_squared_tau2(t, vi)) for t in tau2_ci)
+    return lo, hi
 
 
 def tau2_qprofile_ci(yi, vi, level: float = 0.95) -> tuple[float, float]:

@@ -1,8 +1,12 @@
-"""RevMan 5's recipe for one outcome: subgroups, TOTALS semantics and the fields RevMan stores.
+"""RevMan's recipe for one outcome: subgroups, TOTALS semantics and the fields RevMan stores.
 
-:func:`revman` computes one outcome as RevMan 5 does → :class:`RevManResult`, whose fields
-carry the names of the attributes RevMan stores. Reference: Deeks & Higgins (2010)
-*Statistical algorithms in Review Manager 5*.
+:func:`revman` computes one outcome as RevMan 5 or RevMan Web does → :class:`RevManResult`,
+whose fields carry the names of the attributes RevMan stores. The two versions differ in two
+per-study rules (:data:`VERSION_RULES`) and RevMan Web adds, from January 2025, the
+random-effects options of :class:`RevManSettings` (REML, Hartung-Knapp-Sidik-Jonkman CI,
+prediction intervals, Q-profile CI for τ², I² from τ²). References: Deeks & Higgins (2010)
+*Statistical algorithms in Review Manager 5*; Cochrane Handbook v6.5 chapter 10; Cochrane
+Methods, "Random-effects meta-analysis methods for Intervention Reviews" (2024-2025).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from sparsemeta import effects, measures
 from sparsemeta.errors import DataError
@@ -23,11 +28,37 @@ from sparsemeta.frequentist.estimators import (
     _p_norm,
     _pool_core,
     fixed_iv,
+    hksj_se,
     i_squared,
+    i_squared_tau2,
+    prediction_interval,
     q_statistic,
+    tau2_qprofile_ci,
 )
 
-__all__ = ["RevManLevel", "RevManResult", "RevManSettings", "SubgroupTest", "revman"]
+__all__ = [
+    "VERSION_RULES",
+    "RevManLevel",
+    "RevManResult",
+    "RevManSettings",
+    "SubgroupTest",
+    "revman",
+]
+
+#: How each RevMan version computes two per-study edge cases (see :func:`revman`).
+VERSION_RULES: dict[str, dict[str, str]] = {
+    "5": {
+        "all_events": "RR/OR: a study with all participants having the event in both arms "
+        "is not estimable",
+        "smd_small": "SMD: a study with n_t + n_c < 4 is not estimable",
+    },
+    "web": {
+        "all_events": "RR/OR: a study with all events in both arms is estimable with 0.5 "
+        "added to every cell (e.g. 28/28 vs 29/29 gives RR 1.00 [0.935, 1.069])",
+        "smd_small": "SMD: with n_t + n_c = 3 Hedges' factor 1 − 3/(4N − 9) is 0, so g = 0 "
+        "with SE² = N/(n_t·n_c) (RevMan Web shows 0.00 [−2.40, 2.40])",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,22 @@ class RevManSettings:
         ``TOTALS``.
     log_data : bool
         ``LOG_DATA="YES"`` (generic data on the log scale; reported as ratios).
+    version : {"5", "web"}
+        Which RevMan computed the stored results: the per-study rules of
+        :data:`VERSION_RULES` follow it.
+    tau2_method : {"DL", "REML"}
+        Random effects: τ² by DerSimonian-Laird (RevMan 5, and RevMan Web's default) or
+        restricted maximum likelihood (RevMan Web from 2025).
+    ci_method : {"wald", "hksj"}
+        Random effects: the pooled CI with the normal quantile, or Hartung-Knapp-Sidik-
+        Jonkman (SE² = Σw(y − μ̂)²/((k − 1)Σw), t with k − 1 df).
+    prediction : {"none", "t", "normal"}
+        Random effects: prediction interval ``μ̂ ± c√(τ² + SE²)`` with ``c`` from t with
+        k − 1 df or the normal distribution, SE from ``ci_method``.
+    i2_from_tau2 : bool
+        Random effects: I² = 100 τ²/(τ² + s²) (RevMan Web from 2025) instead of (Q − df)/Q.
+    tau2_ci : bool
+        Random effects: compute the Q-profile CI for τ² of every pooled line.
     """
 
     data_type: Literal["binary", "continuous", "generic"]
@@ -57,12 +104,30 @@ class RevManSettings:
     random: bool = False
     totals: Literal["YES", "SUB", "NO"] = "YES"
     log_data: bool = False
+    version: Literal["5", "web"] = "5"
+    tau2_method: Literal["DL", "REML"] = "DL"
+    ci_method: Literal["wald", "hksj"] = "wald"
+    prediction: Literal["none", "t", "normal"] = "none"
+    i2_from_tau2: bool = False
+    tau2_ci: bool = False
 
     def __post_init__(self) -> None:
         if self.totals not in ("YES", "SUB", "NO"):
             raise DataError(
                 f"RevMan settings, field 'totals': must be YES, SUB or NO, got {self.totals!r}"
             )
+        for name, allowed in (
+            ("version", ("5", "web")),
+            ("tau2_method", ("DL", "REML")),
+            ("ci_method", ("wald", "hksj")),
+            ("prediction", ("none", "t", "normal")),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise DataError(
+                    f"RevMan settings, field {name!r}: must be one of {list(allowed)}, "
+                    f"got {value!r}"
+                )
         if self.data_type == "generic":
             if self.method != "IV":
                 raise DataError(
@@ -108,6 +173,11 @@ class RevManLevel:
     generic log data), ``z`` (RevMan stores ``|Z|``), ``p_z``, ``chi2``, ``df``, ``p_chi2``, ``i2``, ``tau2``, and
     ``weight`` (percent). ``estimate`` and ``se`` are on the analysis (log) scale.
     ``estimable`` is False when no study could be pooled (all fields NaN).
+    With the Hartung-Knapp-Sidik-Jonkman CI, ``se`` is the HKSJ standard error, ``z`` is
+    ``|t|`` and ``p_z`` its two-sided p-value with ``t_df = k − 1`` degrees of freedom
+    (``t_df`` is 0 for normal-based results). ``tau2_ci_start``/``tau2_ci_end`` (Q-profile)
+    and ``pi_start``/``pi_end`` (prediction interval, reporting scale) are NaN when not
+    requested or undefined.
     """
 
     label: str | None
@@ -126,6 +196,11 @@ class RevManLevel:
     i2: float
     tau2: float
     weight: float
+    t_df: int = 0
+    tau2_ci_start: float = float("nan")
+    tau2_ci_end: float = float("nan")
+    pi_start: float = float("nan")
+    pi_end: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -230,16 +305,34 @@ class RevManResult:
         return head + "\n" + self.to_frame().to_string(index=False)
 
 
-def _level(core: _Core, label: str | None, ratio: bool, weight: float) -> RevManLevel:
+def _level(
+    core: _Core, label: str | None, ratio: bool, weight: float, settings: RevManSettings
+) -> RevManLevel:
     if core.k == 0:
         nan = float("nan")
         return RevManLevel(
             label, False, 0, nan, nan, nan, nan, nan, nan, nan, nan, 0, nan, nan, nan, weight
         )
     est, se = core.estimate, core.se
-    lo, hi = est - Z975 * se, est + Z975 * se
+    crit, t_df = Z975, 0
+    random = settings.random and core.k >= 2
+    if random and settings.ci_method == "hksj":
+        se = float(hksj_se(core.yi_ok, core.vi_ok, core.tau2))
+        t_df = core.k - 1
+        crit = float(special.stdtrit(t_df, 0.975))
+    lo, hi = est - crit * se, est + crit * se
     tr = np.exp if ratio else float
     z = abs(est / se)
+    p_z = float(2 * special.stdtr(t_df, -z)) if t_df else _p_norm(z)
+    i2 = float(i_squared(core.chi2, core.df))
+    if random and settings.i2_from_tau2:
+        i2 = float(i_squared_tau2(core.tau2, core.vi_ok))
+    tau2_ci = (float("nan"), float("nan"))
+    if random and settings.tau2_ci:
+        tau2_ci = tau2_qprofile_ci(core.yi_ok, core.vi_ok)
+    pi = None
+    if random and settings.prediction != "none":
+        pi = prediction_interval(est, se, core.tau2, core.k, 0.95, settings.prediction)
     return RevManLevel(
         label=label,
         estimable=True,
@@ -250,13 +343,18 @@ def _level(core: _Core, label: str | None, ratio: bool, weight: float) -> RevMan
         ci_start=float(tr(lo)),
         ci_end=float(tr(hi)),
         z=z,
-        p_z=_p_norm(z),
+        p_z=p_z,
         chi2=core.chi2,
         df=core.df,
         p_chi2=_p_chi2(core.chi2, core.df),
-        i2=float(i_squared(core.chi2, core.df)),
+        i2=i2,
         tau2=core.tau2,
         weight=weight,
+        t_df=t_df,
+        tau2_ci_start=tau2_ci[0],
+        tau2_ci_end=tau2_ci[1],
+        pi_start=float("nan") if pi is None else float(tr(pi[0])),
+        pi_end=float("nan") if pi is None else float(tr(pi[1])),
     )
 
 
@@ -269,13 +367,51 @@ def _share(w: _Array) -> _Array:
     return w / total * 100 if total > 0 else np.zeros_like(w)
 
 
+def _apply_version(
+    arr: dict[str, _Array], data: pd.DataFrame, settings: RevManSettings
+) -> dict[str, _Array]:
+    """Per-study effects under RevMan Web's rules (:data:`VERSION_RULES`); RevMan 5's are
+    those of :mod:`sparsemeta.effects`."""
+    if settings.version != "web":
+        return arr
+    measure = settings.effect_measure
+    rows = np.zeros(len(data), dtype=bool)
+    yi, vi = arr["yi"].copy(), arr["vi"].copy()
+    if measure in ("RR", "OR"):
+        rows = (arr["a"] == arr["n1"]) & (arr["c"] == arr["n2"]) & (arr["a"] > 0)
+        if rows.any():
+            a, b, c, d = (arr[k][rows] for k in ("a_cc", "b_cc", "c_cc", "d_cc"))
+            fn = effects.log_rr if measure == "RR" else effects.log_or
+            yi[rows], vi[rows] = fn(a, a + b, c, c + d)  # corrected cells: no zero left
+    elif measure == "SMD":
+        n1 = data["n_t"].to_numpy(dtype=float)
+        n2 = data["n_c"].to_numpy(dtype=float)
+        rows = n1 + n2 == 3
+        if rows.any():
+            # Hedges' factor 1 − 3/(4N − 9) = 0 at N = 3: g = 0, SE² = N/(n1·n2) + 0
+            yi[rows] = 0.0
+            vi[rows] = 3.0 / (n1[rows] * n2[rows])
+    if not rows.any():
+        return arr
+    out = dict(arr)
+    out["yi"], out["vi"] = yi, vi
+    out["estimable"] = arr["estimable"] | rows
+    reason = arr["reason"].copy()
+    reason[rows] = None
+    out["reason"] = reason
+    return out
+
+
 def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
-    """RevMan 5's computation of one outcome, subgroups and totals included.
+    """RevMan's computation of one outcome, subgroups and totals included.
 
     Rules (Deeks & Higgins 2010, confirmed against RevMan files): per-study effects with
-    the zero-cell rules of :mod:`sparsemeta.effects`; M-H, Peto or IV fixed pools; random
-    effects by DerSimonian-Laird with Q around the method's fixed estimate; CIs with
-    ``Z975``; one estimable study gives that study's own estimate and variance.
+    the zero-cell rules of :mod:`sparsemeta.effects` and, for ``version="web"``, RevMan
+    Web's rules for all-event studies and SMD with three participants
+    (:data:`VERSION_RULES`); M-H, Peto or IV fixed pools; random effects by
+    DerSimonian-Laird with Q around the method's fixed estimate (or REML); CIs with
+    ``Z975`` (or HKSJ with t, k − 1 df); one estimable study gives that study's own
+    estimate and variance (no τ², no HKSJ, no prediction interval).
 
     ``TOTALS="YES"``: the total pools all studies (one τ²); a study's weight is its share
     of that total and a subgroup's weight the sum of its studies'. ``TOTALS="SUB"``: study
@@ -309,7 +445,7 @@ def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
             f"revman, argument 'data': expected a pandas DataFrame (a study table), got "
             f"{type(data).__name__}"
         )
-    arr = effects.study_arrays(data, settings.effect_measure)
+    arr = _apply_version(effects.study_arrays(data, settings.effect_measure), data, settings)
     measure = "OR" if settings.method == "PETO" else settings.measure
     ratio = settings.ratio
     n = len(data)
@@ -322,7 +458,9 @@ def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
     all_rows = np.arange(n)
 
     def pool(rows: _Array) -> _Core:
-        return _pool_core(arr, rows, measure, settings.method, settings.random)
+        return _pool_core(
+            arr, rows, measure, settings.method, settings.random, settings.tau2_method
+        )
 
     overall_core = pool(all_rows)
     labels = list(dict.fromkeys(s for s in subs if s is not None))
@@ -351,14 +489,14 @@ def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
     subgroups: dict[str, RevManLevel] = {}
     for g, r in sub_rows.items():
         w = float(weights[r].sum())
-        subgroups[g] = _level(sub_cores[g], g, ratio, w)
+        subgroups[g] = _level(sub_cores[g], g, ratio, w, settings)
 
     test = None
-    ests = [c for c in sub_cores.values() if c.k > 0]
+    ests = [lv for lv in subgroups.values() if lv.k > 0]
     if has_sub:
         if len(ests) >= 2:
-            th = np.array([c.estimate for c in ests])
-            v = np.array([c.se**2 for c in ests])
+            th = np.array([lv.estimate for lv in ests])
+            v = np.array([lv.se**2 for lv in ests])
             q = float(q_statistic(th, v))
             dfq = len(ests) - 1
             test = SubgroupTest(q, dfq, _p_chi2(q, dfq), float(i_squared(q, dfq)))
@@ -371,12 +509,15 @@ def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
     elif totals == "SUB":
         # Chi², df, I², τ² of all studies pooled; estimate, CI, Z of the subgroup estimates
         # pooled by inverse variance; weight = the sum of the subgroup weights (100 each).
-        overall = _level(overall_core, None, ratio, 100.0 * len(ests))
+        overall = _level(overall_core, None, ratio, 100.0 * len(ests), settings)
         if ests:
-            th = np.array([c.estimate for c in ests])
-            v = np.array([c.se**2 for c in ests])
+            th = np.array([lv.estimate for lv in ests])
+            v = np.array([lv.se**2 for lv in ests])
             est, se = (float(x) for x in fixed_iv(th, v))
-            pooled = _level(_Core(len(ests), est, se, 0.0, 0, 0.0, v, th, v), None, ratio, 0.0)
+            fixed = replace(settings, random=False)
+            pooled = _level(
+                _Core(len(ests), est, se, 0.0, 0, 0.0, v, th, v), None, ratio, 0.0, fixed
+            )
             overall = replace(
                 overall,
                 estimate=est,
@@ -386,9 +527,10 @@ def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
                 ci_end=pooled.ci_end,
                 z=pooled.z,
                 p_z=pooled.p_z,
+                t_df=0,
             )
     else:
-        overall = _level(overall_core, None, ratio, 100.0)
+        overall = _level(overall_core, None, ratio, 100.0, settings)
 
     yi, vi, ok = arr["yi"], arr["vi"], arr["estimable"]
     se = np.sqrt(vi)
