@@ -744,7 +744,7 @@ def test_read_revman_rejects_bad_files(tmp_path, content, fragments):
         pytest.param(
             "does-not-exist.rm5", ("does-not-exist.rm5", "cannot read"), id="missing-file"
         ),
-        pytest.param(".", ("cannot read",), id="directory"),
+        pytest.param(".", ("not a Cochrane data package",), id="directory"),
         pytest.param(
             None,
             ("path",),
@@ -919,7 +919,9 @@ CLI_CASES = [
     pytest.param(
         ["revman-check", "junk.rm5"], ("junk.rm5", "well-formed"), id="revman-check-malformed-file"
     ),
-    pytest.param(["revman-check", "."], ("cannot read",), id="revman-check-directory"),
+    pytest.param(
+        ["revman-check", "."], ("not a Cochrane data package",), id="revman-check-directory"
+    ),
     pytest.param(
         ["revman-check", "empty.rm5"],
         ("empty.rm5", "no analyses"),

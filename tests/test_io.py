@@ -298,7 +298,7 @@ def test_wrong_root_element(tmp_path):
 def test_empty_and_missing_files(tmp_path):
     assert_error(write(tmp_path, b"  \n"), "empty")
     assert_error(tmp_path / "nope.rm5", "cannot read")
-    assert_error(tmp_path, "cannot read")  # a directory
+    assert_error(tmp_path, "not a Cochrane data package")  # a folder without one
     with pytest.raises(RevManFormatError, match="expected a file path"):
         read_revman(None)
 
@@ -343,9 +343,14 @@ def test_bad_attributes_give_file_line_and_field(tmp_path, old, new, element, fr
     assert_error(write(tmp_path, bad), f"line {line_of(bad, element)}:", *fragments)
 
 
-def test_outcome_without_studies(tmp_path):
+def test_outcome_without_studies_is_read_and_reported(tmp_path):
+    # real reviews have outcomes without study rows: the file is read, the outcome kept
+    # with the reason, and its type and settings still known
     body = DICH[: DICH.index("<DICH_DATA")] + "</DICH_OUTCOME></COMPARISON>"
-    assert_error(write(tmp_path, rm5(body)), "has no study rows")
+    review = read_revman(write(tmp_path, rm5(body)))
+    (analysis,) = review.analyses
+    assert analysis.data_type == "binary" and len(analysis.studies) == 0
+    assert "no study rows" in analysis.unsupported
 
 
 def test_review_without_analyses_reads_as_empty(tmp_path):

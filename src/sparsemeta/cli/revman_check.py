@@ -1,4 +1,5 @@
-"""``sparsemeta revman-check``: recompute a RevMan 5 review and compare with RevMan's results.
+"""``sparsemeta revman-check``: recompute a RevMan review (``.rm5``, RevMan 5 CSV export or
+Cochrane data package) and compare with RevMan's stored results.
 
 Exit status: 0 when every comparable outcome and subgroup reproduces; 1 on any mismatch;
 2 when the file cannot be read or holds no analyses (one line on stderr).
@@ -18,15 +19,18 @@ from sparsemeta.review.check import CheckEntry, CheckReport, revman_check
 
 EXAMPLE = "synthetic_sparse.rm5"
 
-_HELP = "recompute every analysis of a RevMan 5 file and compare with RevMan's stored results"
+_HELP = "recompute every analysis of a RevMan review and compare with RevMan's stored results"
 _DESCRIPTION = """\
-Read a RevMan 5 review (.rm5, or a RevMan 5 CSV "analysis data" export), recompute every
-outcome and subgroup with the file's own settings (method, effect measure, fixed/random,
-totals), and compare with the results RevMan stored in the file: relative difference
-<= 1e-9 for estimates, CIs, Z, Chi2, tau2, I2 and weights; absolute <= 1e-6 for p-values
-(CSV exports: to their 8 stored decimals). Levels RevMan marks not estimable, totals
-switched off (TOTALS=NO) and empty stored results are listed as not comparable, with the
-reason."""
+Read a RevMan review (.rm5; a RevMan 5 CSV "analysis data" export; or a Cochrane data
+package written by RevMan Web: the .zip, its inner data zip, or an extracted folder),
+recompute every outcome, subgroup and study with the file's own settings (method, effect
+measure, fixed/random, totals, RevMan version, and RevMan 2025's random-effects options
+where the package records them), and compare with the results RevMan stored: relative
+difference <= 1e-9 for estimates, CIs, Z, Chi2, tau2, I2 and weights; absolute <= 1e-6 for
+p-values. Rounded stored values (CSV exports: 8 decimals; data packages: 6) are compared at
+their printed precision. Levels RevMan marks not estimable, totals switched off, empty
+stored results, outcomes without study rows and unsupported outcome types are listed as not
+comparable, with the reason."""
 _EXAMPLE_HELP = (
     "check the bundled example instead of FILE: a small made-up review (three sparse "
     "outcomes, a zero-cell and a double-zero study, subgroups) whose stored results were "
@@ -42,7 +46,12 @@ def add_parser(subparsers: Any) -> None:
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", nargs="?", metavar="FILE", help="RevMan 5 .rm5 file or CSV export")
+    p.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="RevMan .rm5 file, RevMan 5 CSV export, or Cochrane data package (.zip or folder)",
+    )
     p.add_argument("--example", action="store_true", help=_EXAMPLE_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     p.set_defaults(run=run)
@@ -83,7 +92,10 @@ def _table(report: CheckReport) -> str:
     lines.append("-" * len(head))
     tolerance = "relative 1e-9; p-values absolute 1e-6"
     if "rounded_decimals" in report.tolerances:
-        tolerance += f"; values rounded to {report.tolerances['rounded_decimals']:g} decimals"
+        tolerance += (
+            f"; stored values rounded to {report.tolerances['rounded_decimals']:g} decimals, "
+            "compared at that printed precision"
+        )
     lines.append(
         f"{t['reproduced']} reproduced, {t['mismatch']} mismatch, "
         f"{t['not_comparable']} not comparable (tolerances: {tolerance})"

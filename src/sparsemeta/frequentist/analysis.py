@@ -14,12 +14,12 @@ from sparsemeta import effects, measures
 from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, study_table
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.estimators import (
+    PiMethod,
     _Array,
     _p_chi2,
     _p_norm,
     _pool_core,
     _zcrit,
-    PiMethod,
     h_squared_tau2,
     hksj_se,
     i_squared,

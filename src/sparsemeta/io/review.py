@@ -130,12 +130,24 @@ class RevManAnalysis:
         ``None`` when stored values are full double precision (``.rm5``); the number of
         decimal places when the source rounded them (RevMan CSV exports: 8).
     unsupported : str or None
-        Why sparsemeta does not read this outcome's studies (``data_type`` is then ``None``
-        and ``studies`` is empty).
+        Why this outcome cannot be recomputed: an outcome type sparsemeta does not read
+        (``data_type`` is then ``None``) or an outcome without study rows (``data_type``
+        kept); ``studies`` is then empty.
     source : str
         File and line (or row) of the outcome.
     studies : pandas.DataFrame
         The validated study-table rows of this outcome (see :mod:`sparsemeta.data`).
+    revman_version : {"5", "web"}
+        Which RevMan computed the stored results (decides the per-study rules, see
+        :data:`sparsemeta.frequentist.VERSION_RULES`); ``version_basis`` says how it was
+        determined.
+    tau2_method, ci_method, prediction, i2_from_tau2
+        Random-effects settings (RevMan Web from 2025; RevMan 5 files: DL, Wald, no
+        prediction interval, Q-based I²), see
+        :class:`sparsemeta.frequentist.RevManSettings`.
+    notes : tuple of str
+        What the reader inferred or could not use (e.g. on which scale generic log data
+        were stored, unknown columns).
     """
 
     comparison: str
@@ -166,6 +178,13 @@ class RevManAnalysis:
     unsupported: str | None
     source: str
     studies: pd.DataFrame = field(compare=False, repr=False)
+    revman_version: Literal["5", "web"] = "5"
+    version_basis: str = "RevMan 5 file format"
+    tau2_method: Literal["DL", "REML"] = "DL"
+    ci_method: Literal["wald", "hksj"] = "wald"
+    prediction: Literal["none", "t", "normal"] = "none"
+    i2_from_tau2: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -189,12 +208,15 @@ class RevManReview:
         The review DOI when the file records one.
     revman_version : str or None
         RevMan version that wrote the file, when recorded.
-    file_format : {"rm5", "csv"}
-        Which of RevMan's formats the file is.
+    file_format : {"rm5", "csv", "datapackage"}
+        Which of RevMan's formats the file is (``datapackage``: a Cochrane data package
+        written by RevMan Web, as a zip, its inner data zip or an extracted folder).
     analyses : tuple of RevManAnalysis
         Every outcome in the file, in file order.
     studies : pandas.DataFrame
         The study table of all readable analyses (see :mod:`sparsemeta.data`), in file order.
+    notes : tuple of str
+        File-level notes (e.g. columns the reader does not know, listed rather than refused).
     """
 
     path: str
@@ -202,9 +224,10 @@ class RevManReview:
     review_id: str | None
     doi: str | None
     revman_version: str | None
-    file_format: Literal["rm5", "csv"]
+    file_format: Literal["rm5", "csv", "datapackage"]
     analyses: tuple[RevManAnalysis, ...]
     studies: pd.DataFrame = field(compare=False, repr=False)
+    notes: tuple[str, ...] = ()
 
     def analysis(self, comparison: str, outcome: str) -> RevManAnalysis:
         """Return the analysis with these comparison and outcome labels.
@@ -300,6 +323,28 @@ def review_table(analyses: Sequence[RevManAnalysis]) -> pd.DataFrame:
         order += [c for c in DATA_COLUMNS[kind] if c in table.columns and c not in order]
     order += [c for c in table.columns if c not in order]
     return table[order]
+
+
+NO_STUDY_ROWS = "the outcome has no study rows: nothing to pool or compare"
+
+def stored_scale(values: Mapping[str, float]) -> Literal["ratio", "log"] | None:
+    """On which scale a stored ratio result is written, from its own CI.
+
+    A CI is symmetric on the scale of the values: ratio-scale values satisfy
+    ``EFFECT_SIZE² = CI_START · CI_END`` (geometric mean), log-scale values
+    ``EFFECT_SIZE = (CI_START + CI_END)/2``. Returns ``None`` when the values cannot tell
+    (missing or zero-width CI, or neither identity holds to 1e-6 relative).
+    """
+    es, lo, hi = (values.get(k) for k in ("EFFECT_SIZE", "CI_START", "CI_END"))
+    if es is None or lo is None or hi is None or not hi > lo:
+        return None
+    log_ok = abs(es - (lo + hi) / 2) <= 1e-6 * max(1.0, abs(es), abs(hi - lo))
+    ratio_ok = lo > 0 and es > 0 and abs(es * es - lo * hi) <= 1e-6 * es * es
+    if ratio_ok and not log_ok:
+        return "ratio"
+    if log_ok and not ratio_ok:
+        return "log"
+    return None
 
 
 def frozen_values(values: Mapping[str, float]) -> Mapping[str, float]:

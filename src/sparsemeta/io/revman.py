@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from sparsemeta.errors import RevManFormatError
+from sparsemeta.io.datapackage import parse_datapackage
 from sparsemeta.io.files import read_input
 from sparsemeta.io.review import RevManAnalysis, RevManReview, StoredResult
 from sparsemeta.io.revman_csv import parse_csv
@@ -17,14 +18,16 @@ __all__ = ["RevManAnalysis", "RevManReview", "StoredResult", "read_revman", "wri
 
 
 def read_revman(path: str | os.PathLike[str]) -> RevManReview:
-    """Read a RevMan 5 review: an ``.rm5`` file or a CSV "analysis data" export.
+    """Read a RevMan review: ``.rm5``, a RevMan 5 CSV "analysis data" export, or a Cochrane
+    data package (RevMan Web: the zip, its inner data zip, or an extracted folder).
 
-    The format is recognised from the content (XML starts with ``<``), not the file name.
+    The format is recognised from the content (XML starts with ``<``, a zip with ``PK``; a
+    folder is a data package), not the file name.
 
     Parameters
     ----------
     path : str or path-like
-        The file.
+        The file or (data package) folder.
 
     Returns
     -------
@@ -49,7 +52,11 @@ def read_revman(path: str | os.PathLike[str]) -> RevManReview:
     inside one subgroup (the same study entered twice, e.g. two arms against one control)
     is numbered: ``"Smith 2000 #1"``, ``"Smith 2000 #2"``; ``study_name`` keeps the name.
     """
+    if isinstance(path, str | os.PathLike) and os.path.isdir(path):
+        return parse_datapackage(path)
     name, raw, head = read_input(path, "read_revman", RevManFormatError)
+    if raw.startswith(b"PK"):
+        return parse_datapackage(name)
     if head.startswith(b"<"):
         return parse_rm5(raw, name)
     return parse_csv(raw, name)

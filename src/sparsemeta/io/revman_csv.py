@@ -22,6 +22,7 @@ import pandas as pd
 from sparsemeta import data, measures
 from sparsemeta.errors import RevManFormatError
 from sparsemeta.io.review import (
+    NO_STUDY_ROWS,
     RevManAnalysis,
     RevManReview,
     StoredResult,
@@ -330,8 +331,6 @@ def _analysis(item: _Outcome) -> RevManAnalysis:
             }
             rows.append(values)
             stored_studies.append(study_row.stored("study", subgroup, label))
-    if not rows:
-        raise row.fail(f"outcome {name!r} has no study rows")
     where = f"{row.at}: outcome {name!r}"
     return RevManAnalysis(
         comparison=item.comparison,
@@ -362,9 +361,9 @@ def _analysis(item: _Outcome) -> RevManAnalysis:
         ),
         stored_studies=tuple(stored_studies),
         decimals=_DECIMALS,
-        unsupported=None,
+        unsupported=None if rows else NO_STUDY_ROWS,
         source=row.at,
-        studies=study_frame(rows, kind, where),
+        studies=study_frame(rows, kind, where) if rows else pd.DataFrame(),
     )
 
 

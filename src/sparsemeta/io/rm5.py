@@ -36,6 +36,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from sparsemeta import data, measures
 from sparsemeta.errors import RevManFormatError
 from sparsemeta.io.review import (
+    NO_STUDY_ROWS,
     RevManAnalysis,
     RevManReview,
     StoredResult,
@@ -43,6 +44,7 @@ from sparsemeta.io.review import (
     name_from_id,
     parse_float,
     review_table,
+    stored_scale,
     study_frame,
     unique_labels,
 )
@@ -176,6 +178,8 @@ class _Reader:
     def __init__(self, path: str, root: Element, lines: dict[int, int]) -> None:
         self.path = path
         self.lines = lines
+        self.version = "5"
+        self.version_basis = ""
         self.names: dict[str, tuple[str, str | None]] = {}
         for study in root.iter("STUDY"):
             sid = study.get("ID")
@@ -315,8 +319,14 @@ def _study_row(
             "n_c": reader.integer(element, "TOTAL_2", what),
         }
     else:
+        effect = reader.number(element, "EFFECT_SIZE", what)
+        if log_data and _ratio_stored(reader, element, effect):
+            if not effect > 0:
+                raise reader.fail(element, f"{what}: ratio EFFECT_SIZE={effect!r} is not > 0")
+            effect = math.log(effect)
+            row["_ratio_stored"] = True
         row |= {
-            "effect": reader.number(element, "EFFECT_SIZE", what),
+            "effect": effect,
             "se": reader.number(element, "SE", what),
             "log_scale": bool(log_data),
         }
@@ -326,6 +336,64 @@ def _study_row(
     row["footnote"] = " ".join(footnote.split()) if footnote and footnote.strip() else None
     row["source"] = reader.at(element)
     return row
+
+
+def _ratio_stored(reader: _Reader, element: Element, effect: float) -> bool:
+    """Whether a ``LOG_DATA="YES"`` study stores ``EFFECT_SIZE`` as the ratio, not its log.
+
+    RevMan writes ``LOG_EFFECT_SIZE`` as the base-10 log of the ratio: when present it
+    decides (``EFFECT_SIZE = 10^LOG_EFFECT_SIZE`` means a ratio). Otherwise the study's own
+    CI decides (:func:`~sparsemeta.io.review.stored_scale`); with neither, the value is
+    taken as entered, a natural log.
+    """
+    log10 = parse_float(element.get("LOG_EFFECT_SIZE"))
+    if log10 is not None and math.isfinite(log10):
+        ln = log10 * math.log(10)
+        if effect > 0 and abs(math.log(effect) - ln) <= 1e-6 * max(1.0, abs(ln)):
+            return abs(effect - ln) > 1e-6 * max(1.0, abs(ln))
+        return False
+    values = {k: parse_float(element.get(k)) for k in ("CI_START", "CI_END")}
+    values["EFFECT_SIZE"] = effect
+    return stored_scale({k: v for k, v in values.items() if v is not None}) == "ratio"
+
+
+def _version(root: Element, reader: _Reader) -> tuple[str, str]:
+    """Which RevMan computed a ``.rm5`` file's results, and the evidence.
+
+    RevMan 5 and RevMan Web differ for RR/OR studies with all events in both arms and SMD
+    studies with three participants (:data:`sparsemeta.frequentist.VERSION_RULES`): such a
+    study stored as estimable with a result is RevMan Web's rule, stored as not estimable
+    RevMan 5's. A version attribute naming "Web" also counts. Default: RevMan 5.
+    """
+    declared = " ".join(filter(None, (root.get("REVMAN_VERSION"), root.get("REVMAN_SUB_VERSION"))))
+    if "web" in declared.lower():
+        return "web", f"the file declares RevMan version {declared!r}"
+    for outcome in root.iter():
+        tag = outcome.tag
+        if tag == "DICH_OUTCOME" and outcome.get("EFFECT_MEASURE") in ("RR", "OR"):
+            kind = "DICH_DATA"
+        elif tag == "CONT_OUTCOME" and outcome.get("EFFECT_MEASURE") == "SMD":
+            kind = "CONT_DATA"
+        else:
+            continue
+        for study in outcome.iter(kind):
+            try:
+                n1, n2 = float(study.get("TOTAL_1", "")), float(study.get("TOTAL_2", ""))
+                if kind == "DICH_DATA":
+                    a, c = float(study.get("EVENTS_1", "")), float(study.get("EVENTS_2", ""))
+                    edge = a == n1 and c == n2 and a > 0
+                else:
+                    edge = n1 + n2 == 3
+            except ValueError:
+                continue
+            if not edge:
+                continue
+            effect = parse_float(study.get("EFFECT_SIZE") or None)
+            where = reader.at(study)
+            if study.get("ESTIMABLE") == "NO" or effect is None or not math.isfinite(effect):
+                return "5", f"{where}: a study stored as not estimable under RevMan 5's rule"
+            return "web", f"{where}: a study stored as estimable under RevMan Web's rule"
+    return "5", "RevMan 5 file format (no study decides between the versions' rules)"
 
 
 def _outcome(
@@ -352,6 +420,7 @@ def _outcome(
         else [(None, None, None)]
     )
     rows: list[dict[str, Any]] = []
+    ratio_note: str | None = None
     stored_subgroups: list[StoredResult] = []
     stored_studies: list[StoredResult] = []
     skip = _STUDY_DATA_FIELDS[data_type] if data_type else ()
@@ -363,6 +432,11 @@ def _outcome(
         if not supported:
             continue
         block_rows = [_study_row(reader, e, data_type, log_data) for e in elements]
+        if any([r.pop("_ratio_stored", False) for r in block_rows]):
+            ratio_note = (
+                "LOG_DATA=YES: some studies store EFFECT_SIZE as the ratio (their CI or "
+                "LOG_EFFECT_SIZE says so); read as its natural log"
+            )
         names = unique_labels([r["study_name"] for r in block_rows])
         for row, study, element in zip(block_rows, names, elements, strict=True):
             row |= {
@@ -378,9 +452,10 @@ def _outcome(
             }
             rows.append(row)
             stored_studies.append(reader.stored(element, "study", label, study, skip))
+    unsupported = None if supported else _UNSUPPORTED[kind]
     if supported and not rows:
-        raise reader.fail(outcome, f"outcome {outcome_label!r} has no study rows")
-    studies = study_frame(rows, data_type, where) if supported else pd.DataFrame()
+        unsupported = NO_STUDY_ROWS
+    studies = study_frame(rows, data_type, where) if rows else pd.DataFrame()
     totals = outcome.get("TOTALS", "YES")
     if totals not in ("YES", "SUB", "NO"):
         raise reader.fail(outcome, f"TOTALS={totals!r} is not YES, SUB or NO")
@@ -419,9 +494,12 @@ def _outcome(
         stored_subgroups=tuple(stored_subgroups),
         stored_studies=tuple(stored_studies),
         decimals=None,
-        unsupported=None if supported else _UNSUPPORTED[kind],
+        unsupported=unsupported,
         source=reader.at(outcome),
         studies=studies,
+        revman_version=reader.version,  # type: ignore[arg-type]
+        version_basis=reader.version_basis,
+        notes=(ratio_note,) if ratio_note else (),
     )
 
 
@@ -454,6 +532,7 @@ def parse_rm5(raw: bytes, path: str) -> RevManReview:
             "expected <COCHRANE_REVIEW> (a RevMan 5 review)"
         )
     reader = _Reader(path, root, lines)
+    reader.version, reader.version_basis = _version(root, reader)
     section = root.find("ANALYSES_AND_DATA")
     comparisons = [] if section is None else [e for e in section if e.tag == "COMPARISON"]
     comparison_labels = unique_labels([reader.name(e) for e in comparisons])

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from sparsemeta import frequentist
 from sparsemeta.errors import DataError, SparsemetaError
-from sparsemeta.io.review import RevManAnalysis, RevManReview, StoredResult
+from sparsemeta.io.review import RevManAnalysis, RevManReview, StoredResult, stored_scale
 
 __all__ = [
     "P_FIELDS",
@@ -60,7 +60,12 @@ LEVEL_FIELDS: tuple[str, ...] = (
     "I2",
     "TAU2",
     "WEIGHT",
+    "TAU2_CI_START",
+    "TAU2_CI_END",
+    "PI_START",
+    "PI_END",
 )
+_RATIO_FIELDS = ("EFFECT_SIZE", "CI_START", "CI_END", "PI_START", "PI_END")
 #: Study-level fields compared by :func:`revman_check`.
 STUDY_FIELDS: tuple[str, ...] = ("EFFECT_SIZE", "CI_START", "CI_END", "SE", "WEIGHT")
 _CI_FIELDS = frozenset({"CI_START", "CI_END"})
@@ -425,7 +430,8 @@ class CheckReport:
 def _tolerances(analysis: RevManAnalysis) -> dict[str, float]:
     if analysis.decimals is None:
         return {"rel_tol": 1e-9, "p_abs_tol": 1e-6, "abs_tol": 1e-12}
-    # Values rounded to d decimals: anything that rounds to the stored digits matches.
+    # Values rounded to d decimals (RevMan 5 CSV: 8; data packages: 6): anything that
+    # rounds to the stored digits matches, compared at the printed precision.
     half = 0.5 * 10.0 ** (-analysis.decimals) * (1 + 1e-9)
     return {"rel_tol": 1e-9, "p_abs_tol": max(1e-6, half), "abs_tol": half}
 
@@ -443,13 +449,23 @@ def _level_values(level: frequentist.RevManLevel) -> dict[str, float]:
         "I2": level.i2,
         "TAU2": level.tau2,
         "WEIGHT": level.weight,
+        "TAU2_CI_START": level.tau2_ci_start,
+        "TAU2_CI_END": level.tau2_ci_end,
+        "PI_START": level.pi_start,
+        "PI_END": level.pi_end,
     }
 
 
 def _reference(
-    stored: StoredResult, df: float | None, fields: Iterable[str], skip: Iterable[str]
+    stored: StoredResult,
+    df: float | None,
+    fields: Iterable[str],
+    skip: Iterable[str],
+    log_stored: bool = False,
 ) -> dict[str, float]:
     out = {k: stored.values[k] for k in fields if k in stored.values and k not in skip}
+    if log_stored:  # generic log data whose results were stored as logs, not ratios
+        out |= {k: math.exp(v) for k, v in out.items() if k in _RATIO_FIELDS}
     if df == 0:
         out.pop("I2", None)
         out.pop("P_CHI2", None)
@@ -521,6 +537,7 @@ def revman_settings(analysis: RevManAnalysis) -> frequentist.RevManSettings:
         If the file's method and measure are not a combination RevMan offers.
     """
     assert analysis.data_type is not None
+    stored = [analysis.overall, *analysis.stored_subgroups]
     return frequentist.RevManSettings(
         data_type=analysis.data_type,
         method=analysis.method,  # type: ignore[arg-type]
@@ -528,6 +545,12 @@ def revman_settings(analysis: RevManAnalysis) -> frequentist.RevManSettings:
         random=analysis.random,
         totals=analysis.totals,
         log_data=bool(analysis.log_data),
+        version=analysis.revman_version,
+        tau2_method=analysis.tau2_method,
+        ci_method=analysis.ci_method,
+        prediction=analysis.prediction,
+        i2_from_tau2=analysis.i2_from_tau2,
+        tau2_ci=any("TAU2_CI_START" in s.values for s in stored),
     )
 
 
@@ -578,7 +601,8 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
         if reason is None and computed is None:
             reason = "no recomputed total (RevMan stored one)"
         if reason is None and computed is not None:
-            reference = _reference(stored, computed.df, LEVEL_FIELDS, skip_total)
+            log_stored = bool(analysis.log_data) and stored_scale(stored.values) == "log"
+            reference = _reference(stored, computed.df, LEVEL_FIELDS, skip_total, log_stored)
             values = _level_values(computed)
             if subgroup is None and analysis.has_subgroups and result.test_subgroups is not None:
                 test = result.test_subgroups
@@ -596,10 +620,10 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
                 continue
             weight_ok = analysis.totals != "NO" and reason is None
             fields = [f for f in STUDY_FIELDS if f != "WEIGHT" or weight_ok]
-            for key in fields:
-                if key in s.values and key not in skip_study:
-                    reference[f"{s.study}/{key}"] = s.values[key]
-                    values[f"{s.study}/{key}"] = study_values[i][key]
+            log_stored = bool(analysis.log_data) and stored_scale(s.values) == "log"
+            for key, ref in _reference(s, None, fields, skip_study, log_stored).items():
+                reference[f"{s.study}/{key}"] = ref
+                values[f"{s.study}/{key}"] = study_values[i][key]
         comparison = compare(values, reference, **tol)
         if reason is None and not any("/" not in k for k in comparison.compared):
             reason = "no stored results (empty attributes)"
@@ -648,14 +672,17 @@ def revman_check(review: RevManReview) -> CheckReport:
         One entry per outcome total line and per subgroup, each ``reproduced``,
         ``mismatch`` (largest difference and its field) or ``not-comparable`` (with the
         reason: ``ESTIMABLE=NO``, ``TOTALS=NO``, empty stored results, unsupported outcome
-        type). Files read from a CSV export (values rounded to 8 decimals) are compared at
-        that precision: a value matches when it is within half a unit of the 8th decimal
-        (5e-9), or within the relative tolerance 1e-9 for values above 5.
+        type, outcome without study rows). Files whose stored values are rounded (RevMan 5
+        CSV exports: 8 decimals; Cochrane data packages: 6) are compared at the printed
+        precision: a value matches when it is within half a unit of the last stored
+        decimal (5e-9, 5e-7), or within the relative tolerance 1e-9 for large values;
+        ``tolerances["rounded_decimals"]`` records the precision.
     """
     entries: list[CheckEntry] = []
     for analysis in review.analyses:
         entries.extend(check_analysis(analysis))
-    tolerances = {"rel_tol": 1e-9, "p_abs_tol": 1e-6}
-    if any(a.decimals is not None for a in review.analyses):
-        tolerances["rounded_decimals"] = 8
+    tolerances: dict[str, float] = {"rel_tol": 1e-9, "p_abs_tol": 1e-6}
+    decimals = [a.decimals for a in review.analyses if a.decimals is not None]
+    if decimals:
+        tolerances["rounded_decimals"] = min(decimals)
     return CheckReport(review.path, tuple(entries), tolerances)
