@@ -327,6 +327,7 @@ def review_table(analyses: Sequence[RevManAnalysis]) -> pd.DataFrame:
 
 NO_STUDY_ROWS = "the outcome has no study rows: nothing to pool or compare"
 
+
 def stored_scale(values: Mapping[str, float]) -> Literal["ratio", "log"] | None:
     """On which scale a stored ratio result is written, from its own CI.
 
