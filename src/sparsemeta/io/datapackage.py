@@ -246,16 +246,26 @@ class _Package:
         subgroup: str | None, study: str | None,
     ) -> StoredResult:  # fmt: skip
         where = f"{table.name}, line {line}"
-        values = {}
+        values, half = {}, {}
         for key, name in _RESULTS.items():
             value = _number(cells, key, where)
             if value is not None:
                 values[name] = value
+                text = cells[key].strip()
+                places = _decimals(text) if "." in text else self.decimals
+                half[name] = 0.5 * 10.0**-places * (1 + 1e-9)
         lo, hi = values.get("CI_START"), values.get("CI_END")
-        placeholder = lo is not None and hi is not None and lo == hi
-        if placeholder:
-            values = {}  # RevMan Web writes 0, 0, 0 where it computed nothing
-        return StoredResult(level, subgroup, study, None, frozen_values(values), where)  # type: ignore[arg-type]
+        if lo is not None and hi is not None and lo == hi:
+            values, half = {}, {}  # RevMan Web writes 0, 0, 0 where it computed nothing
+        return StoredResult(
+            level,  # type: ignore[arg-type]
+            subgroup,
+            study,
+            None,
+            frozen_values(values),
+            where,
+            frozen_values(half),
+        )
 
 
 def _analysis_no(cells: Mapping[str, str], where: str) -> tuple[int, int]:

@@ -68,6 +68,9 @@ class StoredResult:
         Ratio measures are stored on the ratio scale; ``LOG_*`` attributes are base-10 logs.
     location : str
         Where the values come from (file and line or row), for messages.
+    half_units : Mapping[str, float] or None
+        For rounded values (data packages): half a unit of the last printed decimal of
+        each value, the tolerance it is compared at; ``None`` for full precision.
     """
 
     level: Level
@@ -76,6 +79,7 @@ class StoredResult:
     estimable: bool | None
     values: Mapping[str, float]
     location: str
+    half_units: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)

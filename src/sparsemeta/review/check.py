@@ -129,6 +129,7 @@ def compare(
     p_abs_tol: float = 1e-6,
     p_fields: Iterable[str] = P_FIELDS,
     abs_tol: float = 1e-12,
+    half_units: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Compare computed values with reference values, field by field.
 
@@ -156,6 +157,10 @@ def compare(
         Names of the p-value fields.
     abs_tol : float
         Absolute tolerance for values near zero (see above).
+    half_units : Mapping[str, float], optional
+        Per-key absolute tolerances for values stored rounded (half a unit of the last
+        printed decimal): such a key matches when ``|c − r|`` is within it (or within the
+        tolerance above).
 
     Returns
     -------
@@ -183,6 +188,12 @@ def compare(
         else:
             diff = abs(c - r) / max(abs(r), floor)
         tol = p_abs_tol if is_p else rel_tol
+        if half_units and key in half_units and math.isfinite(diff) and not is_p:
+            # rounded reference: within half a unit of its printed last digit
+            if abs(c - r) <= half_units[key]:
+                diff = min(diff, tol)
+        elif half_units and key in half_units and is_p:
+            tol = max(tol, half_units[key])
         if is_p:
             if p_best is None or diff > p_best[0]:
                 p_best = (diff, key)
@@ -609,6 +620,11 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
                 values |= {"Q": test.q, "P_Q": test.p_q, "I2_Q": test.i2_q}
                 extra = ["Q"] if test.df == 0 else ["Q", "P_Q", "I2_Q"]
                 reference |= {k: stored.values[k] for k in extra if k in stored.values}
+        half_units = {
+            k: stored.half_units[k]
+            for k in reference
+            if stored.half_units and k in stored.half_units
+        }
         in_level = [
             (i, s)
             for i, s in enumerate(analysis.stored_studies)
@@ -623,8 +639,10 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
             log_stored = bool(analysis.log_data) and stored_scale(s.values) == "log"
             for key, ref in _reference(s, None, fields, skip_study, log_stored).items():
                 reference[f"{s.study}/{key}"] = ref
+                if s.half_units and key in s.half_units:
+                    half_units[f"{s.study}/{key}"] = s.half_units[key]
                 values[f"{s.study}/{key}"] = study_values[i][key]
-        comparison = compare(values, reference, **tol)
+        comparison = compare(values, reference, **tol, half_units=half_units or None)
         if reason is None and not any("/" not in k for k in comparison.compared):
             reason = "no stored results (empty attributes)"
         if notes and reason is None and comparison.status == "reproduced":

@@ -1,0 +1,284 @@
+"""Cochrane data packages: reading, hostile archives, and RevMan 2025's random-effects settings.
+
+Synthetic packages are written here. Their stored results are typed in from metafor's
+printed output (metafor 5.1-12, documentation built from the wviechtb/metafor repository,
+docs/reference/rma.uni.html and predict.rma.html, tests/testthat/test_misc_confint.r and
+test_misc_metan_vs_rma.uni_with_dat.bcg.r) for the BCG trials (``dat.bcg``, log risk ratios
+from ``escalc(measure="RR", ...)``) or computed by hand from those printed values; they are
+stored at the precision printed, and the check compares at that precision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sparsemeta import datasets, effects
+from sparsemeta.cli import main
+from sparsemeta.errors import RevManFormatError
+from sparsemeta.io import read_revman
+from sparsemeta.review.check import revman_check
+
+SETTINGS = [
+    "Analysis group", "Analysis number", "Analysis name", "Analysis group name", "Data type",
+    "Log-scale data", "Statistical method", "Effect measure", "Analysis model",
+    "Heterogeneity estimator", "CI method", "Prediction interval", "CI/PI level",
+    "Subgroup estimates", "Overall estimates", "Test for subgroup differences",
+    "Swap event and non-event", "Mean", "CI start", "CI end", "Heterogeneity Tau²",
+    "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity I²",
+    "Prediction interval start", "Prediction interval end",
+]  # fmt: skip
+ROWS = [
+    "Analysis group", "Analysis number", "Analysis name", "Subgroup", "Study", "Study year",
+    "GIV Mean", "GIV SE", "Experimental cases", "Experimental N", "Control cases",
+    "Control N", "Weight", "Mean", "CI start", "CI end",
+]  # fmt: skip
+
+
+def _csv(header, rows) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    for r in rows:
+        w.writerow([r.get(h, "") for h in header])
+    return ("\ufeff" + buf.getvalue()).encode()
+
+
+def _bcg_rows(number: int) -> list[dict]:
+    bcg = datasets.bcg_colditz1994()
+    yi, vi = effects.log_rr(bcg["events_t"], bcg["n_t"], bcg["events_c"], bcg["n_c"])
+    return [
+        {"Analysis group": 1, "Analysis number": number, "Study": s, "GIV Mean": repr(float(y)),
+         "GIV SE": repr(math.sqrt(v))}
+        for s, y, v in zip(bcg["study"], yi, vi, strict=True)
+    ]  # fmt: skip
+
+
+def write_package(path, settings_rows, data_rows, *, inner=True) -> None:
+    """A data package like RevMan Web's: outer zip → <id>-files/<id>-data.zip → CSVs."""
+    members = {
+        "X-analysis-data/X-overall-estimates-and-settings.csv": _csv(SETTINGS, settings_rows),
+        "X-analysis-data/X-data-rows.csv": _csv(ROWS, data_rows),
+    }
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        if inner:
+            z.writestr("Review/X-files/X-data.zip", data.getvalue())
+        else:
+            for name, content in members.items():
+                z.writestr(name, content)
+
+
+def _setting(number, estimator, ci, pi, **stored):
+    return {
+        "Analysis group": 1, "Analysis number": number, "Analysis name": f"BCG {number}",
+        "Analysis group name": "BCG vaccine", "Data type": "Contrast level",
+        "Log-scale data": "true", "Statistical method": "IV", "Effect measure": "Risk Ratio",
+        "Analysis model": "Random effect", "Heterogeneity estimator": estimator,
+        "CI method": ci, "Prediction interval": pi, "CI/PI level": "95%",
+        "Overall estimates": "true", **stored,
+    }  # fmt: skip
+
+
+# metafor, dat.bcg log RR, rma(yi, vi, method="REML") (rma.uni reference page); ratios of
+# metafor's 4-decimal log values are stored to 3 decimals (no double-rounding error):
+# estimate -0.7145 [-1.0669, -0.3622], tau^2 0.3132, I^2 92.22%, Q 152.2330;
+# predict(res, digits=2): pi [-1.87, 0.44] (normal quantile: test="z")
+REML_WALD_NORMAL = {
+    "Mean": f"{math.exp(-0.7145):.3f}", "CI start": f"{math.exp(-1.0669):.3f}",
+    "CI end": f"{math.exp(-0.3622):.3f}", "Heterogeneity Tau²": "0.3132",
+    "Heterogeneity Chi²": "152.2330", "Heterogeneity df": "12", "Heterogeneity I²": "92.22",
+    "Prediction interval start": f"{math.exp(-1.87):.2f}",
+    "Prediction interval end": f"{math.exp(0.44):.2f}",
+}  # fmt: skip
+# metafor rma(yi, vi, method="DL") (test_misc_metan_vs_rma.uni_with_dat.bcg.r and
+# test_misc_confint.r): -0.7141 [-1.0644, -0.3638], tau^2 0.3088, I^2 92.1173
+DL_WALD = {
+    "Mean": f"{math.exp(-0.7141):.3f}", "CI start": f"{math.exp(-1.0644):.3f}",
+    "CI end": f"{math.exp(-0.3638):.3f}", "Heterogeneity Tau²": "0.3088",
+    "Heterogeneity I²": "92.1173",
+}  # fmt: skip
+
+
+def _reml_hksj_t() -> dict:
+    # metafor rma(yi, vi, method="REML", test="knha"): -0.7145 [-1.1084, -0.3206] (t, 12 df);
+    # the prediction interval with t(k - 1) by hand from those printed values:
+    # SE_HK = (ub - lb)/(2 t_12), PI = mu -/+ t_12 sqrt(tau^2 + SE_HK^2)
+    t12 = stats.t.ppf(0.975, 12)
+    se = (-0.3206 + 1.1084) / (2 * t12)
+    half = t12 * math.sqrt(0.3132 + se**2)
+    return {
+        "Mean": f"{math.exp(-0.7145):.3f}", "CI start": f"{math.exp(-1.1084):.3f}",
+        "CI end": f"{math.exp(-0.3206):.3f}", "Heterogeneity Tau²": "0.3132",
+        "Heterogeneity I²": "92.22",
+        "Prediction interval start": f"{math.exp(-0.7145 - half):.3f}",
+        "Prediction interval end": f"{math.exp(-0.7145 + half):.3f}",
+    }  # fmt: skip
+
+
+def _dl_hksj_normal() -> dict:
+    # by hand, with the DL values metafor prints (tau^2 0.3088, mu -0.7141): the HKSJ SE
+    # sqrt(sum w (y - mu)^2 / ((k - 1) sum w)), w = 1/(v + tau^2), t with 12 df, and the
+    # normal prediction interval mu -/+ z sqrt(tau^2 + SE^2)
+    bcg = datasets.bcg_colditz1994()
+    yi, vi = effects.log_rr(bcg["events_t"], bcg["n_t"], bcg["events_c"], bcg["n_c"])
+    w = 1 / (vi + 0.3088)
+    mu = float(np.sum(w * yi) / np.sum(w))
+    se = math.sqrt(float(np.sum(w * (yi - mu) ** 2)) / (12 * float(np.sum(w))))
+    t12, z = stats.t.ppf(0.975, 12), stats.norm.ppf(0.975)
+    half = z * math.sqrt(0.3088 + se**2)
+    return {
+        "Mean": f"{math.exp(-0.7141):.3f}",
+        "CI start": f"{math.exp(mu - t12 * se):.3f}",
+        "CI end": f"{math.exp(mu + t12 * se):.3f}",
+        "Prediction interval start": f"{math.exp(-0.7141 - half):.3f}",
+        "Prediction interval end": f"{math.exp(-0.7141 + half):.3f}",
+    }
+
+
+COMBOS = [
+    ("Restricted maximum-likelihood", "Wald-type", "Normal distribution", REML_WALD_NORMAL),
+    ("DerSimonian and Laird", "Wald-type", "None", DL_WALD),
+    ("Restricted maximum-likelihood", "Hartung-Knapp-Sidik-Jonkman", "t-distribution", None),
+    ("DerSimonian and Laird", "Hartung-Knapp-Sidik-Jonkman", "Normal distribution", None),
+]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pkg") / "CD000000-dataPackage.zip"
+    stored = [REML_WALD_NORMAL, DL_WALD, _reml_hksj_t(), _dl_hksj_normal()]
+    settings = [
+        _setting(i + 1, est, ci, pi, **values)
+        for i, ((est, ci, pi, _), values) in enumerate(zip(COMBOS, stored, strict=True))
+    ]
+    rows = [r for i in range(len(COMBOS)) for r in _bcg_rows(i + 1)]
+    write_package(path, settings, rows)
+    return path
+
+
+def test_every_random_effects_setting_combination_reproduces(package):
+    review = read_revman(package)
+    assert review.file_format == "datapackage"
+    got = [(a.tau2_method, a.ci_method, a.prediction) for a in review.analyses]
+    assert got == [("REML", "wald", "normal"), ("DL", "wald", "none"), ("REML", "hksj", "t"),
+                   ("DL", "hksj", "normal")]  # fmt: skip
+    report = revman_check(review)
+    assert [e.status for e in report.entries] == ["reproduced"] * 4, [
+        e.reason for e in report.entries
+    ]
+    # the compared fields include the prediction interval where it is stored
+    assert "PI_START" in report.entries[0].to_dict()["field"] or report.entries[0].n_fields >= 8
+
+
+def test_a_wrong_stored_value_is_a_mismatch(tmp_path):
+    wrong = dict(REML_WALD_NORMAL, **{"Heterogeneity Tau²": "0.3140"})
+    path = tmp_path / "p.zip"
+    write_package(path, [_setting(1, "REML", "Wald", "Normal distribution", **wrong)],
+                  _bcg_rows(1))  # fmt: skip
+    (entry,) = revman_check(read_revman(path)).entries
+    assert entry.status == "mismatch" and entry.field == "TAU2"
+
+
+def test_cli_json_on_a_package_and_its_inner_zip(package, tmp_path, capsys):
+    assert main(["revman-check", str(package), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"] == {"reproduced": 4, "mismatch": 0, "not_comparable": 0}
+    assert doc["tolerances"]["rounded_decimals"] == 4  # the finest printed precision (I²)
+    with zipfile.ZipFile(package) as z:
+        inner = tmp_path / "X-data.zip"
+        inner.write_bytes(z.read("Review/X-files/X-data.zip"))
+    assert len(read_revman(inner).analyses) == 4
+    folder = tmp_path / "extracted"
+    with zipfile.ZipFile(inner) as z:
+        z.extractall(folder)
+    assert len(read_revman(folder).analyses) == 4
+
+
+def test_unknown_columns_are_listed_and_bad_settings_kept_per_analysis(tmp_path):
+    path = tmp_path / "p.zip"
+    bad = _setting(2, "Paule-Mandel", "Wald", "None", **DL_WALD)
+    write_package(path, [_setting(1, "DL", "Wald", "None", **DL_WALD), bad],
+                  _bcg_rows(1) + _bcg_rows(2))  # fmt: skip
+    review = read_revman(path)
+    entries = revman_check(review).entries
+    assert [e.status for e in entries] == ["reproduced", "not-comparable"]
+    assert "paule-mandel" in entries[1].reason.lower()
+
+
+# --- the real fixture ----------------------------------------------------------------
+
+
+def test_fleiss_data_package_reproduces_at_printed_precision(revman_fixtures):
+    review = read_revman(revman_fixtures / "Fleiss1993.zip")
+    report = revman_check(review)
+    assert [e.status for e in report.entries] == ["reproduced", "not-comparable"]
+    assert report.tolerances["rounded_decimals"] == 6
+    aspirin = review.analyses[0]
+    # per-study effect, CI and weight are compared (7 studies x 4 fields) with the pooled line
+    assert report.entries[0].n_fields == 9 + 7 * 4
+    assert (aspirin.method, aspirin.measure, aspirin.revman_version) == ("MH", "OR", "web")
+
+
+# --- hostile input ---------------------------------------------------------------------
+
+
+def _one_line_error(path, *fragments):
+    with pytest.raises(RevManFormatError) as info:
+        read_revman(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    for f in fragments:
+        assert f in message
+    return message
+
+
+def test_path_traversal_member_is_refused(tmp_path):
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("../../etc/x-data-rows.csv", "a,b\n")
+    _one_line_error(path, "'../../etc/x-data-rows.csv'", "climbs out")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("/abs/x-overall-estimates-and-settings.csv", "a\n")
+    _one_line_error(path, "absolute")
+
+
+def test_zip_bomb_and_huge_member_are_refused(tmp_path):
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("X-data-rows.csv", b"0" * (20 * 2**20))  # 20 MiB of zeros, ~20 KiB packed
+    _one_line_error(path, "'X-data-rows.csv'", "zip bomb")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("X-data-rows.csv", os.urandom(16) * (2**22 + 1))  # 64 MiB + 16 bytes
+    _one_line_error(path, "'X-data-rows.csv'", "more than")
+
+
+def test_non_utf8_csv_names_the_member(tmp_path):
+    path = tmp_path / "latin.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(
+            "X-overall-estimates-and-settings.csv", "Analysis group,Caf\xe9\n".encode("latin-1")
+        )
+        z.writestr("X-data-rows.csv", b"Analysis group\n")  # fmt: skip
+    _one_line_error(path, "X-overall-estimates-and-settings.csv", "not UTF-8")
+
+
+def test_corrupt_zip_and_symlink_in_folder(tmp_path):
+    path = tmp_path / "broken.zip"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    _one_line_error(path, "not a readable zip")
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "X-data-rows.csv").symlink_to("/etc/passwd")
+    _one_line_error(folder, "symbolic link")
