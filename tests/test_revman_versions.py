@@ -1,0 +1,159 @@
+"""RevMan 5 vs RevMan Web per-study rules, generic LOG_DATA outcomes, and meta_analysis's
+τ²-based heterogeneity and prediction intervals against metafor.
+
+metafor values are typed from metafor 5.1-12's documentation (wviechtb/metafor,
+docs/reference/rma.uni.html: ``rma(yi, vi, data=dat, method="REML")`` on ``dat.bcg`` and
+on its two ``alloc == "alternate"`` trials; docs/reference/predict.rma.html:
+``predict(res, digits=2)``; tests/testthat/test_misc_confint.r: ``confint(rma(yi, vi,
+method="DL"))``). RevMan Web's values are those quoted in issue 10 (28/28 vs 29/29 →
+RR 1.00 [0.935, 1.069]; SMD with three participants → 0.00 [−2.40, 2.40]).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sparsemeta import data, datasets, effects
+from sparsemeta import frequentist as fq
+from sparsemeta.io import read_revman, write_revman
+from sparsemeta.review.check import revman_check
+
+Z = 1.959963984540054
+
+
+def close(got, want, digits=4):
+    assert abs(got - want) <= 0.5 * 10.0**-digits * (1 + 1e-9), (got, want)
+
+
+@pytest.fixture(scope="module")
+def bcg():
+    return datasets.bcg_colditz1994()
+
+
+def test_reml_tau2_based_heterogeneity_and_normal_pi_match_metafor(bcg):
+    r = fq.meta_analysis(bcg, "RR", tau2_method="REML", i2_method="tau2", pi_method="normal")
+    close(r.tau2_se, 0.1664)  # tau^2 0.3132 (SE = 0.1664)
+    close(r.i2, 92.22, 2)
+    close(r.h2, 12.86, 2)
+    close(r.pi_low, -1.87, 2)  # predict(res, digits=2): pi.lb -1.87, pi.ub 0.44
+    close(r.pi_high, 0.44, 2)
+
+
+def test_dl_i2_and_h2_confidence_intervals_match_metafor_confint(bcg):
+    r = fq.meta_analysis(bcg, "RR", tau2_method="DL", i2_method="tau2")
+    close(r.i2, 92.1173)
+    # confint: I^2 [81.9177, 97.6781], H^2 [5.5303, 43.0680]; metafor finds the tau^2
+    # bounds with uniroot (tolerance ~1e-4 in tau^2), which moves the lower I^2 bound by
+    # up to ~0.01 and the lower H^2 bound by ~0.001; the upper bounds agree to 4 decimals
+    assert r.i2_ci[0] == pytest.approx(81.9177, abs=0.01)
+    close(r.i2_ci[1], 97.6781)
+    assert r.h2_ci[0] == pytest.approx(5.5303, abs=0.002)
+    assert r.h2_ci[1] == pytest.approx(43.0680, abs=0.002)
+
+
+def test_k2_reml_matches_metafor(bcg):
+    two = bcg[bcg["study"].isin(["Frimodt-Moller et al", "Stein & Aronson"])]
+    r = fq.meta_analysis(two, "RR", tau2_method="REML", i2_method="tau2", pi_method="t")
+    for got, want in [(r.tau2, 0.1326), (r.tau2_se, 0.2286), (r.estimate, -0.5408),
+                      (r.se, 0.2816), (r.ci_low, -1.0927), (r.ci_high, 0.0111),
+                      (r.chi2, 5.5625)]:  # fmt: skip
+        close(got, want)
+    close(r.i2, 82.02, 2)
+    close(r.h2, 5.56, 2)
+    # t PI with k - 1 = 1 df by hand from the values above
+    half = stats.t.ppf(0.975, 1) * math.sqrt(r.tau2 + r.se**2)
+    assert r.pi_low == pytest.approx(r.estimate - half, rel=1e-12)
+
+
+def test_k3_by_hand(bcg):
+    three = bcg.iloc[:3]
+    yi, vi = effects.log_rr(three["events_t"], three["n_t"], three["events_c"], three["n_c"])
+    w = 1 / vi
+    mu = sum(w * yi) / sum(w)
+    q = sum(w * (yi - mu) ** 2)
+    c = sum(w) - sum(w**2) / sum(w)
+    tau2 = max(0.0, (q - 2) / c)
+    s2 = 2 * sum(w) / (sum(w) ** 2 - sum(w**2))
+    r = fq.meta_analysis(three, "RR", i2_method="tau2", pi_method="normal", ci_method="hksj")
+    assert r.tau2 == pytest.approx(tau2, rel=1e-12)
+    assert r.i2 == pytest.approx(100 * tau2 / (tau2 + s2), rel=1e-12)
+    if tau2 > 0:  # with DL the tau^2-based I^2 is the Q-based one
+        assert r.i2 == pytest.approx(100 * (q - 2) / q, rel=1e-12)
+    wr = 1 / (vi + tau2)
+    mur = sum(wr * yi) / sum(wr)
+    se_hk = math.sqrt(sum(wr * (yi - mur) ** 2) / (2 * sum(wr)))
+    assert r.se == pytest.approx(se_hk, rel=1e-12)
+    assert r.pi_high == pytest.approx(mur + Z * math.sqrt(tau2 + se_hk**2), rel=1e-12)
+
+
+def _table(rows, kind):
+    cols = ["comparison", "outcome", "subgroup", "study", *kind]
+    return data.study_table(pd.DataFrame(rows, columns=cols))
+
+
+def test_all_events_both_arms_revman5_versus_web():
+    t = _table([("C", "O", None, "A", 28, 28, 29, 29), ("C", "O", None, "B", 10, 30, 12, 31)],
+               ["events_t", "n_t", "events_c", "n_c"])  # fmt: skip
+    five = fq.revman(t, fq.RevManSettings("binary", "MH", "RR"))
+    assert math.isnan(five.study_effect[0])
+    web = fq.revman(t, fq.RevManSettings("binary", "MH", "RR", version="web"))
+    # RevMan Web: RR 1.00 [0.935, 1.069]
+    close(web.study_effect[0], 1.00, 2)
+    close(web.study_ci_start[0], 0.935, 3)
+    close(web.study_ci_end[0], 1.069, 3)
+    assert web.overall.k == 2 and five.overall.k == 1
+
+
+def test_smd_with_three_participants_revman5_versus_web():
+    t = _table([("C", "O", None, "A", 5.0, 1.0, 2, 6.0, 1.0, 1),
+                ("C", "O", None, "B", 5.0, 1.0, 20, 6.0, 1.2, 21)],
+               ["mean_t", "sd_t", "n_t", "mean_c", "sd_c", "n_c"])  # fmt: skip
+    five = fq.revman(t, fq.RevManSettings("continuous", "IV", "SMD"))
+    assert math.isnan(five.study_effect[0])
+    web = fq.revman(t, fq.RevManSettings("continuous", "IV", "SMD", version="web"))
+    close(web.study_effect[0], 0.00, 2)  # RevMan Web: 0.00 [-2.40, 2.40]
+    close(web.study_ci_start[0], -2.40, 2)
+    close(web.study_ci_end[0], 2.40, 2)
+
+
+def test_log_data_generic_outcome_with_ratios_stored_and_subgroups(tmp_path):
+    # hazard ratios entered as logs; RevMan stored each study's EFFECT_SIZE and CI as
+    # ratios. Expected pooled values by hand: inverse-variance fixed effect on the logs.
+    hr = {"S1": (0.80, 0.20), "S2": (0.90, 0.15), "S3": (1.10, 0.25), "S4": (0.70, 0.30)}
+    groups = {"S1": "G1", "S2": "G1", "S3": "G2", "S4": "G2"}
+    rows = [("C", "O", groups[s], s, math.log(h), se, True) for s, (h, se) in hr.items()]
+    t = _table(rows, ["effect", "se", "log_scale"])
+
+    def pool(names):
+        w = [1 / hr[s][1] ** 2 for s in names]
+        y = [math.log(hr[s][0]) for s in names]
+        est = sum(a * b for a, b in zip(w, y, strict=True)) / sum(w)
+        se = 1 / math.sqrt(sum(w))
+        chi2 = sum(a * (b - est) ** 2 for a, b in zip(w, y, strict=True))
+        return est, se, chi2
+
+    attrs = {("C", "O"): {"EFFECT_MEASURE": "Hazard Ratio", "LOG_DATA": True}}
+    for s, (h, se) in hr.items():
+        lo, hi = math.exp(math.log(h) - Z * se), math.exp(math.log(h) + Z * se)
+        attrs[("C", "O", groups[s], s)] = {"EFFECT_SIZE": h, "CI_START": lo, "CI_END": hi}
+    for key, names in ((("C", "O"), list(hr)), (("C", "O", "G1"), ["S1", "S2"]),
+                       (("C", "O", "G2"), ["S3", "S4"])):  # fmt: skip
+        est, se, chi2 = pool(names)
+        attrs.setdefault(key, {}).update(
+            EFFECT_SIZE=math.exp(est), CI_START=math.exp(est - Z * se),
+            CI_END=math.exp(est + Z * se), Z=abs(est / se), CHI2=chi2,
+        )  # fmt: skip
+    path = tmp_path / "giv.rm5"
+    write_revman(t, path, attributes=attrs)
+    review = read_revman(path)
+    (analysis,) = review.analyses
+    assert analysis.studies["effect"].tolist() == pytest.approx(
+        [math.log(h) for h, _ in hr.values()]
+    )
+    assert any("ratio" in n for n in analysis.notes)
+    statuses = [e.status for e in revman_check(review).entries]
+    assert statuses == ["reproduced"] * 3
