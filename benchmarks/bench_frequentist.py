@@ -1,4 +1,5 @@
-"""Time the RevMan 5 recomputation of every outcome in the RevMan fixture files.
+"""Time the RevMan recomputation of every outcome in the RevMan fixture files (.rm5, RevMan 5
+CSV exports and Cochrane data packages, .zip).
 
 Usage::
 
@@ -44,9 +45,11 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=_default_folder())
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    files = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in (".rm5", ".csv"))
+    files = sorted(
+        p for p in args.folder.iterdir() if p.suffix.lower() in (".rm5", ".csv", ".zip")
+    )
     if not files:
-        raise SystemExit(f"no .rm5 or .csv files in {args.folder}")
+        raise SystemExit(f"no .rm5, .csv or .zip files in {args.folder}")
     per_analysis: list[float] = []
     total_recompute = total_check = total_read = 0.0
     print(
@@ -59,7 +62,7 @@ def main() -> None:
         read_s = time.perf_counter() - t0
         times = []
         for analysis in review.analyses:
-            if analysis.data_type is None:
+            if analysis.unsupported is not None:
                 continue
             settings = revman_settings(analysis)
             studies = analysis.studies
