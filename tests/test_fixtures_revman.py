@@ -22,6 +22,7 @@ FILES = [
     "CD007868.rm5",
     "Fleiss1993.rm5",
     "Fleiss1993_CR.csv",
+    "Fleiss1993.zip",
 ]
 
 

@@ -27,7 +27,7 @@ from sparsemeta import datasets, frequentist, measures
 from sparsemeta.bayes import priors
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import DataError, PlanError, PriorError
-from sparsemeta.io import read_table
+from sparsemeta.io import RevManReview, read_revman, read_table
 
 __all__ = [
     "CI_METHODS",
@@ -66,7 +66,17 @@ _PUBLISHED_COLUMNS = ("comparison", "outcome", "timepoint")
 _TOP_KEYS = {"plan_version", "review", "defaults", "bayes", "relations", "analyses"}
 _REVIEW_KEYS = {"id", "title", "citation", "also", "data", "published"}
 _SETTING_KEYS = {"method", "random", "tau2_method", "ci_method", "level", "models"}
-_ANALYSIS_KEYS = {"comparison", "outcome", "timepoint", "measure", "study_data", "note"}
+_ANALYSIS_KEYS = {
+    "comparison",
+    "outcome",
+    "timepoint",
+    "measure",
+    "study_data",
+    "note",
+    "analysis",
+}
+#: Data sources read with :func:`sparsemeta.io.read_revman` (a folder is a data package).
+_REVMAN_SUFFIXES = (".rm5", ".zip")
 _BAYES_KEYS = {"mu_prior", "mcmc", "tau_priors"}
 _MCMC_KEYS = {"draws", "tune", "chains", "seed"}
 _PRIOR_KEYS = {"prior", "why", "default", "measures", "comparisons", "uisd_from_data"}
@@ -480,7 +490,12 @@ def _build(path: Path, raw: Mapping[str, Any]) -> Plan:
         _check_keys(path, "[defaults]", raw.get("defaults", {}), _SETTING_KEYS),
         base,
     )
-    analyses = _analyses(path, raw["analyses"], defaults)
+    data_source = _string(path, "[review].data", review["data"])
+    ids = None
+    if _is_revman(path, data_source):
+        _check_source(path, "[review].data", data_source)
+        ids = _revman_ids(path, data_source)
+    analyses = _analyses(path, raw["analyses"], defaults, ids)
     mu_prior, mcmc, tau_priors = _bayes(path, raw.get("bayes", {}))
     relations = _relations(path, raw.get("relations", []), analyses)
     published = review.get("published")
@@ -504,13 +519,50 @@ def _build(path: Path, raw: Mapping[str, Any]) -> Plan:
     return plan
 
 
-def _analyses(path: Path, raw: Any, defaults: Mapping[str, Any]) -> tuple[Analysis, ...]:
+def _resolve_id(
+    path: Path, where: str, entry: Any, ids: Mapping[str, tuple[str, str]] | None
+) -> Any:
+    """An ``[[analyses]]`` table naming ``analysis = "1.2"`` (an id of the RevMan data
+    source) gets the comparison and outcome labels of that analysis in the file."""
+    if not isinstance(entry, Mapping) or "analysis" not in entry:
+        return entry
+    ident = entry["analysis"]
+    if ids is None:
+        raise _fail(
+            path,
+            f"{where}.analysis",
+            "analysis ids need a RevMan data source ([review].data = an .rm5 file or a "
+            "Cochrane data package)",
+        )
+    if not isinstance(ident, str) or ident not in ids:
+        known = ", ".join(sorted(ids)) or "none"
+        raise _fail(
+            path, f"{where}.analysis", f"no analysis {ident!r} in the data source (ids: {known})"
+        )
+    comparison, outcome = ids[ident]
+    for key, value in (("comparison", comparison), ("outcome", outcome)):
+        if key in entry and entry[key] != value:
+            raise _fail(
+                path,
+                f"{where}.{key}",
+                f"{entry[key]!r} differs from analysis {ident}'s {key} {value!r} in the file",
+            )
+    return {**entry, "comparison": comparison, "outcome": outcome}
+
+
+def _analyses(
+    path: Path,
+    raw: Any,
+    defaults: Mapping[str, Any],
+    ids: Mapping[str, tuple[str, str]] | None = None,
+) -> tuple[Analysis, ...]:
     if not isinstance(raw, list) or not raw:
         raise _fail(path, "[[analyses]]", "expected at least one [[analyses]] table")
     out: list[Analysis] = []
     seen: dict[AnalysisKey, int] = {}
     for i, entry in enumerate(raw):
         where = f"[[analyses]] #{i + 1}"
+        entry = _resolve_id(path, where, entry, ids)
         if isinstance(entry, Mapping) and all(
             isinstance(entry.get(k), str) for k in ("comparison", "outcome")
         ):
@@ -719,6 +771,31 @@ def _dataset_name(source: str) -> str | None:
     return source.removeprefix(_DATASET_PREFIX) if source.startswith(_DATASET_PREFIX) else None
 
 
+def _is_revman(path: Path, source: str) -> bool:
+    """Whether a data source is read by ``read_revman``: ``.rm5``, ``.zip`` or a folder."""
+    if _dataset_name(source) is not None:
+        return False
+    return source.lower().endswith(_REVMAN_SUFFIXES) or (path.parent / source).is_dir()
+
+
+def _read_revman(path: Path, source: str) -> RevManReview:
+    try:
+        return read_revman(path.parent / source)
+    except DataError as exc:
+        raise PlanError(f"{path}: [review].data {source!r}: {exc}") from None
+
+
+def _revman_ids(path: Path, source: str) -> dict[str, tuple[str, str]]:
+    """Analysis ids of a RevMan data source → (comparison, outcome) labels: ``"1.2"``
+    (comparison and outcome numbers) and RevMan's own id (e.g. ``"CMP-001.02"``)."""
+    ids: dict[str, tuple[str, str]] = {}
+    for a in _read_revman(path, source).analyses:
+        labels = (a.comparison, a.outcome)
+        ids[f"{a.comparison_no}.{a.outcome_no}"] = labels
+        ids[a.analysis_id] = labels
+    return ids
+
+
 def _check_source(path: Path, where: str, source: str) -> None:
     name = _dataset_name(source)
     if name is not None:
@@ -731,18 +808,22 @@ def _check_source(path: Path, where: str, source: str) -> None:
             )
         return
     file = path.parent / source
-    if not file.is_file():
+    if not (file.is_file() or file.is_dir()):
         raise _fail(path, where, f"data file {str(file)!r} does not exist")
 
 
 def _read_studies(path: Path, source: str) -> pd.DataFrame:
-    """The plan's study table: a packaged data set or a CSV file read by ``io.read_table``.
+    """The plan's study table: a packaged data set, a RevMan data source (``.rm5``, a
+    Cochrane data package ``.zip`` or an extracted package folder; read by
+    ``io.read_revman``) or a CSV file read by ``io.read_table``.
 
     ``read_table``'s DataError (which names the data file, the line, the study and the
     column; e.g. a wrong delimiter or bytes that are not UTF-8) becomes a PlanError that
     also names the plan file.
     """
     name = _dataset_name(source)
+    if name is None and _is_revman(path, source):
+        return _read_revman(path, source).studies
     try:
         if name is not None:
             return datasets.load(name, "studies")
