@@ -189,10 +189,11 @@ def test_subgroups_totals_sub_duplicates_generic_and_unsupported(tmp_path):
     assert list(iv.studies["se"]) == [0.125, 0.25]
     assert list(iv.studies["log_scale"]) == [True, True]
     assert "EFFECT_SIZE" not in iv.overall.values  # empty attribute
-    # IPD outcomes are listed, with the reason, not dropped
-    assert ipd.data_type is None and "IPD" in ipd.unsupported and len(ipd.studies) == 0
+    # O-E and variance (IPD) outcomes: ln ratio (O - E)/V = -1.5/4, SE 1/sqrt(V) = 0.5
+    assert ipd.data_type == "generic" and ipd.unsupported is None and ipd.log_data is True
+    assert list(ipd.studies["effect"]) == [-0.375] and list(ipd.studies["se"]) == [0.5]
     # the review table holds the readable analyses' rows, in file order
-    assert len(review.studies) == 6
+    assert len(review.studies) == 7
     assert review.analysis("Dose comparison", "Pain") is cont
     with pytest.raises(KeyError):
         review.analysis("Dose comparison", "Nothing")

@@ -157,3 +157,33 @@ def test_log_data_generic_outcome_with_ratios_stored_and_subgroups(tmp_path):
     assert any("ratio" in n for n in analysis.notes)
     statuses = [e.status for e in revman_check(review).entries]
     assert statuses == ["reproduced"] * 3
+
+
+O_E_RM5 = """<?xml version="1.0" encoding="UTF-8"?>
+<COCHRANE_REVIEW REVMAN_VERSION="5"><STUDIES_AND_REFERENCES><STUDIES><INCLUDED_STUDIES>
+<STUDY ID="STD-A" NAME="A 2001"/><STUDY ID="STD-B" NAME="B 2004"/><STUDY ID="STD-C" NAME="C 2009"/>
+</INCLUDED_STUDIES></STUDIES></STUDIES_AND_REFERENCES>
+<ANALYSES_AND_DATA><COMPARISON NO="1"><NAME>X vs Y</NAME>
+<IPD_OUTCOME NO="1" EFFECT_MEASURE="PETO_OR" RANDOM="NO" {overall}><NAME>Death</NAME>
+<IPD_DATA STUDY_ID="STD-A" O_E="-2.5" VAR="5.0"/>
+<IPD_DATA STUDY_ID="STD-B" O_E="-1.0" VAR="8.0"/>
+<IPD_DATA STUDY_ID="STD-C" O_E="0.5" VAR="2.0"/>
+</IPD_OUTCOME></COMPARISON></ANALYSES_AND_DATA></COCHRANE_REVIEW>
+"""
+
+
+def test_o_minus_e_and_variance_outcome_is_peto_by_hand(tmp_path):
+    # Peto (Yusuf et al. 1985): ln OR = sum(O - E)/sum V, SE = 1/sqrt(sum V),
+    # Q = sum (O - E)^2/V - (sum(O - E))^2/sum V
+    oe, v = [-2.5, -1.0, 0.5], [5.0, 8.0, 2.0]
+    est = sum(oe) / sum(v)
+    se = 1 / math.sqrt(sum(v))
+    q = sum(o * o / w for o, w in zip(oe, v, strict=True)) - sum(oe) ** 2 / sum(v)
+    overall = (
+        f'EFFECT_SIZE="{math.exp(est)!r}" CI_START="{math.exp(est - Z * se)!r}" '
+        f'CI_END="{math.exp(est + Z * se)!r}" Z="{abs(est / se)!r}" CHI2="{q!r}" DF="2"'
+    )
+    path = tmp_path / "oe.rm5"
+    path.write_text(O_E_RM5.format(overall=overall))
+    (entry,) = revman_check(read_revman(path)).entries
+    assert entry.status == "reproduced" and entry.n_fields == 6

@@ -109,7 +109,7 @@ _DATA_TYPES: dict[str, tuple[str, data.DataType | None]] = {
     "continuous": ("CONT", "continuous"),
     "contrastlevel": ("IV", "generic"),
     "genericinversevariance": ("IV", "generic"),
-    "oeandvariance": ("IPD", None),
+    "oeandvariance": ("IPD", "generic"),
 }
 
 
@@ -312,7 +312,9 @@ def _random_settings(cells: Mapping[str, str]) -> tuple[dict[str, Any], list[str
     )
 
 
-def _study_values(kind: data.DataType, cells: Mapping[str, str], log: bool, where: str) -> dict:
+def _study_values(
+    kind: data.DataType, cells: Mapping[str, str], log: bool, where: str, o_e: bool = False
+) -> dict:
     def num(key: str) -> float:
         value = _number(cells, key, where)
         if value is None:
@@ -341,6 +343,11 @@ def _study_values(kind: data.DataType, cells: Mapping[str, str], log: bool, wher
             "sd_c": num("controlsd"),
             "n_c": whole("controln"),
         }
+    if o_e:  # O − E and variance: ln ratio (O − E)/V, SE 1/√V (Peto)
+        var = num("variance")
+        if not var > 0:
+            raise DataError(f"{where}: column 'variance' = {var!r} is not > 0 (not estimable)")
+        return {"effect": num("oe") / var, "se": 1 / var**0.5, "log_scale": True}
     return {"effect": num("givmean"), "se": num("givse"), "log_scale": log}
 
 
@@ -355,11 +362,11 @@ def _build(package: _Package, line: int, cells: dict[str, str], rows, subs) -> R
     reasons: list[str] = []
     if kind is None:
         reasons.append(
-            f"data type {type_text!r} is not read (O-E and variance data are not supported)"
-            if revman_type == "IPD"
-            else f"data type {type_text!r} is not one of Dichotomous, Continuous, Contrast level"
+            f"data type {type_text!r} is not one of Dichotomous, Continuous, Contrast level, "
+            "O-E and variance"
         )
-    log = bool(_flag(cells, "logscaledata"))
+    o_e = revman_type == "IPD"
+    log = bool(_flag(cells, "logscaledata")) or o_e
     method_text = _text(cells, "statisticalmethod").lower().replace("-", "").replace(" ", "")
     method = {"mh": "MH", "mantelhaenszel": "MH", "iv": "IV", "inversevariance": "IV",
               "peto": "PETO"}.get(method_text, "")  # fmt: skip
@@ -404,7 +411,7 @@ def _build(package: _Package, line: int, cells: dict[str, str], rows, subs) -> R
                 labels = unique_labels([_text(rc, "study") for _, _, rc in members])
                 for (table, row_line, rc), label in zip(members, labels, strict=True):
                     rwhere = f"{table.name}, line {row_line}"
-                    values = _study_values(kind, rc, log, rwhere)
+                    values = _study_values(kind, rc, log, rwhere, o_e)
                     study_rows.append({
                         "comparison": comparison, "outcome": outcome, "subgroup": sub,
                         "timepoint": None, "study": label, **values,

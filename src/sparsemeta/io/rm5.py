@@ -6,8 +6,9 @@ external DTD (file or network access) are refused, never expanded or fetched. Ev
 about bad content says where it is.
 
 Layout read (RevMan 5.x): ``COCHRANE_REVIEW/ANALYSES_AND_DATA/COMPARISON`` holds
-``DICH_OUTCOME``, ``CONT_OUTCOME``, ``IV_OUTCOME`` (and ``IPD_OUTCOME``/``OTHER_OUTCOME``,
-reported as unsupported); an outcome holds ``*_DATA`` study rows directly or inside
+``DICH_OUTCOME``, ``CONT_OUTCOME``, ``IV_OUTCOME``, ``IPD_OUTCOME`` (O − E and variance,
+read as the log ratio (O − E)/V with SE 1/√V) and ``OTHER_OUTCOME`` (reported as
+unsupported); an outcome holds ``*_DATA`` study rows directly or inside
 ``*_SUBGROUP`` elements. ``STUDIES_AND_REFERENCES//STUDY`` maps ``STUDY_ID`` to the study
 ``NAME`` and ``YEAR``.
 """
@@ -55,11 +56,10 @@ _OUTCOME_TYPES: dict[str, data.DataType | None] = {
     "DICH": "binary",
     "CONT": "continuous",
     "IV": "generic",
-    "IPD": None,
+    "IPD": "generic",  # O-E and variance: log ratio (O − E)/V with SE 1/√V
     "OTHER": None,
 }
 _UNSUPPORTED = {
-    "IPD": "IPD outcomes (O-E and variance data) are not supported",
     "OTHER": "'other data' outcomes hold text, not numbers that can be pooled",
 }
 _METHODS = {"MH", "IV", "PETO"}
@@ -297,12 +297,24 @@ def _method(reader: _Reader, outcome: Element, kind: str) -> str:
 
 
 def _study_row(
-    reader: _Reader, element: Element, data_type: data.DataType, log_data: bool | None
+    reader: _Reader,
+    element: Element,
+    data_type: data.DataType,
+    log_data: bool | None,
+    o_e: bool = False,
 ) -> dict[str, Any]:
     sid, name, year = reader.study_label(element)
     what = f"study {name!r}"
     row: dict[str, Any] = {"study_id": sid, "study_name": name, "year": year}
-    if data_type == "binary":
+    if o_e:
+        # O − E and variance (Peto; Deeks & Higgins 2010): ln ratio (O − E)/V, SE 1/√V;
+        # the inverse-variance pool of these is Peto's Σ(O − E)/ΣV with its Q
+        diff, var = reader.number(element, "O_E", what), reader.number(element, "VAR", what)
+        if not (math.isfinite(var) and var > 0):
+            row["_not_estimable"] = f"{what}: VAR={var!r}, not estimable (V must be > 0)"
+            var = 1.0
+        row |= {"effect": diff / var, "se": 1 / math.sqrt(var), "log_scale": True}
+    elif data_type == "binary":
         row |= {
             "events_t": reader.integer(element, "EVENTS_1", what),
             "n_t": reader.integer(element, "TOTAL_1", what),
@@ -408,7 +420,8 @@ def _outcome(
     where = f"{reader.at(outcome)}: outcome {outcome_label!r}"
     outcome_no = reader.integer(outcome, "NO", f"outcome {outcome_label!r}")
     supported = data_type is not None
-    log_data = reader.flag(outcome, "LOG_DATA", required=kind == "IV")
+    o_e = kind == "IPD"
+    log_data = True if o_e else reader.flag(outcome, "LOG_DATA", required=kind == "IV")
     subgroup_elements = [e for e in outcome if e.tag == f"{kind}_SUBGROUP"]
     subgroups = unique_labels([reader.name(e) for e in subgroup_elements])
     blocks: list[tuple[Element | None, str | None, int | None]] = (
@@ -423,7 +436,8 @@ def _outcome(
     ratio_note: str | None = None
     stored_subgroups: list[StoredResult] = []
     stored_studies: list[StoredResult] = []
-    skip = _STUDY_DATA_FIELDS[data_type] if data_type else ()
+    skip = ("O_E", "VAR") if o_e else _STUDY_DATA_FIELDS[data_type] if data_type else ()
+    left_out: list[str] = []
     for block, label, number in blocks:
         parent = outcome if block is None else block
         if block is not None:
@@ -431,7 +445,11 @@ def _outcome(
         elements = [e for e in parent if e.tag == f"{kind}_DATA"]
         if not supported:
             continue
-        block_rows = [_study_row(reader, e, data_type, log_data) for e in elements]
+        block_rows = [_study_row(reader, e, data_type, log_data, o_e) for e in elements]
+        keep = [not r.get("_not_estimable") for r in block_rows]
+        left_out += [r["_not_estimable"] for r in block_rows if r.get("_not_estimable")]
+        block_rows = [r for r, k in zip(block_rows, keep, strict=True) if k]
+        elements = [e for e, k in zip(elements, keep, strict=True) if k]
         if any([r.pop("_ratio_stored", False) for r in block_rows]):
             ratio_note = (
                 "LOG_DATA=YES: some studies store EFFECT_SIZE as the ratio (their CI or "
@@ -472,7 +490,7 @@ def _outcome(
         data_type=data_type,
         method=_method(reader, outcome, kind) if supported else outcome.get("METHOD", ""),
         measure=_measure(reader, outcome, kind) if supported else "",
-        random=bool(reader.flag(outcome, "RANDOM", required=supported)),
+        random=bool(reader.flag(outcome, "RANDOM", required=supported and not o_e)),
         totals=totals,  # type: ignore[arg-type]
         has_subgroups=bool(subgroup_elements),
         subgroups=tuple(subgroups),
@@ -499,7 +517,8 @@ def _outcome(
         studies=studies,
         revman_version=reader.version,  # type: ignore[arg-type]
         version_basis=reader.version_basis,
-        notes=(ratio_note,) if ratio_note else (),
+        notes=((ratio_note,) if ratio_note else ())
+        + tuple(f"{m}; left out of the recomputation" for m in left_out),
     )
 
 
