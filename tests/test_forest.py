@@ -65,6 +65,20 @@ def test_forest_prior_comparison_and_leave_one_out(bcg):
     plt.close(fig)
 
 
+def test_forest_exact_leave_one_out(bcg):
+    from sparsemeta.bayes.leave_one_out import leave_one_out as exact_leave_one_out
+
+    table, eff = bcg
+    loo = exact_leave_one_out(
+        eff.yi.to_numpy(), eff.sei.to_numpy(), "halfnormal(0.5)", None, table.study.tolist()
+    )
+    fig = sm.forest(loo, measure="RR")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == "omitting Aronson" and labels[-1] == "μ, all studies"
+    assert len(labels) == 14
+    plt.close(fig)
+
+
 def test_forest_refuses_unknown_result():
     with pytest.raises(DataError, match="cannot draw a dict"):
         sm.forest({"mu": 1})

@@ -52,14 +52,16 @@ class _Fit:
     inv: _Array  # (X'WX)^-1
     w: _Array
     resid: _Array
+    logdet: float  # ln det X'WX
 
 
 def _wls(y: _Array, v: _Array, X: _Array, tau2: float) -> _Fit:
     w = 1.0 / (v + tau2)
     xtw = X.T * w
-    inv = np.linalg.inv(xtw @ X)
+    xtwx = xtw @ X
+    inv = np.linalg.inv(xtwx)
     beta = inv @ (xtw @ y)
-    return _Fit(beta, inv, w, y - X @ beta)
+    return _Fit(beta, inv, w, y - X @ beta, float(np.linalg.slogdet(xtwx)[1]))
 
 
 def _projection(fit: _Fit, X: _Array) -> _Array:
@@ -73,32 +75,40 @@ def _q_e(y: _Array, v: _Array, X: _Array) -> float:
     return float((fit.w * fit.resid**2).sum())
 
 
-def _restricted_loglik(y: _Array, v: _Array, X: _Array, tau2: float) -> float:
-    fit = _wls(y, v, X, tau2)
-    _, logdet = np.linalg.slogdet(np.linalg.inv(fit.inv))
-    return -0.5 * (np.log(v + tau2).sum() + logdet + (fit.w * fit.resid**2).sum())
+def _restricted_loglik(fit: _Fit, v: _Array, tau2: float) -> float:
+    return -0.5 * (np.log(v + tau2).sum() + fit.logdet + (fit.w * fit.resid**2).sum())
 
 
-def _tau2_reml(y: _Array, v: _Array, X: _Array, tol: float = 1e-12, maxiter: int = 500) -> float:
-    """REML τ² by Fisher scoring, ``τ² ← τ² + (y'PPy − tr P)/tr(PP)``, step halved while the
-    restricted likelihood would fall, truncated at 0 (Viechtbauer 2005)."""
+def _reml_step(fit: _Fit, X: _Array) -> float:
+    """Newton step for τ² on the restricted likelihood (Fisher scoring where the curvature
+    is not negative): with ``Py = Wr``, ``2ℓ' = y'PPy − tr P`` and
+    ``−2ℓ'' = 2y'PPPy − tr(PP)``."""
+    P = _projection(fit, X)
+    py = fit.w * fit.resid
+    ppy = P @ py
+    score = py @ py - np.trace(P)
+    trpp = np.sum(P * P)
+    curv = 2 * py @ ppy - trpp
+    return float(score / (curv if curv > 0 else trpp))
+
+
+def _tau2_reml(y: _Array, v: _Array, X: _Array, tol: float = 1e-12, maxiter: int = 200) -> float:
+    """REML τ² (Viechtbauer 2005): Newton's method from the DerSimonian-Laird value, the step
+    halved while the restricted likelihood would fall, truncated at 0."""
     tau2 = _tau2_dl(y, v, X)
-    ll = _restricted_loglik(y, v, X, tau2)
+    fit = _wls(y, v, X, tau2)
+    ll = _restricted_loglik(fit, v, tau2)
     for _ in range(maxiter):
-        fit = _wls(y, v, X, tau2)
-        P = _projection(fit, X)
-        py = fit.w * fit.resid  # P y
-        step = (py @ py - np.trace(P)) / np.sum(P * P)
-        new = max(0.0, tau2 + step)
-        new_ll = _restricted_loglik(y, v, X, new)
+        step = _reml_step(fit, X)
         for _ in range(60):
+            new = max(0.0, tau2 + step)
+            new_fit = _wls(y, v, X, new)
+            new_ll = _restricted_loglik(new_fit, v, new)
             if new_ll >= ll - 1e-14 * abs(ll):
                 break
             step /= 2
-            new = max(0.0, tau2 + step)
-            new_ll = _restricted_loglik(y, v, X, new)
         done = abs(new - tau2) <= tol * max(1.0, new)
-        tau2, ll = new, new_ll
+        tau2, fit, ll = new, new_fit, new_ll
         if done:
             break
     return tau2

@@ -68,20 +68,23 @@ def _row(table: pd.DataFrame, param: str) -> tuple[float, float, float] | None:
 def _observed(result: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Study labels, observed effects and standard errors of a Bayesian result."""
     if hasattr(result, "idata"):
-        data = result.idata.constant_data
-        labels = [str(s) for s in data["study"].values]
+        idata = result.idata
+        data = {**idata.constant_data.data_vars}
+        if "observed_data" in idata.groups():
+            data.update(idata.observed_data.data_vars)
+        labels = [str(s) for s in idata.constant_data["study"].values]
         if "y" in data and "se" in data:
             return labels, data["y"].values, data["se"].values
-        if "events_t" in data:
+        if "events_t" in data:  # binomial models: the study's own estimate (RevMan rules)
             from sparsemeta import effects
 
             cells = (data[c].values for c in ("events_t", "n_t", "events_c", "n_c"))
             fn = effects.log_rr if result.measure == "RR" else effects.log_or
-            y, v = fn(*cells)
-            return labels, np.asarray(y, float), np.sqrt(np.asarray(v, float))
-        if "mean_t" in data:
-            y = data["mean_t"].values - data["mean_c"].values
-            return labels, y, np.hypot(data["se_t"].values, data["se_c"].values)
+            est, var = fn(*cells)
+            return labels, np.asarray(est, float), np.sqrt(np.asarray(var, float))
+        if "mean_t" in data:  # arm-level normal model: mean difference
+            est = data["mean_t"].values - data["mean_c"].values
+            return labels, est, np.hypot(data["se_t"].values, data["se_c"].values)
         raise DataError("forest: the fit holds no study data to draw")
     return [str(s) for s in result.labels], np.asarray(result.y), np.asarray(result.se)
 
@@ -187,6 +190,8 @@ def _frequentist(result: Any) -> tuple[list[ForestRow], str, str]:
 
 
 def _leave_one_out(result: Any, log: bool) -> tuple[list[ForestRow], str, str]:
+    from sparsemeta.frequentist.analysis import MetaResult
+
     table = _summary(result)
     omitted = table[(table["param"] == "mu") & table["study"].notna()]
     rows = [
@@ -202,12 +207,13 @@ def _leave_one_out(result: Any, log: bool) -> tuple[list[ForestRow], str, str]:
     ]
     full = getattr(result, "full", None)
     footer = ""
-    if full is not None and hasattr(full, "ci_low"):
+    if isinstance(full, MetaResult):
         pooled = (full.estimate, full.ci_low, full.ci_high)
         rows.append(ForestRow("all studies", "pooled", *pooled, _text(pooled, log), color="k"))
         footer = f"All studies: τ² = {full.tau2:.3g}; I² = {full.i2:.0f}%"
-    elif full is not None:
-        rows += _bayes_rows(_summary(full), log, "all studies", _BAYES)
+    else:
+        rows += _bayes_rows(table, log, "all studies", _BAYES)
+        footer = _tau_line(table)
     return rows, footer, "estimate [95% interval]"
 
 

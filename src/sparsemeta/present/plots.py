@@ -108,7 +108,15 @@ def _log_ticks(ax: Axes, lo: float, hi: float) -> None:
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
     decades = math.log10(hi / lo)
-    subs = (1.0, 2.0, 5.0) if decades <= 2.6 else (1.0, 3.0) if decades <= 4.2 else (1.0,)
+    subs = (
+        (1.0, 2.0, 3.0, 5.0)
+        if decades <= 1.3
+        else (1.0, 2.0, 5.0)
+        if decades <= 2.6
+        else (1.0, 3.0)
+        if decades <= 4.2
+        else (1.0,)
+    )
     ticks = [
         m * 10.0**e
         for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
