@@ -34,17 +34,12 @@ from scipy import special
 
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.analysis import MetaResult, meta_analysis
+from sparsemeta.frequentist.estimators import h_squared_tau2, i_squared_tau2
 from sparsemeta.frequentist.regression import MetaRegression, _q_e, _tau2, _wls
 
 __all__ = ["Influence", "LeaveOneOut", "influence", "leave_one_out"]
 
 _Array = np.ndarray
-
-
-def _typical_variance(vi: _Array) -> float:
-    """Higgins & Thompson's typical within-study variance ``(k − 1)Σw/((Σw)² − Σw²)``."""
-    w = 1.0 / vi
-    return float((vi.size - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,8 +89,8 @@ class LeaveOneOut:
         for study, r in zip(self.omitted, self.results, strict=True):
             ok = np.isfinite(r.yi) & np.isfinite(r.vi)
             if r.random and r.k >= 2:
-                s2 = _typical_variance(r.vi[ok])
-                i2_tau2, h2 = 100 * r.tau2 / (r.tau2 + s2), (r.tau2 + s2) / s2
+                i2_tau2 = float(i_squared_tau2(r.tau2, r.vi[ok]))
+                h2 = float(h_squared_tau2(r.tau2, r.vi[ok]))
             else:
                 i2_tau2 = r.i2
                 h2 = r.chi2 / r.df if r.df > 0 else math.nan
