@@ -243,10 +243,10 @@ def test_totals_no_and_unsupported_outcomes(tmp_path):
     entry = by_level(report)[("Pain score (0-10)", None)]
     assert entry.status == "not-comparable" and "TOTALS=NO" in entry.reason
     assert entry.n_fields == 3 * 4  # EFFECT_SIZE, CI_START, CI_END, SE per study; no weights
-    # SWAP_EVENTS=YES is refused rather than guessed
+    # SWAP_EVENTS=YES analyses non-events: the stored event-based results no longer match
     sae = (COMPARISON, "Serious adverse events")
     report = revman_check(hand_review(tmp_path, {sae: {"SWAP_EVENTS": True}}))
-    assert "SWAP_EVENTS" in by_level(report)[("Serious adverse events", None)].reason
+    assert by_level(report)[("Serious adverse events", None)].status == "mismatch"
 
 
 def test_other_ci_levels_skip_cis(tmp_path):

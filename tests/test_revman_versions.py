@@ -187,3 +187,52 @@ def test_o_minus_e_and_variance_outcome_is_peto_by_hand(tmp_path):
     path.write_text(O_E_RM5.format(overall=overall))
     (entry,) = revman_check(read_revman(path)).entries
     assert entry.status == "reproduced" and entry.n_fields == 6
+
+
+def test_swap_events_analyses_non_events_by_hand(tmp_path):
+    # M-H risk ratio of non-events (no zero cells): RR = R/S, R = sum a'·n2/N,
+    # S = sum c'·n1/N, Var ln RR = P/(R·S), P = sum (n1·n2·(a' + c') − a'·c'·N)/N²
+    # (Greenland & Robins 1985), with a' = n1 − a, c' = n2 − c.
+    arms = [("A", 12, 40, 20, 41), ("B", 30, 90, 41, 88)]
+    r = s = pp = 0.0
+    for _, a, n1, c, n2 in arms:
+        a2, c2, n = n1 - a, n2 - c, n1 + n2
+        r += a2 * n2 / n
+        s += c2 * n1 / n
+        pp += (n1 * n2 * (a2 + c2) - a2 * c2 * n) / n**2
+    est, se = math.log(r / s), math.sqrt(pp / (r * s))
+    t = _table([("C", "O", None, *row) for row in arms], ["events_t", "n_t", "events_c", "n_c"])
+    stored = {
+        "SWAP_EVENTS": True,
+        "EFFECT_SIZE": math.exp(est),
+        "CI_START": math.exp(est - Z * se),
+        "CI_END": math.exp(est + Z * se),
+        "Z": abs(est / se),
+    }
+    path = tmp_path / "swap.rm5"
+    write_revman(t, path, attributes={("C", "O"): stored})
+    (entry,) = revman_check(read_revman(path)).entries
+    assert entry.status == "reproduced" and entry.n_fields >= 4
+
+
+def test_rm5_version_is_read_from_the_stored_all_event_study(tmp_path):
+    # a study with all events in both arms stored as estimable is RevMan Web's rule; the
+    # stored per-study RR is computed here by hand on the 0.5-corrected cells
+    t = _table([("C", "O", None, "A", 28, 28, 29, 29), ("C", "O", None, "B", 10, 30, 12, 31)],
+               ["events_t", "n_t", "events_c", "n_c"])  # fmt: skip
+    a, b, c, d = 28.5, 0.5, 29.5, 0.5
+    y = math.log((a / (a + b)) / (c / (c + d)))
+    se = math.sqrt(1 / a - 1 / (a + b) + 1 / c - 1 / (c + d))
+    web = {"EFFECT_SIZE": math.exp(y), "CI_START": math.exp(y - Z * se),
+           "CI_END": math.exp(y + Z * se), "ESTIMABLE": True}  # fmt: skip
+    path = tmp_path / "web.rm5"
+    write_revman(t, path, attributes={("C", "O", None, "A"): web})
+    review = read_revman(path)
+    assert review.analyses[0].revman_version == "web"
+    assert "estimable under RevMan Web" in review.analyses[0].version_basis
+    (entry,) = revman_check(review).entries
+    # no pooled results stored: the level is not comparable, but study A's effect and CI
+    # are compared (under RevMan 5's rule they would be NaN: a mismatch)
+    assert entry.status == "not-comparable" and entry.n_fields == 3 and not entry.mismatches
+    write_revman(t, path, attributes={("C", "O", None, "A"): {"ESTIMABLE": False}})
+    assert read_revman(path).analyses[0].revman_version == "5"

@@ -96,6 +96,9 @@ class RevManSettings:
         Random effects: I² = 100 τ²/(τ² + s²) (RevMan Web from 2025) instead of (Q − df)/Q.
     tau2_ci : bool
         Random effects: compute the Q-profile CI for τ² of every pooled line.
+    swap_events : bool
+        Binary data: analyse non-events instead of events (``SWAP_EVENTS="YES"``): each
+        arm's events become ``n − events``.
     """
 
     data_type: Literal["binary", "continuous", "generic"]
@@ -110,6 +113,7 @@ class RevManSettings:
     prediction: Literal["none", "t", "normal"] = "none"
     i2_from_tau2: bool = False
     tau2_ci: bool = False
+    swap_events: bool = False
 
     def __post_init__(self) -> None:
         if self.totals not in ("YES", "SUB", "NO"):
@@ -445,6 +449,9 @@ def revman(data: pd.DataFrame, settings: RevManSettings) -> RevManResult:
             f"revman, argument 'data': expected a pandas DataFrame (a study table), got "
             f"{type(data).__name__}"
         )
+    if settings.swap_events and settings.data_type == "binary":
+        data = data.assign(events_t=data["n_t"] - data["events_t"])
+        data = data.assign(events_c=data["n_c"] - data["events_c"])
     arr = _apply_version(effects.study_arrays(data, settings.effect_measure), data, settings)
     measure = "OR" if settings.method == "PETO" else settings.measure
     ratio = settings.ratio

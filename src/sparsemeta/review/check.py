@@ -562,6 +562,7 @@ def revman_settings(analysis: RevManAnalysis) -> frequentist.RevManSettings:
         prediction=analysis.prediction,
         i2_from_tau2=analysis.i2_from_tau2,
         tau2_ci=any("TAU2_CI_START" in s.values for s in stored),
+        swap_events=bool(analysis.swap_events) and analysis.data_type == "binary",
     )
 
 
@@ -572,14 +573,6 @@ def check_analysis(analysis: RevManAnalysis) -> list[CheckEntry]:
     """
     if analysis.unsupported is not None:
         return [_simple_entry(analysis, "not-comparable", analysis.unsupported)]
-    if analysis.swap_events:
-        return [
-            _simple_entry(
-                analysis,
-                "not-comparable",
-                "SWAP_EVENTS=YES (analysis of non-events) is not supported",
-            )
-        ]
     try:
         settings = revman_settings(analysis)
     except DataError as exc:
