@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import math
 import os
 import re
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sparsemeta.errors import DataError
 from sparsemeta.present import report
 from sparsemeta.review import plan as plan_mod
 from sparsemeta.review.reproduce import BayesSummary, reproduce
@@ -162,15 +164,34 @@ def test_interrupted_rewrite_keeps_the_old_report(result, folder, tmp_path, monk
     assert [p.name for p in tmp_path.iterdir()] == ["old"]
 
 
-def test_rewrite_replaces_report_files_and_keeps_others(result, tmp_path):
+def test_rewrite_replaces_the_old_report_whole(result, tmp_path):
+    out = tmp_path / "r"
+    report.write_report(result, out)
+    before = _snapshot(out)
+    (out / "figures" / "a99-old-analysis-forest.png").write_bytes(b"figure of an old report")
+    (out / "summary.csv").write_text("stale")
+    # a figure the old report listed but the new one does not write
+    manifest = json.loads((out / report.MANIFEST).read_text())
+    manifest["files"].append("figures/a99-old-analysis-forest.png")
+    (out / report.MANIFEST).write_text(json.dumps(manifest))
+    report.write_report(result, out)
+    assert set(_snapshot(out)) == set(before)  # nothing of the old report is left
+    assert (out / "summary.csv").read_bytes() == before["summary.csv"]
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no temporary or old folder
+
+
+def test_rewrite_refuses_a_folder_with_user_files_unless_forced(result, tmp_path):
     out = tmp_path / "r"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "summary.csv").write_text("stale")
-    report.write_report(result, out)
+    with pytest.raises(DataError, match=r"not part of a sparsemeta report \(notes.txt\)"):
+        report.write_report(result, out)
     assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "summary.csv").read_text() == "stale"
+    report.write_report(result, out, force=True)
+    assert not (out / "notes.txt").exists()
     assert (out / "summary.csv").read_text().startswith("comparison,")
-    assert (out / "report.html").is_file()
 
 
 def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_path):

@@ -37,3 +37,8 @@ class SingleStudyWarning(UserWarning):
 
 class DiagnosticsWarning(UserWarning):
     """An MCMC fit failed the diagnostics gate (divergences, R-hat or ESS)."""
+
+
+class CacheWarning(UserWarning):
+    """The on-disk cache of fits could not be used (an entry that fails verification is
+    refitted) or written (the fit is returned all the same)."""

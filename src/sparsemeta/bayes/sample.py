@@ -33,6 +33,14 @@ model options, priors, data, labels, sampler settings and seed, the versions of 
 nutpie, PyMC and PyTensor, and the source of :mod:`sparsemeta.bayes.models` and this module. A
 later identical call (e.g. in a new process) loads the draws instead of compiling and
 sampling; the diagnostics gate and the summary are computed afresh from them.
+
+The cache verifies what it reads, as content-addressed stores do: each entry holds the full
+key it was made for and the length and SHA-256 of its NetCDF payload, and an entry whose key
+or checksum does not match (another fit's file copied over it, a truncated or unreadable
+file) is refitted after a one-line :class:`~sparsemeta.errors.CacheWarning`. Entries are
+written to a temporary file, fsynced and renamed into place, so concurrent runs sharing the
+folder never read half an entry; a cache that cannot be written never fails the fit (one
+warning per problem and process).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import time
 import warnings
 from collections.abc import Sequence
@@ -52,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import measures
-from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
+from sparsemeta.errors import CacheWarning, DataError, DiagnosticsError, DiagnosticsWarning
 
 if TYPE_CHECKING:
     import arviz as az
@@ -359,8 +368,9 @@ def cache_dir() -> Path:
     return Path(base) / "sparsemeta"
 
 
-def _disk_key(info: ModelInfo, engine: str, settings: dict[str, Any]) -> str:
-    """SHA-256 of everything that determines a fit's draws (see the module docstring)."""
+def _disk_record(info: ModelInfo, engine: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Everything that determines a fit's draws (see the module docstring): the full key
+    a cache entry records and is checked against when read."""
     from importlib.metadata import version
 
     from sparsemeta import __version__
@@ -379,34 +389,112 @@ def _disk_key(info: ModelInfo, engine: str, settings: dict[str, Any]) -> str:
         "versions": [__version__, *(version(p) for p in ("nutpie", "pymc", "pytensor"))],
         "sources": [hashlib.sha256(src).hexdigest() for src in sources],
     }
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+    return record
 
 
-def _load_fit(path: Path) -> az.InferenceData | None:
-    """The cached draws at ``path``, loaded into memory, or ``None`` if absent/unreadable."""
+def _canonical(record: Any) -> bytes:
+    return json.dumps(record, sort_keys=True).encode()
+
+
+def _disk_key(record: dict[str, Any]) -> str:
+    """SHA-256 of :func:`_disk_record` (the entry's file name)."""
+    return hashlib.sha256(_canonical(record)).hexdigest()
+
+
+#: first line of every cache entry; the second line is the JSON header
+#: ``{"key": record, "payload_sha256": ..., "payload_bytes": ..., "groups": [...]}`` and the
+#: rest is the payload, the fit's InferenceData as NetCDF-4 (h5netcdf)
+_ENTRY_MAGIC = b"sparsemeta fit-cache entry 1\n"
+#: cache problems already reported in this process (each is reported once)
+_CACHE_REPORTED: set[str] = set()
+
+
+def _cache_notice(message: str) -> None:
+    """Warn once per process with :class:`~sparsemeta.errors.CacheWarning`."""
+    if message not in _CACHE_REPORTED:
+        _CACHE_REPORTED.add(message)
+        warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+def _load_fit(path: Path, record: dict[str, Any]) -> az.InferenceData | None:
+    """The verified cached draws at ``path``, or ``None`` (absent, or broken: refit).
+
+    The entry's header must hold exactly ``record`` and the payload's length and SHA-256
+    must match the header; anything else (another fit's entry, a truncated or unreadable
+    file, a folder in its place) warns once with :class:`CacheWarning` and returns ``None``.
+    """
+    import io
+
     import arviz as az
+    import xarray as xr
 
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
     try:
-        idata = az.from_netcdf(str(path))
-        groups = {g: idata[g].load() for g in idata.groups()}
-    except (OSError, ValueError):
+        with open(path, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ValueError("not a regular file")
+            raw = fh.read()
+        if not raw.startswith(_ENTRY_MAGIC):
+            raise ValueError("not a sparsemeta cache entry")
+        line, _, payload = raw[len(_ENTRY_MAGIC) :].partition(b"\n")
+        header = json.loads(line)
+        if _canonical(header.get("key")) != _canonical(record):
+            raise ValueError("made for another fit")
+        if len(payload) != header.get("payload_bytes"):
+            raise ValueError(
+                f"truncated ({len(payload)} of {header.get('payload_bytes')} payload bytes)"
+            )
+        if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+            raise ValueError("payload checksum mismatch")
+        groups = {}
+        for group in header["groups"]:
+            with xr.open_dataset(io.BytesIO(payload), group=group, engine="h5netcdf") as ds:
+                groups[group] = ds.load()
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _cache_notice(f"fit cache entry {path} unusable ({problem}); refitting")
         return None
-    for ds in groups.values():
-        ds.close()
     return az.InferenceData(**groups)
 
 
-def _store_fit(idata: az.InferenceData, path: Path) -> None:
-    """Write ``idata`` to ``path`` atomically (a temporary file, then :func:`os.replace`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _store_fit(idata: az.InferenceData, path: Path, record: dict[str, Any]) -> None:
+    """Write a verified entry to ``path``: a temporary file in the same folder, fsync, then
+    :func:`os.replace`, so a concurrent reader sees the old entry or the whole new one.
+
+    Never raises for a file-system problem: the fit is still returned by :func:`sample`,
+    and the problem is reported once (:class:`CacheWarning`).
+    """
+    import tempfile
+
+    tmp: str | None = None
     try:
-        idata.to_netcdf(str(tmp))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        idata.to_netcdf(tmp, engine="h5netcdf")
+        payload = Path(tmp).read_bytes()
+        header = {
+            "key": record,
+            "payload_sha256": hashlib.sha256(payload).hexdigest(),
+            "payload_bytes": len(payload),
+            "groups": list(idata.groups()),
+        }
+        with open(tmp, "wb") as fh:
+            fh.write(_ENTRY_MAGIC + _canonical(header) + b"\n")
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        _cache_notice(
+            f"fit cache folder {path.parent} cannot be written ({exc.strerror or exc}); "
+            "the fit is not kept (results are unaffected)"
+        )
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _cache_key(info: ModelInfo) -> tuple[Any, ...]:
@@ -827,10 +915,11 @@ def sample(
     }
     labels = list(pm_model.coords.get("study", ()) or ())
     used, compile_seconds, sampling_seconds, cached = engine, 0.0, 0.0, False
-    disk = None
+    disk, record = None, None
     if cache and info is not None:
-        disk = cache_dir() / f"{_disk_key(info, engine, settings)}.nc"
-    idata = _load_fit(disk) if disk is not None else None
+        record = _disk_record(info, engine, settings)
+        disk = cache_dir() / f"{_disk_key(record)}.fit"
+    idata = _load_fit(disk, record) if disk is not None and record is not None else None
     from_disk = idata is not None
     if idata is None:
         t_sample = time.perf_counter()
@@ -855,8 +944,8 @@ def sample(
         idata = _posterior_only(raw, [str(lab) for lab in labels])
         if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
             idata = _post_process(idata, info, np.random.default_rng(seed))
-        if disk is not None and used == engine:  # a fallback's draws are not cached
-            _store_fit(idata, disk)
+        if disk is not None and record is not None and used == engine:
+            _store_fit(idata, disk, record)  # a fallback's draws are not cached
     conv = _convergence(idata.posterior)
     diag = _gate(idata, conv)
     summary = _summarise(idata, measure, thresholds, conv)

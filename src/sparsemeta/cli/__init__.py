@@ -6,14 +6,20 @@ Each subcommand lives in its own module of this package and provides two functio
 
 Exit status: 0 success; 1 the job ran but its check failed (e.g. a mismatch or a fit
 that failed the diagnostics gate); 2 bad input or an unreadable file (one-line message
-on stderr, never a traceback).
+on stderr, never a traceback); 130 / 143 interrupted by SIGINT / SIGTERM (one line saying
+what was kept; temporary files are removed). Warnings are printed as one line each.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sparsemeta.errors import SparsemetaError
 
@@ -41,12 +47,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: unwinds like Ctrl-C, so every ``finally`` cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    # a second signal must not cut the clean-up short
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _signals_and_warnings(command: str) -> Iterator[None]:
+    """SIGINT/SIGTERM raise :class:`Interrupted`; warnings print as one line on stderr."""
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def show(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+        print(f"sparsemeta {command}: warning: {message}", file=sys.stderr)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sparsemeta`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        with _signals_and_warnings(args.command):
+            return int(args.run(args))
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        kept = getattr(args, "kept", None) or "nothing written"
+        name = signal.Signals(signum).name
+        print(f"sparsemeta {args.command}: interrupted ({name}); {kept}", file=sys.stderr)
+        return 128 + signum
     except SparsemetaError as exc:
         print(f"sparsemeta {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -9,8 +9,12 @@ Examples::
 
 Exit status: 0 when every analysis with data reproduces (a printed secondary statistic
 identified as a likely typo leaves its analysis reproduced; it is flagged with both values)
-and every MCMC fit passes the diagnostics gate; 1 otherwise; 2 for a bad plan or
-unreadable data (one line on stderr).
+and every MCMC fit passes the diagnostics gate; 1 otherwise; 2 for a bad plan,
+unreadable data or an unusable --out (one line on stderr); 130 / 143 when interrupted by
+SIGINT / SIGTERM (the earlier report, if any, is left whole; no temporary folder stays).
+
+--out is replaced whole by the new report. A folder holding files that no sparsemeta
+report wrote is refused before any work unless --force is given (then they are deleted).
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ def add_parser(subparsers: Any) -> None:
         default=DEFAULT_OUT,
         metavar="DIR",
         help=f"report folder (default: {DEFAULT_OUT}/)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if it holds files that are not part of a sparsemeta report "
+        "(they are deleted); without it such a folder is refused",
     )
     p.add_argument(
         "--json",
@@ -126,21 +136,26 @@ def _table(result: ReproduceResult, out: Path) -> str:
     return "\n".join(lines)
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an unusable --out before any work is done, naming the option's own path."""
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out}: exists and is not a directory")
-    parent = out.absolute().parent
-    if not parent.is_dir():
-        raise DataError(f"--out {out}: the folder {parent} does not exist")
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse an unusable --out before any work is done, naming the option."""
+    try:
+        report.check_destination(out, force=force)
+    except DataError as exc:
+        raise DataError(f"--out {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     """Reproduce, write the report, print the summary or JSON; return the exit status."""
     from tqdm import tqdm
 
+    previous = Path(args.out).is_dir() and any(Path(args.out).iterdir())
+    args.kept = f"nothing written{f' (the report in {args.out} is unchanged)' if previous else ''}"
     plan = _load(args.plan)
-    _check_out(Path(args.out))
+    _check_out(Path(args.out), args.force)
+
+    def published(folder: Path) -> None:
+        args.kept = f"the new report in {folder} is complete"
+
     quiet = args.json or not sys.stderr.isatty()
     total = len(plan.analyses)
     with tqdm(total=total, desc="reproduce", file=sys.stderr, disable=quiet, leave=False) as bar:
@@ -152,7 +167,9 @@ def run(args: argparse.Namespace) -> int:
         result = reproduce(plan, mcmc=not args.no_mcmc, progress=step, cache=not args.no_cache)
         bar.total = total + report.report_steps(result)
         bar.refresh()
-        out = report.write_report(result, args.out, progress=step)
+        out = report.write_report(
+            result, args.out, progress=step, force=args.force, on_published=published
+        )
     if args.json:
         print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
     else:

@@ -14,9 +14,11 @@
                                NetCDF; a BayesSummary with an ``idata`` attribute or
                                ``extra["idata"]``)
 
-Everything is built in a temporary folder next to the output folder and then moved into
-place with :func:`os.replace` (the whole folder when the output folder is new or empty,
-else file by file), so an interrupted run leaves no half-written file behind.
+Everything is built in a temporary folder next to the output folder, which then replaces
+the output folder whole (old and new reports never mix); a hidden manifest lists the files
+a report wrote, and a folder holding anything else is only replaced when forced. An
+interrupted or failed run leaves the previous report, or no folder, and no temporary
+folder.
 
 The report is assembled as a list of blocks (headings, paragraphs, lists, tables,
 images) that are rendered twice: as Markdown and as HTML.
@@ -31,9 +33,12 @@ import math
 import os
 import re
 import shutil
+import signal
+import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +49,7 @@ import pandas as pd
 from sparsemeta import __version__, data, measures
 from sparsemeta.bayes import priors
 from sparsemeta.bayes.sensitivity import PriorComparison, compare_priors
-from sparsemeta.errors import SingleStudyWarning
+from sparsemeta.errors import DataError, SingleStudyWarning
 from sparsemeta.present import plots
 
 if TYPE_CHECKING:
@@ -53,8 +58,10 @@ if TYPE_CHECKING:
     from sparsemeta.review.reproduce import AnalysisResult, BayesSummary, ReproduceResult
 
 __all__ = [
+    "MANIFEST",
     "REPORT_FILES",
     "bayes_quantiles",
+    "check_destination",
     "failed",
     "interval_text",
     "prior_comparison_of",
@@ -435,43 +442,118 @@ def report_steps(result: ReproduceResult) -> int:
     return len(_with_data(result)) + 2
 
 
+#: hidden file of every report: which files the report wrote (JSON); a folder holding
+#: anything else is not replaced without ``force``
+MANIFEST = ".sparsemeta-report"
+
+
+def _foreign_files(out: Path) -> list[str]:
+    """Files in ``out`` that no report wrote: not in its manifest (for a report written
+    before manifests existed, not in the report layout)."""
+    present = {p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir()}
+    try:
+        listed = set(json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = {
+            name
+            for name in present
+            if name in REPORT_FILES
+            or re.fullmatch(r"figures/[^/]+\.png|idata/[^/]+\.nc", name) is not None
+        }
+    return sorted(present - listed - {MANIFEST})
+
+
+def check_destination(out: str | os.PathLike[str], *, force: bool = False) -> None:
+    """Refuse an output folder :func:`write_report` must not replace, before any work.
+
+    Raises
+    ------
+    DataError
+        ``out`` exists and is not a folder; its parent folder does not exist or cannot be
+        written; or ``out`` holds files that no sparsemeta report wrote (named) and
+        ``force`` is false (with ``force`` they are deleted with the old report).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a directory")
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise DataError(f"{out}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"{out}: the folder {parent} is not writable")
+    foreign = _foreign_files(out) if out.is_dir() and not force else []
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise DataError(
+            f"{out}: holds files that are not part of a sparsemeta report ({listed}); the "
+            "report replaces the whole folder: choose another folder, or force it (--force) "
+            "to delete them"
+        )
+
+
 def write_report(
     result: ReproduceResult,
     out_dir: str | os.PathLike[str],
     *,
     studies: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
+    on_published: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write the report of a reproduction into ``out_dir`` (created if needed).
+
+    The report is built in a temporary folder next to ``out_dir`` and replaces ``out_dir``
+    whole (an earlier report's files never mix with the new ones); SIGINT and SIGTERM are
+    held back while the folders are swapped, so an interrupted or failed run leaves the
+    previous report complete, or no folder, and no temporary folder.
 
     Parameters
     ----------
     result : ReproduceResult
         From :func:`sparsemeta.review.reproduce.reproduce`.
     out_dir : path
-        Output folder. Files of earlier reports are replaced; other files are left alone.
+        Output folder: new, empty, or holding an earlier report (else see ``force``).
     studies : pandas.DataFrame, optional
         The study table the result was computed from, if not the plan's own (for the
         study-level table and the arm counts in the forest plots).
     progress : callable, optional
         Called with a short description after each of :func:`report_steps` steps.
+    force : bool, default False
+        Replace ``out_dir`` even when it holds files no report wrote (they are deleted).
+    on_published : callable, optional
+        Called with the folder once the new report is in place (before any held-back
+        signal is delivered).
 
     Returns
     -------
     pathlib.Path
         The output folder.
+
+    Raises
+    ------
+    DataError
+        ``out_dir`` is refused (:func:`check_destination`), or a file cannot be written
+        (disk full, read-only file system, ...): one line naming the folder and the error;
+        the earlier report, if any, is unchanged.
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
+    check_destination(out, force=force)
     table = result.plan.studies() if studies is None else data.study_table(studies)
     step = progress or (lambda _text: None)
-    # mkdir (not tempfile.mkdtemp, which makes the folder private): the folder may become
-    # the report folder itself, so it gets the user's usual permissions
+    # mkdir (not tempfile.mkdtemp, which makes the folder private): the folder becomes the
+    # report folder itself, so it gets the user's usual permissions
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
-    tmp.mkdir()
+    kept = "the earlier report is unchanged" if out.exists() else "nothing was written"
     try:
+        tmp.mkdir()
         _build(result, table, tmp, step)
-        _publish(tmp, out)
+        _publish(tmp, out, on_published or (lambda _out: None))
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise DataError(
+            f"cannot write the report to {out}: {exc.strerror or exc}{where}; {kept}"
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -552,15 +634,49 @@ def _write_idata(result: ReproduceResult, root: Path) -> list[str]:
     return written
 
 
-def _publish(tmp: Path, out: Path) -> None:
-    """Move the finished report from ``tmp`` into ``out`` with :func:`os.replace`."""
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        os.replace(tmp, out)
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block is done, then deliver them.
+
+    Python runs signal handlers in the main thread only, so swapping the handlers (not
+    the thread's signal mask, which another thread could bypass) defers them reliably.
+    Outside the main thread nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    for src in sorted(p for p in tmp.rglob("*") if p.is_file()):
-        dest = out / src.relative_to(tmp)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dest)
+    pending: list[int] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    handlers = {s: signal.signal(s, lambda signum, _frame: pending.append(signum)) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)
+
+
+def _publish(tmp: Path, out: Path, on_published: Callable[[Path], None]) -> None:
+    """Put the finished report ``tmp`` in the place of ``out`` (rename; the old folder, if
+    any, is renamed aside first and deleted after), with SIGINT and SIGTERM held back."""
+    files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+    (tmp / MANIFEST).write_text(
+        json.dumps({"sparsemeta": __version__, "files": files}, indent=1), encoding="utf-8"
+    )
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex}"
+    with _signals_held():
+        if out.exists():
+            os.rename(out, old)
+            try:
+                os.rename(tmp, out)
+            except OSError:
+                os.rename(old, out)
+                raise
+        else:
+            os.rename(tmp, out)
+        on_published(out)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- sections

@@ -41,7 +41,7 @@ import pandas as pd
 from sparsemeta import data
 from sparsemeta.bayes import exact, sample
 from sparsemeta.data import AnalysisKey
-from sparsemeta.errors import DiagnosticsWarning
+from sparsemeta.errors import CacheWarning, DiagnosticsWarning
 from sparsemeta.frequentist import MetaResult
 from sparsemeta.review import check, findings
 from sparsemeta.review.findings import Finding
@@ -589,7 +589,9 @@ def _mcmc_fits(
             cache=cache,
         )
     for w in caught:
-        if (text := f"{family} model: {w.message}") not in notes:
+        if issubclass(w.category, CacheWarning):  # about the cache, not the analysis
+            warnings.warn(w.message, CacheWarning, stacklevel=2)
+        elif (text := f"{family} model: {w.message}") not in notes:
             notes.append(text)
     kept = [s for s, _ in r.excluded if s in result.labels]
     for study, reason in r.excluded:

@@ -1,0 +1,350 @@
+"""Fault injection (issue 13): hostile and broken fit caches, interrupted runs, unusable
+destinations, concurrent runs, special files as inputs, hostile labels.
+
+Every test provokes the fault for real (a file swapped, truncated or replaced by a folder;
+``os.kill`` on a running ``sparsemeta reproduce``; a FIFO; ``/dev/zero``) and checks what the
+user is promised: a refit with a one-line notice, a complete report or the previous one, one
+line on stderr with the documented exit status, no temporary files. MCMC is tiny (or the
+exact engine is used) so that the file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from sparsemeta.bayes import models, sample
+from sparsemeta.bayes.priors import parse
+from sparsemeta.errors import CacheWarning, DiagnosticsWarning
+
+TINY = {"draws": 100, "tune": 100, "chains": 2}
+
+
+# ----------------------------------------------------------------------------- fit cache
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(folder))
+    sample._CACHE_REPORTED.clear()
+    return folder
+
+
+def _model():
+    y, se = np.array([-0.4, 0.1, -0.9]), np.array([0.3, 0.5, 0.6])
+    return models.normal_normal(y, se, ["A", "B", "C"], parse("halfnormal(0.5)"), None)
+
+
+def _fit(seed: int):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DiagnosticsWarning)  # tiny runs fail the gate
+        result = sample.sample(_model(), seed=seed, cache=True, **TINY)
+    notices = [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
+    return result, notices
+
+
+def _same_draws(a, b) -> bool:
+    return all(
+        np.array_equal(a.idata.posterior[v].values, b.idata.posterior[v].values)
+        for v in ("mu", "tau", "theta")
+    )
+
+
+def test_cache_hit_is_verified_and_silent(cache):
+    first, notices = _fit(11)
+    again, later = _fit(11)
+    assert (first.from_disk, again.from_disk, notices, later) == (False, True, [], [])
+    assert _same_draws(first, again)
+
+
+def test_entry_swapped_for_another_fits_file_is_refitted(cache):
+    eleven, _ = _fit(11)
+    (entry11,) = cache.iterdir()
+    twelve, _ = _fit(12)
+    (entry12,) = set(cache.iterdir()) - {entry11}
+    shutil.copyfile(entry12, entry11)  # a valid entry, but made for seed 12
+    again, notices = _fit(11)
+    assert not again.from_disk and _same_draws(again, eleven)
+    assert not _same_draws(again, twelve)
+    assert len(notices) == 1 and "another fit" in notices[0] and "refitting" in notices[0]
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.999, 0.0])
+def test_truncated_entry_is_refitted(cache, keep):
+    first, _ = _fit(11)
+    (entry,) = cache.iterdir()
+    raw = entry.read_bytes()
+    entry.write_bytes(raw[: int(len(raw) * keep)])
+    again, notices = _fit(11)
+    assert not again.from_disk and _same_draws(again, first)
+    assert len(notices) == 1 and "refitting" in notices[0]
+    assert _fit(11)[0].from_disk  # the refit repaired the entry
+
+
+def test_flipped_payload_byte_is_refitted(cache):
+    first, _ = _fit(11)
+    (entry,) = cache.iterdir()
+    raw = bytearray(entry.read_bytes())
+    raw[-100] ^= 0xFF
+    entry.write_bytes(bytes(raw))
+    again, notices = _fit(11)
+    assert not again.from_disk and _same_draws(again, first)
+    assert len(notices) == 1 and "checksum" in notices[0]
+
+
+def test_entry_replaced_by_a_folder_is_refitted_and_reported_once(cache):
+    first, _ = _fit(11)
+    (entry,) = cache.iterdir()
+    entry.unlink()
+    entry.mkdir()  # unreadable as a file and impossible to replace
+    again, notices = _fit(11)
+    assert not again.from_disk and _same_draws(again, first)
+    assert len(notices) == 2  # "unusable; refitting" and "cannot be written"
+    _, twice = _fit(11)
+    assert twice == []  # each problem is reported once per process
+
+
+def test_unreadable_entry_is_refitted(cache, monkeypatch):
+    first, _ = _fit(11)
+    (entry,) = cache.iterdir()
+    real_open = open
+
+    def deny(path, *args, **kwargs):
+        if str(path) == str(entry):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", deny)
+    again, notices = _fit(11)
+    assert not again.from_disk and _same_draws(again, first)
+    assert any("Permission denied" in n for n in notices)
+
+
+@pytest.mark.parametrize("how", ["regular file", "entry is a folder"])
+def test_unwritable_cache_never_fails_the_fit(tmp_path, monkeypatch, how):
+    sample._CACHE_REPORTED.clear()
+    folder = tmp_path / "cache"
+    if how == "regular file":
+        folder.write_text("not a folder")
+    else:
+        folder.mkdir()
+    monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(folder))
+    reference, notices = _fit(11)
+    if how == "entry is a folder":
+        (entry,) = folder.iterdir()
+        entry.unlink()
+        entry.mkdir()
+        sample._CACHE_REPORTED.clear()
+        reference, notices = _fit(11)
+    assert [n for n in notices if "cannot be written" in n]
+    result, again = _fit(11)
+    assert not result.from_disk and _same_draws(result, reference)
+    assert again == []  # reported once per process
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_concurrent_writers_and_readers_share_a_cache_folder(cache):
+    """Threads storing and loading one entry at once: every read is a miss or a whole,
+    verified entry (never a half-written one), and no temporary file is left."""
+    import arviz as az
+
+    rng = np.random.default_rng(3)
+    idata = az.from_dict(posterior={"mu": rng.normal(size=(2, 500))})
+    record = {"fit": "concurrency test"}
+    entry = cache / "entry.fit"
+    results: list[object] = []
+
+    def write() -> None:
+        for _ in range(5):
+            sample._store_fit(idata, entry, record)
+
+    def read() -> None:
+        while any(w.is_alive() for w in writers):
+            loaded = sample._load_fit(entry, record)
+            results.append(None if loaded is None else loaded.posterior["mu"].values)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        writers = [threading.Thread(target=write) for _ in range(2)]
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for t in writers + readers:
+            t.start()
+        for t in writers + readers:
+            t.join()
+    assert not [w for w in caught if issubclass(w.category, CacheWarning)]
+    loaded = [r for r in results if r is not None]
+    assert loaded and all(np.array_equal(r, idata.posterior["mu"].values) for r in loaded)
+    assert [p.name for p in cache.iterdir()] == ["entry.fit"]
+
+
+# ----------------------------------------------------------------------------- interruption
+
+PLAN = """\
+plan_version = 1
+
+[review]
+id = "tiny"
+title = "Tiny review"
+data = "studies.csv"
+
+[[analyses]]
+comparison = "A vs B"
+outcome = "Death"
+measure = "RR"
+models = ["exact"]
+
+[[bayes.tau_priors]]
+prior = "halfnormal(0.5)"
+default = true
+why = "test"
+"""
+STUDIES = """\
+comparison,outcome,study,events_t,n_t,events_c,n_c
+A vs B,Death,Smith 2001,3,20,6,21
+A vs B,Death,Jones 2005,1,15,4,14
+A vs B,Death,Lee 2010,5,40,9,38
+"""
+
+#: runs ``sparsemeta reproduce`` and stops at one moment (printing READY) until signalled
+DRIVER = """\
+import os, signal, sys, time
+from sparsemeta.cli import main, reproduce as cli_reproduce
+from sparsemeta.present import report
+
+moment = sys.argv[1]
+
+def ready():
+    sys.stderr.write("READY\\n")
+    sys.stderr.flush()
+
+def wait(*args, **kwargs):
+    ready()
+    time.sleep(60)
+
+def wrap(owner, name, held=False):
+    original = getattr(owner, name)
+    calls = []
+    def stop(*args, **kwargs):
+        if not calls:
+            calls.append(1)
+            ready()
+            if held:  # signals are held back here: give ours time to arrive
+                time.sleep(2)
+            else:
+                time.sleep(60)
+        return original(*args, **kwargs)
+    setattr(owner, name, stop)
+
+if moment == "loading the plan":
+    wrap(cli_reproduce, "_load")
+elif moment == "computing":
+    wrap(cli_reproduce, "reproduce")
+elif moment == "drawing figures":
+    wrap(report, "_save")
+elif moment == "swapping folders":
+    class Os:  # the report module's own view of os, so that only its renames stop
+        def __getattr__(self, name):
+            return getattr(os, name)
+    report.os = Os()
+    wrap(report.os, "rename", held=True)
+elif moment == "printing the summary":
+    wrap(cli_reproduce, "_table")
+sys.exit(main(["reproduce", *sys.argv[2:]]))
+"""
+MOMENTS = (
+    "loading the plan",
+    "computing",
+    "drawing figures",
+    "swapping folders",
+    "printing the summary",
+)
+
+
+@pytest.fixture
+def tiny_plan(tmp_path):
+    (tmp_path / "plan.toml").write_text(PLAN)
+    (tmp_path / "studies.csv").write_text(STUDIES)
+    return tmp_path / "plan.toml"
+
+
+def _run(args: list[str], cwd, moment: str | None = None, signum=signal.SIGTERM):
+    """Run the driver; when ``moment`` is given, send ``signum`` once it says READY."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, moment or "none", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if moment is not None:
+        assert proc.stderr.readline() == "READY\n"
+        os.kill(proc.pid, signum)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def _complete(folder) -> dict[str, bytes] | None:
+    """The report's files if ``folder`` holds a complete report (every file its manifest
+    lists, nothing else), else None."""
+    from sparsemeta.present import report
+
+    listed = json.loads((folder / report.MANIFEST).read_text())["files"]
+    files = {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if not p.is_dir()
+    }
+    assert set(files) == {*listed, report.MANIFEST}
+    assert set(report.REPORT_FILES) <= set(listed)
+    return files
+
+
+@pytest.fixture
+def previous_report(tiny_plan, monkeypatch):
+    """A complete report in ``out`` from the plan's data; then the data change."""
+    from sparsemeta.cli import main
+
+    monkeypatch.chdir(tiny_plan.parent)
+    assert main(["reproduce", "plan.toml", "--out", "out", "--no-mcmc"]) == 0
+    (tiny_plan.parent / "studies.csv").write_text(STUDIES.replace("3,20,6,21", "4,20,6,21"))
+    return _complete(tiny_plan.parent / "out")
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_sigterm_leaves_the_previous_report_or_a_complete_new_one(
+    tiny_plan, previous_report, moment
+):
+    folder = tiny_plan.parent
+    status, _, err = _run(["plan.toml", "--out", "out", "--no-mcmc"], folder, moment)
+    lines = err.splitlines()
+    assert status == 143 and len(lines) == 1, err
+    assert lines[0].startswith("sparsemeta reproduce: interrupted (SIGTERM); ")
+    after = _complete(folder / "out")
+    if moment in ("swapping folders", "printing the summary"):
+        assert "the new report in out is complete" in lines[0]
+        assert after["summary.csv"] != previous_report["summary.csv"]
+    else:
+        assert "nothing written (the report in out is unchanged)" in lines[0]
+        assert after == previous_report
+    assert sorted(p.name for p in folder.iterdir()) == ["out", "plan.toml", "studies.csv"]
+
+
+def test_sigint_on_a_first_run_leaves_no_folder_and_no_traceback(tiny_plan):
+    folder = tiny_plan.parent
+    status, out, err = _run(
+        ["plan.toml", "--out", "out", "--no-mcmc"], folder, "drawing figures", signal.SIGINT
+    )
+    assert (status, out) == (130, "")
+    assert err.splitlines() == ["sparsemeta reproduce: interrupted (SIGINT); nothing written"]
+    assert sorted(p.name for p in folder.iterdir()) == ["plan.toml", "studies.csv"]
