@@ -30,6 +30,7 @@ from sparsemeta.frequentist.estimators import (
 from sparsemeta.frequentist.influence import Influence, LeaveOneOut, influence, leave_one_out
 from sparsemeta.frequentist.regression import MetaRegression, design_matrix, meta_regression
 from sparsemeta.frequentist.revman_recipe import (
+    VERSION_RULES,
     RevManLevel,
     RevManResult,
     RevManSettings,
@@ -40,6 +41,7 @@ from sparsemeta.frequentist.revman_recipe import (
 __all__ = [
     "CI_METHODS",
     "TAU2_METHODS",
+    "VERSION_RULES",
     "Z975",
     "Influence",
     "LeaveOneOut",
