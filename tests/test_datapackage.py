@@ -224,6 +224,7 @@ def test_fleiss_data_package_reproduces_at_printed_precision(revman_fixtures):
     review = read_revman(revman_fixtures / "Fleiss1993.zip")
     report = revman_check(review)
     assert [e.status for e in report.entries] == ["reproduced", "not-comparable"]
+    assert "placeholders" in report.entries[1].reason  # RevMan Web wrote 0, CI 0 to 0
     assert report.tolerances["rounded_decimals"] == 6
     aspirin = review.analyses[0]
     # per-study effect, CI and weight are compared (7 studies x 4 fields) with the pooled line

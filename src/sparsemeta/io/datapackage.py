@@ -255,7 +255,8 @@ class _Package:
                 places = _decimals(text) if "." in text else self.decimals
                 half[name] = 0.5 * 10.0**-places * (1 + 1e-9)
         lo, hi = values.get("CI_START"), values.get("CI_END")
-        if lo is not None and hi is not None and lo == hi:
+        placeholder = lo is not None and hi is not None and lo == hi
+        if placeholder:
             values, half = {}, {}  # RevMan Web writes 0, 0, 0 where it computed nothing
         return StoredResult(
             level,  # type: ignore[arg-type]
@@ -265,6 +266,7 @@ class _Package:
             frozen_values(values),
             where,
             frozen_values(half),
+            placeholder,
         )
 
 

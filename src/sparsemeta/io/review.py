@@ -71,6 +71,9 @@ class StoredResult:
     half_units : Mapping[str, float] or None
         For rounded values (data packages): half a unit of the last printed decimal of
         each value, the tolerance it is compared at; ``None`` for full precision.
+    placeholder : bool
+        The source wrote placeholders, not results (a data package's 0 with a zero-width
+        CI); ``values`` is then empty.
     """
 
     level: Level
@@ -80,6 +83,7 @@ class StoredResult:
     values: Mapping[str, float]
     location: str
     half_units: Mapping[str, float] | None = None
+    placeholder: bool = False
 
 
 @dataclass(frozen=True)

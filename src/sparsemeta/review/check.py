@@ -488,6 +488,8 @@ def _not_comparable_reason(analysis: RevManAnalysis, stored: StoredResult) -> st
         return "TOTALS=NO: RevMan stores placeholders, not results"
     if stored.estimable is False:
         return "ESTIMABLE=NO: RevMan stores placeholders, not results"
+    if stored.placeholder:
+        return "RevMan stored placeholders (0 with a zero-width CI), not results"
     effect = stored.values.get("EFFECT_SIZE")
     if effect is None or math.isnan(effect):
         return "no stored results (EFFECT_SIZE and the other results are empty)"
