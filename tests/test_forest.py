@@ -82,3 +82,19 @@ def test_forest_exact_leave_one_out(bcg):
 def test_forest_refuses_unknown_result():
     with pytest.raises(DataError, match="cannot draw a dict"):
         sm.forest({"mu": 1})
+
+
+def test_fit_cli_plot_option(tmp_path, capsys):
+    from sparsemeta.cli import main
+
+    data = tmp_path / "secure.csv"
+    data.write_text(
+        "study,events_t,n_t,events_c,n_c\nCicchetti 1999a,31,46,9,54\nCicchetti 2006b,8,14,1,54\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / "fit.png"
+    argv = ["fit", str(data), "--measure", "RR", "--tau-prior", "halfnormal(0.5)"]
+    assert main([*argv, "--plot", str(target)]) == 0
+    assert target.read_bytes()[:4] == b"\x89PNG"
+    assert main([*argv, "--plot", str(tmp_path / "fit.jpg")]) == 2
+    assert "give a .png, .pdf or .svg" in capsys.readouterr().err

@@ -88,6 +88,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="effect threshold on the analysis scale for P(beyond); repeatable",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write a forest plot (observed and shrunken study effects, mu, theta_new; "
+        ".png, .pdf or .svg)",
+    )
     p.set_defaults(run=run)
 
 
@@ -159,6 +165,7 @@ def _run_exact(
     y, se, labels, measure, excluded = sample.study_effects(df, args.measure)
     mu = None if getattr(mu_prior, "name", None) == "flat" else mu_prior
     post = exact.posterior(y, se, args.tau_prior, mu, labels)
+    args.fitted = post  # for --plot
     record = _head("normal-normal", "exact", measure, args.tau_prior, mu, labels, excluded)
     record.update(
         mu=_quantiles(post.mu),
@@ -199,6 +206,7 @@ def _run_mcmc(
     for w in caught:
         if not issubclass(w.category, DiagnosticsWarning):
             print(f"sparsemeta fit: warning: {w.message}", file=sys.stderr)
+    args.fitted = result  # for --plot
     post = result.idata.posterior
     mu = post["mu"].values.ravel()
     record = _head(
@@ -243,9 +251,15 @@ def run(args: argparse.Namespace) -> int:
         mu_prior = priors.mu_prior_default(MEASURE_OF_FAMILY.get(args.model, args.measure))
     else:
         mu_prior = priors.parse_mu(args.mu_prior)
+    from sparsemeta.present.forest import check_plot_path, save_forest
+
+    check_plot_path(args.plot)
     df = _read(args.data, args.outcome, args.measure)
     runner = _run_exact if engine == "exact" else _run_mcmc
     record, text, passed = runner(args, df, mu_prior)
+    if args.plot:
+        save_forest(args.fitted, args.plot, measure=record["measure"])
+        record["plot"] = args.plot
     record["seconds"] = time.perf_counter() - t0
     if args.json:
         print(json.dumps(_clean(record), indent=2, allow_nan=False))

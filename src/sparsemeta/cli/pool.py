@@ -85,23 +85,14 @@ def _interval(est: float, lo: float, hi: float) -> dict[str, float]:
     return {"estimate": est, "lower": lo, "upper": hi}
 
 
-def _check_plot_path(path: str | None) -> None:
-    if path is None:
-        return
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise DataError(f"--plot {path}: give a .png, .pdf or .svg file name")
-    if not target.parent.is_dir():
-        raise DataError(f"--plot {path}: folder {str(target.parent)!r} does not exist")
-
-
 def run(args: argparse.Namespace) -> int:
     """Pool the analysis in ``args.data`` and print the result; returns the exit status."""
     from sparsemeta import effects
     from sparsemeta.cli.fit import _clean, _read
     from sparsemeta.frequentist import design_matrix, leave_one_out, meta_analysis, meta_regression
+    from sparsemeta.present.forest import check_plot_path
 
-    _check_plot_path(args.plot)
+    check_plot_path(args.plot)
     if args.covariate and args.method != "IV":
         raise DataError(
             f"--covariate: meta-regression is inverse-variance; drop --method {args.method}"
@@ -199,20 +190,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plot(result: Any, loo: Any, path: str) -> None:
-    """The forest plot of ``result`` in ``path``; with leave-one-out results, a second
-    panel below it."""
-    import matplotlib
+    """The forest plot of ``result`` in ``path``; with leave-one-out results, a second file
+    ``<stem>-leave-one-out<suffix>``."""
+    from sparsemeta.present.forest import save_forest
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sparsemeta.present.forest import forest
-
-    fig = forest(result)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_forest(result, path)
     if loo is not None:
         target = Path(path)
-        fig = forest(loo, title="leave-one-out")
-        fig.savefig(target.with_name(f"{target.stem}-leave-one-out{target.suffix}"), dpi=120)
-        plt.close(fig)
+        other = target.with_name(f"{target.stem}-leave-one-out{target.suffix}")
+        save_forest(loo, other, title="leave-one-out")

@@ -22,6 +22,7 @@ Ratio measures are drawn on the ratio scale with a logarithmic axis.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from sparsemeta.present.plots import ForestRow, fmt
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["forest"]
+__all__ = ["check_plot_path", "forest", "save_forest"]
 
 _BAYES = "#1f77b4"
 
@@ -311,3 +312,37 @@ def _is_leave_one_out(result: Any) -> bool:
     except (AttributeError, KeyError, TypeError):
         return False
     return bool(((table["param"] == "mu") & table["study"].notna()).any())
+
+
+_PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_plot_path(path: str | None, option: str = "--plot") -> None:
+    """Refuse, before any work, a figure file name that cannot be written.
+
+    Raises
+    ------
+    DataError
+        A suffix other than .png, .pdf or .svg, or a folder that does not exist.
+    """
+    if path is None:
+        return
+    target = Path(path)
+    if target.suffix.lower() not in _PLOT_SUFFIXES:
+        raise DataError(f"{option} {path}: give a .png, .pdf or .svg file name")
+    if not target.parent.is_dir():
+        raise DataError(f"{option} {path}: folder {str(target.parent)!r} does not exist")
+
+
+def save_forest(result: Any, path: str | Path, **kwargs: Any) -> None:
+    """Write :func:`forest` of ``result`` to ``path`` (non-interactive backend) and close it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = forest(result, **kwargs)
+    try:
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
