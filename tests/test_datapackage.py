@@ -34,6 +34,7 @@ SETTINGS = [
     "Subgroup estimates", "Overall estimates", "Test for subgroup differences",
     "Swap event and non-event", "Mean", "CI start", "CI end", "Heterogeneity Tau²",
     "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity I²",
+    "Heterogeneity Tau² CI start", "Heterogeneity Tau² CI end",
     "Prediction interval start", "Prediction interval end",
 ]  # fmt: skip
 ROWS = [
@@ -111,59 +112,70 @@ DL_WALD = {
 }  # fmt: skip
 
 
-def _reml_hksj_t() -> dict:
-    # metafor rma(yi, vi, method="REML", test="knha"): -0.7145 [-1.1084, -0.3206] (t, 12 df);
-    # the prediction interval with t(k - 1) by hand from those printed values:
-    # SE_HK = (ub - lb)/(2 t_12), PI = mu -/+ t_12 sqrt(tau^2 + SE_HK^2)
-    t12 = stats.t.ppf(0.975, 12)
-    se = (-0.3206 + 1.1084) / (2 * t12)
-    half = t12 * math.sqrt(0.3132 + se**2)
-    return {
-        "Mean": f"{math.exp(-0.7145):.3f}", "CI start": f"{math.exp(-1.1084):.3f}",
-        "CI end": f"{math.exp(-0.3206):.3f}", "Heterogeneity Tau²": "0.3132",
-        "Heterogeneity I²": "92.22",
-        "Prediction interval start": f"{math.exp(-0.7145 - half):.3f}",
-        "Prediction interval end": f"{math.exp(-0.7145 + half):.3f}",
+# printed metafor values used as inputs of the hand calculations below
+METAFOR = {
+    # rma(method="DL"): mu -0.7141 [-1.0644, -0.3638], tau^2 0.3088, I^2 92.1173
+    "DL": {"mu": -0.7141, "lb": -1.0644, "ub": -0.3638, "tau2": 0.3088, "i2": "92.1173"},
+    # rma(method="REML"): mu -0.7145 [-1.0669, -0.3622], tau^2 0.3132, I^2 92.22%
+    "REML": {"mu": -0.7145, "lb": -1.0669, "ub": -0.3622, "tau2": 0.3132, "i2": "92.22"},
+}
+# rma(method="REML", test="knha"): [-1.1084, -0.3206]; confint(): tau^2 CI [0.1197, 1.1115]
+# (the Q-profile CI depends on the data only, so it is the same for DL and REML)
+REML_KNHA = (-1.1084, -0.3206)
+TAU2_CI = ("0.1197", "1.1115")
+ESTIMATORS = {"DL": "DerSimonian and Laird", "REML": "Restricted maximum-likelihood"}
+CI_METHODS = {"wald": "Wald-type", "hksj": "Hartung-Knapp-Sidik-Jonkman"}
+PREDICTIONS = {"none": "None", "t": "t-distribution", "normal": "Normal distribution"}
+COMBOS = [(e, c, p) for e in ESTIMATORS for c in CI_METHODS for p in PREDICTIONS]
+
+
+def _expected(estimator: str, ci: str, pi: str) -> dict:
+    """Stored values of one setting combination, from metafor's printed values by hand.
+
+    Wald SE = (ub - lb)/(2 z); HKSJ: REML from metafor's knha CI, SE = (ub - lb)/(2 t_12);
+    DL by the formula sqrt(sum w (y - mu)^2 / ((k - 1) sum w)), w = 1/(v + tau^2), with
+    metafor's tau^2 and mu; prediction interval mu -/+ c sqrt(tau^2 + SE^2), c = t_12 or z.
+    Ratios are stored to 3 decimals (the 4-decimal log inputs are good to ~1e-4).
+    """
+    m = METAFOR[estimator]
+    z, t12 = stats.norm.ppf(0.975), stats.t.ppf(0.975, 12)
+    if ci == "wald":
+        lb, ub = m["lb"], m["ub"]
+        se = (ub - lb) / (2 * z)
+    elif estimator == "REML":
+        lb, ub = REML_KNHA
+        se = (ub - lb) / (2 * t12)
+    else:
+        bcg = datasets.bcg_colditz1994()
+        yi, vi = effects.log_rr(bcg["events_t"], bcg["n_t"], bcg["events_c"], bcg["n_c"])
+        w = 1 / (vi + m["tau2"])
+        se = math.sqrt(float(np.sum(w * (yi - m["mu"]) ** 2)) / (12 * float(np.sum(w))))
+        lb, ub = m["mu"] - t12 * se, m["mu"] + t12 * se
+    out = {
+        "Mean": f"{math.exp(m['mu']):.3f}", "CI start": f"{math.exp(lb):.3f}",
+        "CI end": f"{math.exp(ub):.3f}", "Heterogeneity Tau²": f"{m['tau2']:.4f}",
+        "Heterogeneity I²": m["i2"], "Heterogeneity Tau² CI start": TAU2_CI[0],
+        "Heterogeneity Tau² CI end": TAU2_CI[1],
     }  # fmt: skip
-
-
-def _dl_hksj_normal() -> dict:
-    # by hand, with the DL values metafor prints (tau^2 0.3088, mu -0.7141): the HKSJ SE
-    # sqrt(sum w (y - mu)^2 / ((k - 1) sum w)), w = 1/(v + tau^2), t with 12 df, and the
-    # normal prediction interval mu -/+ z sqrt(tau^2 + SE^2)
-    bcg = datasets.bcg_colditz1994()
-    yi, vi = effects.log_rr(bcg["events_t"], bcg["n_t"], bcg["events_c"], bcg["n_c"])
-    w = 1 / (vi + 0.3088)
-    mu = float(np.sum(w * yi) / np.sum(w))
-    se = math.sqrt(float(np.sum(w * (yi - mu) ** 2)) / (12 * float(np.sum(w))))
-    t12, z = stats.t.ppf(0.975, 12), stats.norm.ppf(0.975)
-    half = z * math.sqrt(0.3088 + se**2)
-    return {
-        "Mean": f"{math.exp(-0.7141):.3f}",
-        "CI start": f"{math.exp(mu - t12 * se):.3f}",
-        "CI end": f"{math.exp(mu + t12 * se):.3f}",
-        "Prediction interval start": f"{math.exp(-0.7141 - half):.3f}",
-        "Prediction interval end": f"{math.exp(-0.7141 + half):.3f}",
-    }
-
-
-COMBOS = [
-    ("Restricted maximum-likelihood", "Wald-type", "Normal distribution", REML_WALD_NORMAL),
-    ("DerSimonian and Laird", "Wald-type", "None", DL_WALD),
-    ("Restricted maximum-likelihood", "Hartung-Knapp-Sidik-Jonkman", "t-distribution", None),
-    ("DerSimonian and Laird", "Hartung-Knapp-Sidik-Jonkman", "Normal distribution", None),
-]
+    if pi != "none":
+        c = t12 if pi == "t" else z
+        half = c * math.sqrt(m["tau2"] + se**2)
+        out["Prediction interval start"] = f"{math.exp(m['mu'] - half):.3f}"
+        out["Prediction interval end"] = f"{math.exp(m['mu'] + half):.3f}"
+    return out
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     path = tmp_path_factory.mktemp("pkg") / "CD000000-dataPackage.zip"
-    stored = [REML_WALD_NORMAL, DL_WALD, _reml_hksj_t(), _dl_hksj_normal()]
     settings = [
-        _setting(i + 1, est, ci, pi, **values)
-        for i, ((est, ci, pi, _), values) in enumerate(zip(COMBOS, stored, strict=True))
+        _setting(i + 1, ESTIMATORS[e], CI_METHODS[c], PREDICTIONS[p], **_expected(e, c, p))
+        for i, (e, c, p) in enumerate(COMBOS)
     ]
-    rows = [r for i in range(len(COMBOS)) for r in _bcg_rows(i + 1)]
+    # and metafor's own printed normal prediction interval (predict(), 2 decimals)
+    settings.append(_setting(13, ESTIMATORS["REML"], "Wald-type", "Normal distribution",
+                             **REML_WALD_NORMAL))  # fmt: skip
+    rows = [r for i in range(13) for r in _bcg_rows(i + 1)]
     write_package(path, settings, rows)
     return path
 
@@ -171,15 +183,14 @@ def package(tmp_path_factory):
 def test_every_random_effects_setting_combination_reproduces(package):
     review = read_revman(package)
     assert review.file_format == "datapackage"
-    got = [(a.tau2_method, a.ci_method, a.prediction) for a in review.analyses]
-    assert got == [("REML", "wald", "normal"), ("DL", "wald", "none"), ("REML", "hksj", "t"),
-                   ("DL", "hksj", "normal")]  # fmt: skip
+    got = [(a.tau2_method, a.ci_method, a.prediction) for a in review.analyses[:12]]
+    assert got == COMBOS
     report = revman_check(review)
-    assert [e.status for e in report.entries] == ["reproduced"] * 4, [
+    assert [e.status for e in report.entries] == ["reproduced"] * 13, [
         e.reason for e in report.entries
     ]
-    # the compared fields include the prediction interval where it is stored
-    assert "PI_START" in report.entries[0].to_dict()["field"] or report.entries[0].n_fields >= 8
+    # every stored field is compared: 7 pooled (+ 2 for a prediction interval)
+    assert [e.n_fields for e in report.entries[:3]] == [7, 9, 9]
 
 
 def test_a_wrong_stored_value_is_a_mismatch(tmp_path):
@@ -194,16 +205,16 @@ def test_a_wrong_stored_value_is_a_mismatch(tmp_path):
 def test_cli_json_on_a_package_and_its_inner_zip(package, tmp_path, capsys):
     assert main(["revman-check", str(package), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["totals"] == {"reproduced": 4, "mismatch": 0, "not_comparable": 0}
+    assert doc["totals"] == {"reproduced": 13, "mismatch": 0, "not_comparable": 0}
     assert doc["tolerances"]["rounded_decimals"] == 4  # the finest printed precision (I²)
     with zipfile.ZipFile(package) as z:
         inner = tmp_path / "X-data.zip"
         inner.write_bytes(z.read("Review/X-files/X-data.zip"))
-    assert len(read_revman(inner).analyses) == 4
+    assert len(read_revman(inner).analyses) == 13
     folder = tmp_path / "extracted"
     with zipfile.ZipFile(inner) as z:
         z.extractall(folder)
-    assert len(read_revman(folder).analyses) == 4
+    assert len(read_revman(folder).analyses) == 13
 
 
 def test_unknown_columns_are_listed_and_bad_settings_kept_per_analysis(tmp_path):
