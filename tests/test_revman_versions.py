@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from sparsemeta import data, datasets, effects
 from sparsemeta import frequentist as fq
@@ -70,7 +71,7 @@ def test_k2_reml_matches_metafor(bcg):
 
 
 def test_k3_by_hand(bcg):
-    three = bcg.iloc[:3]
+    three = bcg.iloc[3:6]  # Hart & Sutherland, Frimodt-Moller, Stein & Aronson: tau^2 > 0
     yi, vi = effects.log_rr(three["events_t"], three["n_t"], three["events_c"], three["n_c"])
     w = 1 / vi
     mu = sum(w * yi) / sum(w)
@@ -81,13 +82,35 @@ def test_k3_by_hand(bcg):
     r = fq.meta_analysis(three, "RR", i2_method="tau2", pi_method="normal", ci_method="hksj")
     assert r.tau2 == pytest.approx(tau2, rel=1e-12)
     assert r.i2 == pytest.approx(100 * tau2 / (tau2 + s2), rel=1e-12)
-    if tau2 > 0:  # with DL the tau^2-based I^2 is the Q-based one
-        assert r.i2 == pytest.approx(100 * (q - 2) / q, rel=1e-12)
+    assert tau2 > 0  # and with DL the tau^2-based I^2 is then the Q-based one
+    assert r.i2 == pytest.approx(100 * (q - 2) / q, rel=1e-12)
     wr = 1 / (vi + tau2)
     mur = sum(wr * yi) / sum(wr)
     se_hk = math.sqrt(sum(wr * (yi - mur) ** 2) / (2 * sum(wr)))
     assert r.se == pytest.approx(se_hk, rel=1e-12)
     assert r.pi_high == pytest.approx(mur + Z * math.sqrt(tau2 + se_hk**2), rel=1e-12)
+
+    # REML for the same k = 3: maximise the restricted log-likelihood written out,
+    # -2l = sum ln(v + t) + ln sum 1/(v + t) + sum (y - mu_t)^2/(v + t), over a fine grid
+    # refined by a bounded search, then I^2 = 100 t/(t + s^2) and the t(k - 1) PI
+    def m2ll(t):
+        wt = 1 / (vi + t)
+        mt = sum(wt * yi) / sum(wt)
+        return sum(np.log(vi + t)) + math.log(sum(wt)) + sum(wt * (yi - mt) ** 2)
+
+    grid = np.linspace(0, 5, 50001)
+    t0 = grid[int(np.argmin([m2ll(t) for t in grid]))]
+    best = optimize.minimize_scalar(
+        m2ll, bounds=(max(0.0, t0 - 1e-4), t0 + 1e-4), method="bounded",
+        options={"xatol": 1e-12},
+    )  # fmt: skip
+    reml = fq.meta_analysis(three, "RR", tau2_method="REML", i2_method="tau2", pi_method="t")
+    assert reml.tau2 == pytest.approx(best.x, rel=1e-6)
+    assert reml.i2 == pytest.approx(100 * best.x / (best.x + s2), rel=1e-6)
+    wr = 1 / (vi + reml.tau2)
+    mur, ser = sum(wr * yi) / sum(wr), 1 / math.sqrt(sum(wr))
+    half = stats.t.ppf(0.975, 2) * math.sqrt(reml.tau2 + ser**2)
+    assert reml.pi_low == pytest.approx(mur - half, rel=1e-12)
 
 
 def _table(rows, kind):
