@@ -217,13 +217,17 @@ def test_cli_json_on_a_package_and_its_inner_zip(package, tmp_path, capsys):
     assert len(read_revman(folder).analyses) == 13
 
 
-def test_unknown_columns_are_listed_and_bad_settings_kept_per_analysis(tmp_path):
+def test_unknown_columns_are_listed_and_bad_settings_kept_per_analysis(tmp_path, monkeypatch):
+    monkeypatch.setattr(f"{__name__}.SETTINGS", [*SETTINGS, "Mystery column"])
     path = tmp_path / "p.zip"
     bad = _setting(2, "Paule-Mandel", "Wald", "None", **DL_WALD)
     write_package(path, [_setting(1, "DL", "Wald", "None", **DL_WALD), bad],
                   _bcg_rows(1) + _bcg_rows(2))  # fmt: skip
     review = read_revman(path)
-    entries = revman_check(review).entries
+    assert any("'Mystery column'" in n for n in review.notes)
+    report = revman_check(review)
+    assert any("Mystery column" in n for n in report.to_dict()["notes"])
+    entries = report.entries
     assert [e.status for e in entries] == ["reproduced", "not-comparable"]
     assert "paule-mandel" in entries[1].reason.lower()
 

@@ -100,6 +100,7 @@ def _table(report: CheckReport) -> str:
         f"{t['reproduced']} reproduced, {t['mismatch']} mismatch, "
         f"{t['not_comparable']} not comparable (tolerances: {tolerance})"
     )
+    lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)
 
 

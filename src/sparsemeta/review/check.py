@@ -412,6 +412,7 @@ class CheckReport:
     file: str
     entries: tuple[CheckEntry, ...]
     tolerances: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def totals(self) -> dict[str, int]:
@@ -435,6 +436,7 @@ class CheckReport:
             "outcomes": [e.to_dict() for e in self.entries],
             "totals": self.totals,
             "tolerances": dict(self.tolerances),
+            "notes": list(self.notes),
         }
 
 
@@ -698,4 +700,9 @@ def revman_check(review: RevManReview) -> CheckReport:
     decimals = [a.decimals for a in review.analyses if a.decimals is not None]
     if decimals:
         tolerances["rounded_decimals"] = min(decimals)
-    return CheckReport(review.path, tuple(entries), tolerances)
+    notes = list(review.notes)
+    for a in review.analyses:
+        notes += [f"{a.analysis_id} {a.outcome}: {n}" for n in a.notes]
+        if a.revman_version == "web" and review.file_format == "rm5":
+            notes.append(f"{a.analysis_id} {a.outcome}: RevMan Web rules ({a.version_basis})")
+    return CheckReport(review.path, tuple(entries), tolerances, tuple(notes))
