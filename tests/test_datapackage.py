@@ -298,3 +298,93 @@ def test_corrupt_zip_and_symlink_in_folder(tmp_path):
     folder.mkdir()
     (folder / "X-data-rows.csv").symlink_to("/etc/passwd")
     _one_line_error(folder, "symbolic link")
+
+
+SUBGROUPS = [
+    "Analysis group", "Analysis number", "Subgroup", "Subgroup number", "Weight", "Mean",
+    "CI start", "CI end", "Heterogeneity Chi²", "Heterogeneity df", "Effect Z",
+]  # fmt: skip
+
+
+def test_dichotomous_package_with_subgroups_and_an_all_event_study_by_hand(tmp_path):
+    # M-H risk ratio, fixed effect (Greenland & Robins 1985) on RevMan's 0.5-corrected
+    # cells; RevMan Web keeps the all-event study A (28/28 vs 29/29) with corrected cells.
+    arms = {"A": ("G1", 28, 28, 29, 29), "B": ("G1", 10, 30, 12, 31),
+            "C": ("G2", 5, 40, 9, 41), "D": ("G2", 0, 20, 3, 22)}  # fmt: skip
+
+    def cells(a, n1, c, n2):
+        b, d = n1 - a, n2 - c
+        k = 0.5 if 0 in (a, b, c, d) else 0.0
+        return a + k, b + k, c + k, d + k
+
+    def mh(names):
+        r = s = p = q = 0.0
+        for n in names:
+            a, b, c, d = cells(*arms[n][1:])
+            m1, m2 = a + b, c + d
+            m = m1 + m2
+            r, s = r + a * m2 / m, s + c * m1 / m
+            p += (m1 * m2 * (a + c) - a * c * m) / m**2
+        est, se = math.log(r / s), math.sqrt(p / (r * s))
+        for n in names:
+            a, b, c, d = cells(*arms[n][1:])
+            y, v = (
+                math.log((a / (a + b)) / (c / (c + d))),
+                1 / a - 1 / (a + b) + 1 / c - 1 / (c + d),
+            )
+            q += (y - est) ** 2 / v
+        return est, se, q
+
+    weights = {}
+    total = 0.0
+    for n, (_, a, n1, c, n2) in arms.items():
+        a_, b_, c_, d_ = cells(a, n1, c, n2)
+        weights[n] = c_ * (a_ + b_) / (a_ + b_ + c_ + d_)
+        total += weights[n]
+
+    def level(names):
+        est, se, q = mh(names)
+        return {"Mean": f"{math.exp(est):.6f}", "CI start": f"{math.exp(est - 1.959964 * se):.6f}",
+                "CI end": f"{math.exp(est + 1.959964 * se):.6f}", "Heterogeneity Chi²": f"{q:.6f}",
+                "Heterogeneity df": str(len(names) - 1), "Effect Z": f"{abs(est / se):.6f}"}  # fmt: skip
+
+    settings = {
+        "Analysis group": 1, "Analysis number": 1, "Analysis name": "Death",
+        "Analysis group name": "X vs Y", "Data type": "Dichotomous", "Log-scale data": "true",
+        "Statistical method": "MH", "Effect measure": "Risk Ratio",
+        "Analysis model": "Fixed effect", "Overall estimates": "true",
+        "Subgroup estimates": "true", **level(list(arms)),
+    }  # fmt: skip
+    rows = []
+    for n, (g, a, n1, c, n2) in arms.items():
+        a_, b_, c_, d_ = cells(a, n1, c, n2)
+        y = math.log((a_ / (a_ + b_)) / (c_ / (c_ + d_)))
+        se = math.sqrt(1 / a_ - 1 / (a_ + b_) + 1 / c_ - 1 / (c_ + d_))
+        rows.append({"Analysis group": 1, "Analysis number": 1, "Subgroup": g, "Study": n,
+                     "Experimental cases": a, "Experimental N": n1, "Control cases": c,
+                     "Control N": n2, "Weight": f"{100 * weights[n] / total:.6f}",
+                     "Mean": f"{math.exp(y):.6f}", "CI start": f"{math.exp(y - 1.959964 * se):.6f}",
+                     "CI end": f"{math.exp(y + 1.959964 * se):.6f}"})  # fmt: skip
+    subs = [
+        {"Analysis group": 1, "Analysis number": 1, "Subgroup": g, "Subgroup number": i + 1,
+         "Weight": f"{100 * sum(weights[n] for n in names) / total:.6f}", **level(names)}
+        for i, (g, names) in enumerate((("G1", ["A", "B"]), ("G2", ["C", "D"])))
+    ]  # fmt: skip
+    members = {
+        "X-analysis-data/X-overall-estimates-and-settings.csv": _csv(SETTINGS, [settings]),
+        "X-analysis-data/X-data-rows.csv": _csv(ROWS, rows),
+        "X-analysis-data/X-subgroup-estimates.csv": _csv(SUBGROUPS, subs),
+    }
+    path = tmp_path / "sub.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    review = read_revman(path)
+    assert review.analyses[0].subgroups == ("G1", "G2")
+    report = revman_check(review)
+    assert [(e.subgroup, e.status) for e in report.entries] == [
+        (None, "reproduced"),
+        ("G1", "reproduced"),
+        ("G2", "reproduced"),
+    ], [e.reason for e in report.entries]
+    assert report.entries[1].n_studies == 2 and report.entries[1].n_fields == 7 + 2 * 4
