@@ -28,6 +28,7 @@ Kullback S, Leibler RA (1951). On information and sufficiency. *Ann Math Stat*
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ __all__ = ["LeaveOneOut", "leave_one_out"]
 _KL_POINTS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LeaveOneOut:
     """Posteriors of mu and tau with each study left out, and each study's influence.
 
@@ -60,17 +61,27 @@ class LeaveOneOut:
         Probability of the equal-tailed intervals.
     tau_prior, mu_prior
         The priors (``mu_prior`` ``None`` for flat).
+    y, se, studies
+        The studies (estimates, standard errors, labels).
     """
 
     table: pd.DataFrame
     level: float
     tau_prior: Any
     mu_prior: Any
+    y: NDArray[np.float64]
+    se: NDArray[np.float64]
+    studies: tuple[str, ...]
 
     @property
-    def full(self) -> pd.Series:
-        """The full-data row."""
+    def all_studies(self) -> pd.Series:
+        """The full-data row of :attr:`table`."""
         return self.table.iloc[0]
+
+    @functools.cached_property
+    def full(self) -> exact.ExactPosterior:
+        """The exact posterior of all studies (for the pooled rows of a forest plot)."""
+        return exact.posterior(self.y, self.se, self.tau_prior, self.mu_prior, self.studies)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per left-out study: ``study, mean, median, lower, upper`` of mu without it
@@ -132,7 +143,7 @@ class LeaveOneOut:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record: priors, level, the full-data row and :meth:`records`."""
-        full = self.full
+        full = self.all_studies
         return {
             "tau_prior": str(self.tau_prior),
             "mu_prior": _describe_mu(self.mu_prior),
@@ -161,8 +172,9 @@ class LeaveOneOut:
             _, ax = plt.subplots(figsize=(6, 0.4 * len(self.table) + 1.2))
         rows = self.table.iloc[1:]
         pos = np.arange(len(rows))[::-1]
-        ax.axvspan(self.full["mu_lower"], self.full["mu_upper"], color="0.9", zorder=0)
-        ax.axvline(self.full["mu_median"], color="0.5", lw=1)
+        full = self.all_studies
+        ax.axvspan(full["mu_lower"], full["mu_upper"], color="0.9", zorder=0)
+        ax.axvline(full["mu_median"], color="0.5", lw=1)
         ax.errorbar(
             rows["mu_median"],
             pos,
@@ -173,6 +185,7 @@ class LeaveOneOut:
         )
         ax.set_yticks(pos, [f"without {s}" for s in rows["study"]])
         ax.set_xlabel(f"mu (median, {100 * self.level:g}% interval)")
+        ax.figure.tight_layout()
         return ax
 
 
@@ -277,4 +290,4 @@ def leave_one_out(
             "tau_kl": tau_kl,
         }
     )
-    return LeaveOneOut(table, level, prior, mu)
+    return LeaveOneOut(table, level, prior, mu, y_arr, se_arr, tuple(labs))
