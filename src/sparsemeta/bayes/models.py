@@ -322,6 +322,65 @@ def _attach(model: pm.Model, info: ModelInfo) -> pm.Model:
     return model
 
 
+@dataclass(frozen=True)
+class _Covariates:
+    """A checked covariate matrix (k x p, no intercept column) and its column names."""
+
+    X: NDArray[np.float64]
+    names: tuple[str, ...]
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        return {"covariate": list(self.names)}
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"covariates": self.names}
+
+
+def _covariates(
+    covariates: ArrayLike | None, names: Sequence[str] | None, labels: list[str]
+) -> _Covariates | None:
+    """Check a covariate matrix (one row per study, no intercept column)."""
+    if covariates is None:
+        return None
+    try:
+        X = np.asarray(covariates, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError("covariates: every entry must be a number") from None
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2 or X.shape[0] != len(labels) or X.shape[1] == 0:
+        raise DataError(
+            f"covariates: expected a ({len(labels)}, p) matrix, one row per study, got {X.shape}"
+        )
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise DataError(f"study {labels[i]!r}: covariate {j + 1} is not finite ({X[i, j]})")
+    if names is None:
+        names = [f"x{j + 1}" for j in range(X.shape[1])]
+    names = tuple(str(n) for n in names)
+    if len(names) != X.shape[1] or len(set(names)) != len(names) or "intercept" in names:
+        raise DataError(
+            f"covariates: need {X.shape[1]} distinct names (not 'intercept'), got {names}"
+        )
+    if np.linalg.matrix_rank(np.column_stack([np.ones(len(labels)), X])) < X.shape[1] + 1:
+        raise DataError(
+            "covariates: the columns (with the intercept) are linearly dependent; drop one"
+        )
+    return _Covariates(X, names)
+
+
+def _location(mu: Any, cov: _Covariates | None) -> Any:
+    """``mu`` or, with covariates, ``mu + X beta`` with flat coefficients ``beta``."""
+    if cov is None:
+        return mu
+    X = pm.Data("X", cov.X, dims=("study", "covariate"))
+    beta = pm.Flat("beta", dims="covariate")
+    return mu + pt.dot(X, beta)
+
+
 # ----------------------------------------------------------------------------- builders
 
 
@@ -331,6 +390,9 @@ def normal_normal(
     labels: Sequence[Any] | None,
     tau_prior: Any,
     mu_prior: Any = None,
+    *,
+    covariates: ArrayLike | None = None,
+    covariate_names: Sequence[str] | None = None,
 ) -> pm.Model:
     r"""Normal-normal hierarchical model with the study effects integrated out.
 
@@ -373,11 +435,23 @@ def normal_normal(
     mu_prior : MuPrior, str or None
         Normal prior of mu (a value with ``mean`` and ``sd``); ``None`` or ``"flat"`` is the
         flat prior.
+    covariates : array_like, shape (k, p), optional
+        Meta-regression (Röver & Friede 2023): :math:`\theta_i \sim N(\mu + x_i'\beta,
+        \tau^2)`, mu the intercept (the effect where every covariate is 0), flat priors on
+        the coefficients ``beta`` (dims ``covariate``). Given tau the coefficient vector
+        :math:`c = (\mu, \beta)` is normal, :math:`N(\hat c, P^{-1})` with
+        :math:`P = \tilde X'W\tilde X + \Lambda_0` (:math:`\tilde X = [1, X]`,
+        :math:`\Lambda_0` the prior precisions), so the model samples a standardised
+        ``coef_z`` with :math:`c = \hat c + L^{-T} z` (:math:`P = LL'`) and adds the
+        Jacobian :math:`-\sum_j \log L_{jj}`: the multivariate form of the mu
+        standardisation above.
+    covariate_names : sequence of str, optional
+        Names of the covariate columns (default ``x1, x2, ...``).
 
     Returns
     -------
     pymc.Model
-        Data containers ``y`` and ``se`` (dims ``study``; swap them with
+        Data containers ``y`` and ``se`` (and ``X`` with covariates) (dims ``study``; swap them with
         :func:`pymc.set_data`, any k); free variables ``mu_z`` and ``tau``; deterministic
         ``mu``; the deterministic ``location`` (the mean of :math:`\theta_i`, ``mu`` for
         every study); observed ``y_obs``. ``location`` is the hook for extensions: after
@@ -403,13 +477,13 @@ def normal_normal(
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
     if mu_p is not None and not all(hasattr(mu_p, a) for a in ("mean", "sd")):
         raise PriorError(f"mu prior {mu_p}: the normal-normal model takes a normal or flat prior")
+    cov = _covariates(covariates, covariate_names, labs)
+    if cov is not None:
+        return _normal_regression(arrays, labs, tau_p, mu_p, cov)
     with pm.Model(coords={"study": labs}) as model:
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
-        if getattr(tau_p, "requires_se", False):
-            tau = tau_p.to_pymc("tau", se=arrays["se"])
-        else:
-            tau = tau_p.to_pymc("tau")
+        tau = _tau_rv(tau_p, arrays["se"])
         w = 1.0 / (se_data**2 + tau**2)
         precision, weighted = w.sum(), (w * y_data).sum()
         if mu_p is not None:
@@ -433,6 +507,60 @@ def normal_normal(
     return _attach(model, info)
 
 
+def _tau_rv(tau_p: Any, se: NDArray[np.float64]) -> Any:
+    if getattr(tau_p, "requires_se", False):
+        return tau_p.to_pymc("tau", se=se)
+    return tau_p.to_pymc("tau")
+
+
+def _normal_regression(
+    arrays: dict[str, NDArray[np.float64]],
+    labs: list[str],
+    tau_p: Any,
+    mu_p: Any,
+    cov: _Covariates,
+) -> pm.Model:
+    """The normal-normal meta-regression of :func:`normal_normal` (see ``covariates``)."""
+    import pytensor.tensor.slinalg as slinalg
+
+    p = len(cov.names) + 1
+    lam0 = np.zeros(p)
+    m0 = np.zeros(p)
+    if mu_p is not None:
+        lam0[0], m0[0] = 1.0 / mu_p.sd**2, mu_p.mean
+    coords = {"study": labs, "coefficient": ["intercept", *cov.names], **cov.coords}
+    with pm.Model(coords=coords) as model:
+        y_data = pm.Data("y", arrays["y"], dims="study")
+        se_data = pm.Data("se", arrays["se"], dims="study")
+        X = pm.Data("X", cov.X, dims=("study", "covariate"))
+        tau = _tau_rv(tau_p, arrays["se"])
+        design = pt.concatenate([pt.ones_like(y_data)[:, None], X], axis=1)
+        w = 1.0 / (se_data**2 + tau**2)
+        precision = pt.dot(design.T, w[:, None] * design) + np.diag(lam0)
+        chol = slinalg.cholesky(precision)
+        rhs = pt.dot(design.T, w * y_data) + lam0 * m0
+        half = slinalg.solve_triangular(chol, rhs, lower=True)
+        centre = slinalg.solve_triangular(chol.T, half, lower=False)
+        coef_z = pm.Flat("coef_z", dims="coefficient")
+        coef = centre + slinalg.solve_triangular(chol.T, coef_z, lower=False)
+        pm.Potential("coef_jacobian", -pt.log(pt.diag(chol)).sum())
+        mu = pm.Deterministic("mu", coef[0])
+        pm.Deterministic("beta", coef[1:], dims="covariate")
+        if mu_p is not None:
+            pm.Potential("mu_prior", -0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2)
+        location = pm.Deterministic("location", pt.dot(design, coef), dims="study")
+        pm.Normal(
+            "y_obs",
+            mu=location,
+            sigma=pt.sqrt(se_data**2 + tau**2),
+            observed=y_data,
+            dims="study",
+        )
+    data = {**arrays, "X": cov.X}
+    info = ModelInfo("normal-normal", tuple(labs), tau_p, mu_p, data, ("y",), cov.options)
+    return _attach(model, info)
+
+
 def binomial_normal(
     events_t: ArrayLike,
     n_t: ArrayLike,
@@ -445,6 +573,8 @@ def binomial_normal(
     baseline_sd: float = BASELINE_SD,
     parameterization: str = "conditional",
     arms: str = "symmetric",
+    covariates: ArrayLike | None = None,
+    covariate_names: Sequence[str] | None = None,
 ) -> pm.Model:
     r"""Binomial-normal hierarchical model on the log odds ratio (arm-level counts).
 
@@ -495,6 +625,12 @@ def binomial_normal(
     arms : {"symmetric", "comparator"}
         Arm parameterisation (see above and :data:`ARMS`).
 
+    covariates : array_like, shape (k, p), optional
+        Meta-regression: :math:`\theta_i \sim N(\mu + x_i'\beta, \tau^2)` with flat
+        priors on ``beta`` (dims ``covariate``); mu is the effect where every covariate is
+        0 (also in :func:`binomial_rr` and :func:`arm_normal`).
+    covariate_names : sequence of str, optional
+        Covariate names (default ``x1, x2, ...``).
     Returns
     -------
     pymc.Model
@@ -511,11 +647,13 @@ def binomial_normal(
         raise DataError(f"arms {arms!r}: use one of {list(ARMS)}")
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
     held = {**counts, **_reference(counts, "OR")}
-    with pm.Model(coords={"study": labs}) as model:
+    cov = _covariates(covariates, covariate_names, labs)
+    with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, None)
         alpha = pm.Normal("baseline", 0.0, baseline_sd, dims="study")
-        theta = _study_effects(mu, tau, parameterization, data["ref_effect"], data["ref_var"])
+        location = _location(mu, cov)
+        theta = _study_effects(location, tau, parameterization, data["ref_effect"], data["ref_var"])
         shift = 0.5 if arms == "symmetric" else 0.0
         pm.Binomial(
             "events_c_obs",
@@ -535,7 +673,10 @@ def binomial_normal(
         "baseline_sd": float(baseline_sd),
         "parameterization": parameterization,
         "arms": arms,
+        **(cov.options if cov else {}),
     }
+    if cov is not None:
+        held = {**held, "X": cov.X}
     info = ModelInfo(
         "binomial-normal", tuple(labs), tau_p, mu_p, held, ("events_t", "events_c"), options
     )
@@ -552,6 +693,8 @@ def binomial_rr(
     mu_prior: Any = None,
     *,
     parameterization: str = "conditional",
+    covariates: ArrayLike | None = None,
+    covariate_names: Sequence[str] | None = None,
 ) -> pm.Model:
     r"""Exact-binomial random-effects model on the log risk ratio (Warn et al. 2002).
 
@@ -597,16 +740,20 @@ def binomial_rr(
     _check_parameterization(parameterization)
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
     held = {**counts, **_reference(counts, "RR")}
-    with pm.Model(coords={"study": labs}) as model:
+    cov = _covariates(covariates, covariate_names, labs)
+    with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, None)
         u = pm.Uniform("baseline", 0.0, 1.0, dims="study")
-        theta = _study_effects(mu, tau, parameterization, data["ref_effect"], data["ref_var"])
+        location = _location(mu, cov)
+        theta = _study_effects(location, tau, parameterization, data["ref_effect"], data["ref_var"])
         log_u = pt.log(u)
         p_c = pt.exp(log_u + pt.minimum(0.0, -theta))
         p_t = pt.exp(log_u + pt.minimum(theta, 0.0))
         pm.Binomial("events_c_obs", n=data["n_c"], p=p_c, observed=data["events_c"], dims="study")
         pm.Binomial("events_t_obs", n=data["n_t"], p=p_t, observed=data["events_t"], dims="study")
+    if cov is not None:
+        held = {**held, "X": cov.X}
     info = ModelInfo(
         "binomial-rr",
         tuple(labs),
@@ -614,7 +761,7 @@ def binomial_rr(
         mu_p,
         held,
         ("events_t", "events_c"),
-        {"parameterization": parameterization},
+        {"parameterization": parameterization, **(cov.options if cov else {})},
     )
     return _attach(model, info)
 
@@ -629,6 +776,9 @@ def arm_normal(
     labels: Sequence[Any] | None,
     tau_prior: Any,
     mu_prior: Any = None,
+    *,
+    covariates: ArrayLike | None = None,
+    covariate_names: Sequence[str] | None = None,
 ) -> pm.Model:
     r"""Arm-level normal model for the mean difference, with known (plug-in) SDs.
 
@@ -677,13 +827,17 @@ def arm_normal(
         "mean_c": arrays["mean_c"],
         "se_c": arrays["sd_c"] / np.sqrt(arrays["n_c"]),
     }
-    with pm.Model(coords={"study": labs}) as model:
+    cov = _covariates(covariates, covariate_names, labs)
+    with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, np.sqrt(held["se_t"] ** 2 + held["se_c"] ** 2))
         a = pm.Flat("baseline_std", dims="study")
         alpha = data["mean_c"] + data["se_c"] * a
         md_var = data["se_t"] ** 2 + data["se_c"] ** 2
-        theta = _study_effects(mu, tau, "conditional", data["mean_t"] - data["mean_c"], md_var)
+        location = _location(mu, cov)
+        theta = _study_effects(
+            location, tau, "conditional", data["mean_t"] - data["mean_c"], md_var
+        )
         pm.Normal("mean_c_obs", mu=alpha, sigma=data["se_c"], observed=data["mean_c"], dims="study")
         pm.Normal(
             "mean_t_obs",
@@ -692,5 +846,8 @@ def arm_normal(
             observed=data["mean_t"],
             dims="study",
         )
-    info = ModelInfo("arm-normal", tuple(labs), tau_p, mu_p, held, ("mean_t", "mean_c"))
+    if cov is not None:
+        held = {**held, "X": cov.X}
+    options = cov.options if cov else {}
+    info = ModelInfo("arm-normal", tuple(labs), tau_p, mu_p, held, ("mean_t", "mean_c"), options)
     return _attach(model, info)

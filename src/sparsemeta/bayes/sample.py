@@ -157,9 +157,13 @@ class FitResult:
     ----------
     idata : arviz.InferenceData
         Groups ``posterior`` (``mu``, ``tau``, ``theta`` and ``theta_new`` where the model
-        has them, plus the sampled nuisance parameters), ``sample_stats``, ``prior``,
-        ``observed_data`` and ``constant_data``; study-level variables have dims ``study``
-        with the study labels as coordinates.
+        has them, ``beta`` with covariates, plus the sampled nuisance parameters),
+        ``sample_stats``, ``prior``, ``observed_data`` and ``constant_data``; for the
+        normal-normal model also ``log_likelihood``, ``posterior_predictive`` and (proper mu
+        prior, no covariates) ``prior_predictive``, each holding ``y``, so that
+        ``arviz.loo`` and ``arviz.compare`` work. Study-level variables have dims ``study``
+        with the study labels as coordinates. With covariates ``theta_new`` is the effect
+        in a new study whose covariates are all 0.
     summary : pandas.DataFrame
         One row per reported quantity (see :func:`fit`).
     diagnostics : Diagnostics
@@ -258,6 +262,7 @@ def prepare(
     family: str,
     tau_prior: Any,
     mu_prior: Any,
+    covariates: Sequence[str] = (),
 ) -> tuple[pm.Model, str, pd.DataFrame]:
     """Build the model of ``family`` for one analysis of a study table.
 
@@ -274,6 +279,10 @@ def prepare(
         One of :data:`sparsemeta.bayes.models.FAMILIES`.
     tau_prior, mu_prior
         Prior values or strings; ``mu_prior`` ``None`` means flat.
+    covariates : sequence of str
+        Columns of ``table`` for a meta-regression (numeric as they are, text as subgroup
+        dummies against the first level, :func:`sparsemeta.frequentist.design_matrix`);
+        ``mu`` is then the intercept and ``beta`` the coefficients (flat priors).
 
     Returns
     -------
@@ -300,17 +309,33 @@ def prepare(
             raise DataError(f"fit: model {family} analyses the {own} scale, not {measure}")
         if kind != _DATA_OF_FAMILY[family]:
             raise DataError(f"fit: model {family} needs {_DATA_OF_FAMILY[family]} data, got {kind}")
+        reg = _covariate_kwargs(table, labels, covariates)
         if family == "arm-normal":
             cols = [tab[c].to_numpy(float) for c in data.CONTINUOUS_COLUMNS]
-            model = models.arm_normal(*cols, labels, tau_prior, mu_prior)
+            model = models.arm_normal(*cols, labels, tau_prior, mu_prior, **reg)
         else:
             build = models.binomial_normal if family == "binomial-normal" else models.binomial_rr
             cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
-            model = build(*cols, labels, tau_prior, mu_prior)
+            model = build(*cols, labels, tau_prior, mu_prior, **reg)
         return model, own, pd.DataFrame({"study": [], "reason": []})
     y, se, kept, measure, excluded = study_effects(table, measure)
-    model = models.normal_normal(y, se, kept, tau_prior, mu_prior)
+    reg = _covariate_kwargs(table, kept, covariates)
+    model = models.normal_normal(y, se, kept, tau_prior, mu_prior, **reg)
     return model, measure, excluded
+
+
+def _covariate_kwargs(
+    table: pd.DataFrame, labels: list[str], covariates: Sequence[str]
+) -> dict[str, Any]:
+    """``covariates``/``covariate_names`` for a builder: the design matrix of the studies
+    ``labels`` (in that order) without its intercept column."""
+    if not covariates:
+        return {}
+    from sparsemeta.frequentist import design_matrix
+
+    rows = table.assign(study=table["study"].astype(str)).set_index("study", drop=False)
+    X, names = design_matrix(rows.loc[labels].reset_index(drop=True), list(covariates))
+    return {"covariates": X[:, 1:], "covariate_names": list(names[1:])}
 
 
 def study_effects(
@@ -544,7 +569,8 @@ def _sample_nutpie(
 
 
 def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
-    """Variables kept in the trace: for our families the free variables, ``mu``, ``theta``.
+    """Variables kept in the trace: for our families the free variables, ``mu``, ``theta``
+    and ``beta``.
 
     Leaving out the normal-normal model's ``location`` (``mu`` repeated per study) keeps
     its compiled form independent of k. User models keep everything.
@@ -552,7 +578,8 @@ def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
     if info is None:
         return None
     names = [rv.name for rv in model.free_RVs]
-    return names + [d.name for d in model.deterministics if d.name in ("mu", "theta")]
+    kept = ("mu", "theta", "beta")
+    return names + [d.name for d in model.deterministics if d.name in kept]
 
 
 def _sample_pymc(
@@ -598,18 +625,25 @@ def _posterior_only(idata: az.InferenceData, labels: list[str]) -> az.InferenceD
 def _post_process(
     idata: az.InferenceData, info: ModelInfo, rng: np.random.Generator
 ) -> az.InferenceData:
-    """Add theta (normal-normal) and theta_new to the posterior; add the prior group."""
+    """Add theta (normal-normal) and theta_new to the posterior; add the prior group; for the
+    normal-normal model also the pointwise ``log_likelihood`` and the posterior and prior
+    predictive draws of ``y``."""
     import arviz as az
     import xarray as xr
 
     post = idata.posterior
     mu, tau = post["mu"], post["tau"]
     shape = mu.shape
+    coords = {"study": list(info.labels)}
+    location = mu
+    if "X" in info.data:
+        X = xr.DataArray(info.data["X"], dims=("study", "covariate"), coords=coords)
+        location = mu + xr.dot(X, post["beta"], dim="covariate")
     if info.family == "normal-normal":
-        y = xr.DataArray(info.data["y"], dims="study", coords={"study": list(info.labels)})
-        se = xr.DataArray(info.data["se"], dims="study", coords={"study": list(info.labels)})
+        y = xr.DataArray(info.data["y"], dims="study", coords=coords)
+        se = xr.DataArray(info.data["se"], dims="study", coords=coords)
         b = se**2 / (se**2 + tau**2)
-        mean = b * mu + (1 - b) * y
+        mean = b * location + (1 - b) * y
         sd = np.sqrt((1 - b) * se**2)
         noise = rng.standard_normal(mean.transpose("chain", "draw", "study").shape)
         theta = (
@@ -620,12 +654,54 @@ def _post_process(
     post = post.assign(theta_new=mu + tau * rng.standard_normal(shape))
     groups: dict[str, xr.Dataset] = {"posterior": post, "sample_stats": idata.sample_stats}
     groups["prior"] = _prior_draws(info, shape[0] * shape[1], rng)
+    if info.family == "normal-normal":
+        groups.update(_normal_predictive(info, location, tau, groups["prior"], rng))
     observed = {n: ("study", info.data[n]) for n in info.observed}
-    constant = {n: ("study", arr) for n, arr in info.data.items() if n not in info.observed}
-    coords = {"study": list(info.labels)}
+    constant = {
+        n: (("study", "covariate") if n == "X" else "study", arr)
+        for n, arr in info.data.items()
+        if n not in info.observed
+    }
     groups["observed_data"] = xr.Dataset(observed, coords=coords)
     groups["constant_data"] = xr.Dataset(constant, coords=coords)
     return az.InferenceData(**groups)
+
+
+def _normal_predictive(
+    info: ModelInfo,
+    location: xr.DataArray,
+    tau: xr.DataArray,
+    prior: xr.Dataset,
+    rng: np.random.Generator,
+) -> dict[str, xr.Dataset]:
+    r"""``log_likelihood``, ``posterior_predictive`` and ``prior_predictive`` of the
+    normal-normal model, all named ``y`` (dims ``chain, draw, study``).
+
+    Pointwise :math:`\log N(y_i; \mu + x_i'\beta, \sigma_i^2 + \tau^2)` per draw (the
+    marginal likelihood of study i given the hyperparameters, what ``arviz.loo`` and
+    ``arviz.compare`` need), replicated data :math:`y_i^{rep} \sim N(\mu + x_i'\beta,
+    \sigma_i^2 + \tau^2)` per posterior draw, and prior predictive data from the prior
+    draws of mu and tau (only when the mu prior is proper and there are no covariates).
+    """
+    import xarray as xr
+
+    coords = {"study": list(info.labels)}
+    y = xr.DataArray(info.data["y"], dims="study", coords=coords)
+    se = xr.DataArray(info.data["se"], dims="study", coords=coords)
+    sd = np.sqrt(se**2 + tau**2).transpose("chain", "draw", "study")
+    loc = (location + 0.0 * se).transpose("chain", "draw", "study")
+    loglik = -0.5 * (np.log(2 * np.pi * sd**2) + ((y - loc) / sd) ** 2)
+    y_rep = loc + sd * rng.standard_normal(sd.shape)
+    out = {
+        "log_likelihood": xr.Dataset({"y": loglik}),
+        "posterior_predictive": xr.Dataset({"y": y_rep}),
+    }
+    if "mu" in prior and "X" not in info.data:
+        prior_sd = np.sqrt(se**2 + prior["tau"] ** 2).transpose("chain", "draw", "study")
+        prior_loc = (prior["mu"] + 0.0 * se).transpose("chain", "draw", "study")
+        draws = prior_loc + prior_sd * rng.standard_normal(prior_sd.shape)
+        out["prior_predictive"] = xr.Dataset({"y": draws})
+    return out
 
 
 def _prior_draws(info: ModelInfo, n: int, rng: np.random.Generator) -> xr.Dataset:
@@ -814,6 +890,7 @@ def sample(
     thresholds: Sequence[float] = (),
     target_accept: float | None = None,
     cache: bool = False,
+    covariates: Sequence[str] = (),
 ) -> FitResult:
     r"""Fit one random-effects meta-analysis by MCMC and apply the diagnostics gate.
 
@@ -855,6 +932,9 @@ def sample(
         Keep the fit on disk (:func:`cache_dir`) and reuse it when an identical fit is
         asked for again, in this or a later process (models of :mod:`sparsemeta.bayes.models`
         only); the gate and the summary are recomputed from the loaded draws.
+    covariates : sequence of str
+        Covariate columns of the table for a meta-regression (see :func:`prepare`); the
+        posterior then holds ``beta`` (dims ``covariate``) and ``mu`` is the intercept.
 
     Returns
     -------
@@ -901,7 +981,9 @@ def sample(
 
             own = MEASURE_OF_FAMILY.get(model, measure)
             mu_prior = priors.mu_prior_default(own) if own is not None else None
-        pm_model, measure, excluded = prepare(data_or_model, measure, model, tau_prior, mu_prior)
+        pm_model, measure, excluded = prepare(
+            data_or_model, measure, model, tau_prior, mu_prior, covariates
+        )
         info = models.model_info(pm_model)
         family = model
     if target_accept is None:

@@ -87,6 +87,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         help="effect threshold on the analysis scale for P(beyond); repeatable",
     )
+    p.add_argument(
+        "--covariate",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="COL",
+        help="meta-regression on these columns (numeric as is, text as subgroup dummies); "
+        'adds "coefficients" (intercept with the mu prior, other coefficients flat)',
+    )
+    p.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help='exact posterior of mu and tau without each study (normal-normal model); adds "leave_one_out"',
+    )
+    p.add_argument(
+        "--model-average",
+        action="store_true",
+        help="exact Bayesian model averaging over common/random effects x no effect/effect "
+        '(normal-normal model, equal prior probabilities); adds "model_average"',
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--plot",
@@ -202,6 +222,7 @@ def _run_mcmc(
             chains=args.chains,
             seed=args.seed,
             thresholds=tuple(args.threshold),
+            covariates=tuple(args.covariate),
         )
     for w in caught:
         if not issubclass(w.category, DiagnosticsWarning):
@@ -231,6 +252,19 @@ def _run_mcmc(
         diagnostics=result.diagnostics.to_dict(),
         sampler={**result.settings, "backend": result.engine, "cached": result.cached},
     )
+    if args.covariate:
+        coefs = {"intercept": mu}
+        for name in post["beta"]["covariate"].values:
+            coefs[str(name)] = post["beta"].sel(covariate=name).values.ravel()
+        record["_coefficients"] = {
+            name: {
+                "mean": float(np.mean(v)),
+                "median": float(np.median(v)),
+                "lower": float(np.quantile(v, 0.025)),
+                "upper": float(np.quantile(v, 0.975)),
+            }
+            for name, v in coefs.items()
+        }
     return record, str(result), result.diagnostics.passed
 
 
@@ -255,8 +289,14 @@ def run(args: argparse.Namespace) -> int:
 
     check_plot_path(args.plot)
     df = _read(args.data, args.outcome, args.measure)
+    if (args.leave_one_out or args.model_average) and args.model != "normal-normal":
+        raise DataError(
+            "--leave-one-out and --model-average use the exact normal-normal model; "
+            f"drop them or use --model normal-normal (not {args.model})"
+        )
     runner = _run_exact if engine == "exact" else _run_mcmc
     record, text, passed = runner(args, df, mu_prior)
+    text += _extras(args, df, mu_prior, engine, record)
     if args.plot:
         save_forest(args.fitted, args.plot, measure=record["measure"])
         record["plot"] = args.plot
@@ -277,6 +317,44 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _extras(
+    args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any, engine: str, record: dict[str, Any]
+) -> str:
+    """Add the ``coefficients``, ``leave_one_out`` and ``model_average`` fields asked for;
+    returns their text."""
+    from sparsemeta.bayes import averaging, leave_one_out, regression, sample
+    from sparsemeta.frequentist import design_matrix
+
+    if not (args.covariate or args.leave_one_out or args.model_average):
+        return ""
+    mu = None if getattr(mu_prior, "name", None) == "flat" else mu_prior
+    texts = []
+    if args.covariate and engine == "mcmc":
+        record["coefficients"] = record.pop("_coefficients")
+        texts.append("coefficients: " + json.dumps(_clean(record["coefficients"])))
+    if (args.covariate and engine == "exact") or args.leave_one_out or args.model_average:
+        y, se, labels, _, _ = sample.study_effects(df, args.measure)
+    if args.covariate and engine == "exact":
+        kept = df.set_index(df["study"].astype(str)).loc[labels].reset_index(drop=True)
+        X, names = design_matrix(kept, args.covariate)
+        sd = np.full(len(names), np.inf)
+        mean = np.zeros(len(names))
+        if mu is not None:
+            mean[0], sd[0] = mu.mean, mu.sd
+        post = regression.regression(y, se, X, args.tau_prior, (mean, sd), labels, names)
+        record["coefficients"] = post.coefficients()
+        texts.append(str(post))
+    if args.leave_one_out:
+        loo = leave_one_out.leave_one_out(y, se, args.tau_prior, mu, labels)
+        record["leave_one_out"] = loo.records()
+        texts.append(str(loo))
+    if args.model_average:
+        bma = averaging.model_average(y, se, args.tau_prior, mu, labels)
+        record["model_average"] = bma.to_dict()
+        texts.append(str(bma))
+    return "".join("\n" + t for t in texts)
 
 
 def _clean(value: Any) -> Any:
