@@ -867,6 +867,8 @@ def _analysis_section(
         )
     blocks += [_Para(_mcmc_text(s)) for s in a.mcmc.values()]
     blocks.append(_Image(f"figures/{slug}-forest.png", f"forest plot: {a.analysis.label}"))
+    if a.leave_one_out is not None:
+        blocks += _leave_one_out_blocks(a.leave_one_out, r.log_scale, default)
     if comp is not None:
         blocks += [
             _Para(
@@ -876,6 +878,36 @@ def _analysis_section(
             _Image(f"figures/{slug}-tau.png", f"tau prior vs posterior: {a.analysis.label}"),
         ]
     return blocks
+
+
+def _leave_one_out_blocks(table: pd.DataFrame, log_scale: bool, default: str) -> list[_Block]:
+    """The leave-one-out table computed by ``reproduce`` (ratio scale for ratio measures)."""
+    f = np.exp if log_scale else np.asarray
+    bayes = "mu_median" in table.columns
+    head = ["omitted study", "estimate [95% CI]", "τ²", "I²"]
+    if bayes:
+        head += [f"Bayes μ median [95% CrI], {default}", "shift of μ (sd)"]
+    rows = []
+    for r in table.itertuples(index=False):
+        row = [
+            str(r.study),
+            interval_text(float(f(r.estimate)), float(f(r.lower)), float(f(r.upper))),
+            f"{r.tau2:.3g}",
+            f"{r.i2:.0f}%",
+        ]
+        if bayes:
+            row += [
+                interval_text(float(f(r.mu_median)), float(f(r.mu_lower)), float(f(r.mu_upper))),
+                f"{r.mu_shift:+.2f}",
+            ]
+        rows.append(tuple(row))
+    text = "Leave-one-out: the analysis repeated without each study (the review's settings" + (
+        "; exact normal-normal posterior under the default prior, with the shift of the"
+        " posterior median of μ in full-data posterior standard deviations)."
+        if bayes
+        else ")."
+    )
+    return [_Para(text), _Table(tuple(head), tuple(rows))]
 
 
 def _mcmc_text(s: BayesSummary) -> str:

@@ -143,8 +143,19 @@ class Analysis:
         PlanError
             If the analysis has no measure (an analysis without study data).
         """
+        return frequentist.meta_analysis(rows, self._measure(), **self._settings(overrides))
+
+    def leave_one_out(self, rows: pd.DataFrame) -> frequentist.LeaveOneOut:
+        """:meth:`meta_analysis` repeated without each estimable study
+        (:func:`sparsemeta.frequentist.leave_one_out`; needs two estimable studies)."""
+        return frequentist.leave_one_out(rows, self._measure(), **self._settings({}))
+
+    def _measure(self) -> str:
         if self.measure is None or self.method is None:
             raise PlanError(f"analysis {self.label!r} has no measure/method to pool with")
+        return self.measure
+
+    def _settings(self, overrides: dict[str, Any]) -> dict[str, Any]:
         settings: dict[str, Any] = {
             "method": self.method,
             "random": self.random,
@@ -153,7 +164,7 @@ class Analysis:
             "level": self.level,
         }
         settings.update(overrides)
-        return frequentist.meta_analysis(rows, self.measure, **settings)
+        return settings
 
 
 def analysis_label(key: AnalysisKey) -> str:

@@ -209,6 +209,12 @@ class AnalysisResult:
         Printed values identified as likely typos
         (:func:`sparsemeta.review.findings.heterogeneity_typo`); their checks have status
         ``"likely-typo"``.
+    leave_one_out : pandas.DataFrame or None
+        The analysis without each estimable study (``None`` with fewer than two): one row
+        per omitted ``study`` with the frequentist ``estimate, lower, upper, tau2, i2``
+        (the review's settings, analysis scale) and, where the exact model was fitted,
+        ``mu_median, mu_lower, mu_upper, mu_shift`` of the exact posterior under the
+        plan's default tau prior (shift of the median in full-data posterior sd units).
     """
 
     analysis: Analysis
@@ -220,6 +226,7 @@ class AnalysisResult:
     mcmc: dict[str, BayesSummary] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     typos: tuple[Finding, ...] = ()
+    leave_one_out: pd.DataFrame | None = None
 
     @property
     def key(self) -> AnalysisKey:
@@ -279,6 +286,9 @@ class AnalysisResult:
             "diagnostics": diagnostics,
             "notes": list(self.notes),
             "note": a.note,
+            "leave_one_out": None
+            if self.leave_one_out is None
+            else _jsonable(self.leave_one_out.to_dict(orient="records")),
         }
 
 
@@ -440,9 +450,27 @@ def _analysis(
     mcmc_fits: dict[str, BayesSummary] = {}
     if mcmc and "binomial" in a.models:
         mcmc_fits = _mcmc_fits(plan, a, rows, result, notes, cache)
+    loo = _leave_one_out(plan, a, rows, result) if result.k >= 2 else None
     return AnalysisResult(
-        a, status, row, result, checks, exact_fits, mcmc_fits, tuple(notes), typos
+        a, status, row, result, checks, exact_fits, mcmc_fits, tuple(notes), typos, loo
     )
+
+
+def _leave_one_out(plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult) -> pd.DataFrame:
+    """The leave-one-out table of :attr:`AnalysisResult.leave_one_out`."""
+    from sparsemeta.bayes.leave_one_out import leave_one_out as exact_leave_one_out
+
+    table = a.leave_one_out(rows).to_frame()[["study", "estimate", "lower", "upper", "tau2", "i2"]]
+    if "exact" not in a.models:
+        return table
+    y, se, labels, n = _estimable(rows, r)
+    assert a.measure is not None  # analyses with study data always have a measure
+    prior = plan.default_prior.build(n, se)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the fits' own notes say it already
+        bayes = exact_leave_one_out(y, se, prior, plan.mu_prior_for(a.measure), labels)
+    cols = ["study", "mu_median", "mu_lower", "mu_upper", "mu_shift"]
+    return table.merge(bayes.table[cols].iloc[1:], on="study", how="left")
 
 
 def _status(row: Mapping[str, str], checks: Sequence[FieldCheck]) -> Status:
