@@ -14,7 +14,13 @@ Prints, per item, the measured figure next to its target:
 * sampling time of one fit, 4 chains x 1,000 draws after 1,000 warm-up draws, with a cached
   compiled model (target <= 1 s), bulk ESS per second of the slowest-mixing quantity, and
   the diagnostics of that fit;
-* the time of a second analysis of the same family with other data (the cache at work).
+* the time of a second analysis of the same family with other data (the cache at work);
+* exact meta-regression (``sparsemeta.bayes.regression``, BCG with absolute latitude, k = 13,
+  1 covariate) plus the medians and 95% intervals of its coefficients (target <= 20 ms),
+  exact leave-one-out at k = 5 (``sparsemeta.bayes.leave_one_out``, every posterior, medians,
+  intervals, shifts and KL divergences; target <= 20 ms) and exact model averaging at k = 5.
+
+``--section exact|extras|mcmc`` runs one part only.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import warnings
 import numpy as np
 
 from sparsemeta import datasets, effects
-from sparsemeta.bayes import exact, models, priors, sample
+from sparsemeta.bayes import averaging, exact, leave_one_out, models, priors, regression, sample
 
 PIP_SECURE = ([31, 8], [46, 14], [9, 1], [54, 54])
 PIP_AVOIDANT = ([8, 1], [46, 14], [19, 10], [54, 54])
@@ -70,6 +76,43 @@ def bench_exact(repeats: int) -> None:
             f"posterior + 2.5/50/97.5% quantiles: {1e3 * statistics.median(times_q):7.1f} ms "
             "(target <= 5 ms)"
         )
+
+
+def _median_ms(fn, repeats: int) -> str:
+    """Median wall and CPU (process) time of ``fn`` in ms, as text."""
+    fn()  # warm-up
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return (
+        f"{1e3 * statistics.median(wall):6.1f} ms wall, {1e3 * statistics.median(cpu):6.1f} ms CPU"
+    )
+
+
+def bench_extras(repeats: int) -> None:
+    print("exact meta-regression, leave-one-out and model averaging")
+    prior = priors.HalfNormal(0.5)
+    table = datasets.bcg_colditz1994()
+    y13, se13 = _effects((table.events_t, table.n_t, table.events_c, table.n_c))
+    X = np.column_stack([np.ones(13), table["ablat"].to_numpy(float)])
+
+    def meta_regression() -> None:
+        regression.regression(y13, se13, X, prior, names=["intercept", "ablat"]).coefficients()
+
+    ms = _median_ms(meta_regression, repeats)
+    print(
+        f"  meta-regression k = 13, 1 covariate, + coefficient medians/intervals: {ms} (target <= 20 ms)"
+    )
+    y5, se5 = y13[:5], se13[:5]
+    ms = _median_ms(lambda: leave_one_out.leave_one_out(y5, se5, prior, "normal(0, 2)"), repeats)
+    print(
+        f"  leave-one-out k = 5 (6 posteriors, medians, intervals, shifts, KL):   {ms} (target <= 20 ms)"
+    )
+    ms = _median_ms(lambda: averaging.model_average(y5, se5, prior, "normal(0, 2)").mu(), repeats)
+    print(f"  model averaging k = 5 (4 models, averaged mu median/interval):        {ms}")
 
 
 def _families():
@@ -127,14 +170,19 @@ def bench_mcmc(fits: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--section", choices=["exact", "extras", "mcmc"], help="run one part only")
     args = parser.parse_args()
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
     warnings.simplefilter("ignore", UserWarning)
-    bench_exact(repeats=5 if args.quick else 30)
-    bench_mcmc(fits=2 if args.quick else 5)
+    if args.section in (None, "exact"):
+        bench_exact(repeats=5 if args.quick else 30)
+    if args.section in (None, "extras"):
+        bench_extras(repeats=5 if args.quick else 30)
+    if args.section in (None, "mcmc"):
+        bench_mcmc(fits=2 if args.quick else 5)
 
 
 if __name__ == "__main__":
