@@ -8,6 +8,7 @@ import json
 import matplotlib
 import pytest
 
+import sparsemeta.review.reproduce as reproduce_module
 from sparsemeta.cli import main
 from sparsemeta.cli import reproduce as cli_reproduce
 from sparsemeta.review import plan as plan_mod
@@ -81,9 +82,9 @@ def test_mismatch_exits_1(small_plan, tmp_path, monkeypatch, capsys):
         "Cicchetti 1999a"
     )
     studies.loc[row, "events_t"] += 3
-    original = cli_reproduce.reproduce
+    original = reproduce_module.reproduce
     monkeypatch.setattr(
-        cli_reproduce,
+        reproduce_module,
         "reproduce",
         lambda p, mcmc, progress, cache: original(
             p, mcmc=mcmc, studies=studies, progress=progress, cache=cache
@@ -128,7 +129,7 @@ def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, monkeyp
     def must_not_run(*args, **kwargs):
         raise AssertionError("reproduce() ran although --out is unusable")
 
-    monkeypatch.setattr(cli_reproduce, "reproduce", must_not_run)
+    monkeypatch.setattr(reproduce_module, "reproduce", must_not_run)
     target = tmp_path / "ok.csv"
     target.write_text("keep me\n")
     assert main(["reproduce", "--out", str(target), "--no-mcmc"]) == 2

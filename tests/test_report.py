@@ -237,7 +237,7 @@ def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_pa
     summary = pd.read_csv(out / "summary.csv")
     assert summary.loc[1, "mcmc_mu_median"] == pytest.approx(math.exp(1.5))
     text = (out / "report.md").read_text(encoding="utf-8")
-    assert "Binomial model mu (MCMC)" in text
+    assert "Binomial model pooled ratio (MCMC) [95% CrI]" in text
     assert "3 divergences — **failed the diagnostics gate**: R-hat 1.08 > 1.01" in text
     assert "draws loaded from the on-disk cache of an identical earlier fit" in text
 
@@ -260,3 +260,75 @@ def test_mcmc_fit_of_reproduce_is_written_as_netcdf_and_loads_back_identical(tmp
     assert f"`idata/` — InferenceData of each MCMC fit (NetCDF): idata/{nc.name}" in (
         out / "report.md"
     ).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- data provenance
+# Expected sources, read by hand from the `provenance` column of the bundled PIP data
+# (src/sparsemeta/datasets_files/pip_barlow2015/studies.csv, the same text as the shared
+# data's studies.csv; its README: "study-level data for the analyses we could recover ...
+# with provenance"): every PIP-vs-control row begins "reconstructed: ..." except Cicchetti
+# 2006b in "Attachment change: secure to insecure", which begins "trial report (AHRQ ...";
+# every PIP-vs-alternative (PPI) row begins "inferred, unverified: ...".
+CONSISTENT = "consistent: study data reconstructed from the published estimate"
+NOT_CHECKABLE = "not checkable: inferred study data, no published estimate"
+
+
+def test_first_page_shows_data_provenance(folder):
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    assert text.index("## Data provenance") < text.index("## Summary")
+    section = text[text.index("## Data provenance") : text.index("## Summary")]
+    # PICK: secure (2 reconstructed), secure to insecure (1 trial report + 1 reconstructed),
+    # two PPI analyses (1 inferred row each)
+    assert (
+        "1 from a published table, 3 reconstructed from the review's published estimates, "
+        "2 inferred and unverified" in section
+    )
+    rows = [ln for ln in section.splitlines() if ln.startswith("| PIP")]
+    assert len(rows) == 4
+    assert rows[0].endswith(f"| 2 | 0 | 2 | 0 | 0 | {CONSISTENT} |")
+    assert rows[1].endswith(f"| 2 | 1 | 1 | 0 | 0 | {CONSISTENT} |")
+    for row in rows[2:]:
+        assert "**[inferred data]**" in row
+        assert row.endswith(f"| 1 | 0 | 0 | 1 | 0 | {NOT_CHECKABLE} |")
+    html_page = (folder / "report.html").read_text(encoding="utf-8")
+    assert html_page.index("Data provenance") < html_page.index(">Summary<")
+
+
+def test_summary_and_studies_csv_carry_the_provenance(folder):
+    s = pd.read_csv(folder / "summary.csv").set_index("outcome")
+    assert s.loc["Infant attachment: secure", "reproduction"] == CONSISTENT
+    assert s.loc["Infant attachment: secure", "rows_reconstructed"] == 2
+    assert s.loc["Attachment change: secure to insecure", "rows_published"] == 1
+    # the Bayes columns say their scale; tau of a one-study analysis is its prior
+    assert s.loc["Infant attachment: secure", "bayes_scale"] == "ratio"
+    assert not s.loc["Infant attachment: secure", "bayes_tau_prior_only"]
+    ppi = s[s["comparison"] == "PIP vs alternative treatment (PPI)"]
+    assert (ppi["reproduction"] == NOT_CHECKABLE).all()
+    st = pd.read_csv(folder / "studies.csv")
+    assert set(st.loc[st["comparison"] == "PIP vs control", "data_source"]) == {
+        "reconstructed",
+        "published",
+    }
+    assert set(st.loc[st["comparison"] != "PIP vs control", "data_source"]) == {"inferred"}
+
+
+def test_statuses_on_the_bundled_plan():
+    # every analysis of the bundled plan: what its status means given its study rows
+    from sparsemeta import data
+    from sparsemeta.review import provenance
+
+    plan = plan_mod.load(plan_mod.packaged("pip_barlow2015"))
+    full = reproduce(plan, mcmc=False)
+    by_key = dict(data.analyses(plan.studies()))
+    meaning = {}
+    for a in full.analyses:
+        rows = by_key.get(a.key)
+        counts = provenance.count_sources([] if rows is None else rows["provenance"])
+        meaning[a.analysis.label] = provenance.reproduction(a.status, counts)
+    control = [v for k, v in meaning.items() if k.startswith("PIP vs control") and v != "no-data"]
+    ppi = [v for k, v in meaning.items() if k.startswith("PIP vs alternative") and v != "no-data"]
+    # the 8 PIP-vs-control analyses with data rest on reconstructed rows: consistency checks
+    assert control == [CONSISTENT] * 8
+    assert ppi == [NOT_CHECKABLE] * 8
+    assert "reproduced from independent study data" not in meaning.values()
+    assert list(meaning.values()).count("no-data") == 12

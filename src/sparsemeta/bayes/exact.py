@@ -253,8 +253,8 @@ def _check_study_data(
             raise DataError(f"study {lab!r}: standard error se must be finite and > 0 ({si})")
     if y_arr.size == 1:
         warnings.warn(
-            "only one study (k = 1): the data say nothing about tau; the tau posterior is "
-            "driven by its prior",
+            f"only one study (k = 1, {labels[0]}): the data say nothing about tau; the tau "
+            "posterior is its prior",
             SingleStudyWarning,
             stacklevel=3,
         )
@@ -1289,9 +1289,14 @@ def _check_batch(Y: ArrayLike, SE: ArrayLike) -> tuple[NDArray[np.float64], ...]
     if np.any(bad_se):
         r, c = np.argwhere(bad_se)[0]
         raise DataError(f"meta-analysis {r}, study {c}: se must be finite and > 0 ({se[r, c]})")
-    if np.any(valid.sum(axis=1) == 1):
+    single = np.flatnonzero(valid.sum(axis=1) == 1)
+    if single.size:
+        rows = ", ".join(map(str, single[:10])) + (", ..." if single.size > 10 else "")
         warnings.warn(
-            "some meta-analyses have a single study (k = 1)", SingleStudyWarning, stacklevel=3
+            f"{single.size} meta-analyses have a single study (k = 1; rows {rows}): their tau "
+            "posterior is its prior",
+            SingleStudyWarning,
+            stacklevel=3,
         )
     return np.where(valid, y, 0.0), np.where(valid, se, 1.0), valid
 

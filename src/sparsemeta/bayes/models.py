@@ -187,11 +187,11 @@ def _check_positive(arrays: dict[str, NDArray[np.float64]], labels: list[str]) -
                 raise DataError(f"study {lab!r}, field {name!r}: must be > 0, got {value:g}")
 
 
-def _warn_single(k: int) -> None:
-    if k == 1:
+def _warn_single(labels: list[str]) -> None:
+    if len(labels) == 1:
         warnings.warn(
-            "only one study (k = 1): the data say nothing about tau, whose posterior is its "
-            "prior; the model is built anyway",
+            f"only one study (k = 1, {labels[0]}): the data say nothing about tau, whose "
+            "posterior is its prior; the model is built anyway",
             SingleStudyWarning,
             stacklevel=3,
         )
@@ -218,7 +218,7 @@ def _counts(
         for lab, e, m in zip(labs, arrays[ev], arrays[n], strict=True):
             if e > m:
                 raise DataError(f"study {lab!r}, field {ev!r}: events ({e:g}) exceed {n} ({m:g})")
-    _warn_single(len(labs))
+    _warn_single(labs)
     return {name: arr.astype(np.int64) for name, arr in arrays.items()}, labs
 
 
@@ -473,7 +473,7 @@ def normal_normal(
     labs = _labels(labels, arrays["y"].size)
     _check_finite(arrays, labs)
     _check_positive({"se": arrays["se"]}, labs)
-    _warn_single(len(labs))
+    _warn_single(labs)
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
     if mu_p is not None and not all(hasattr(mu_p, a) for a in ("mean", "sd")):
         raise PriorError(f"mu prior {mu_p}: the normal-normal model takes a normal or flat prior")
@@ -819,7 +819,7 @@ def arm_normal(
     labs = _labels(labels, arrays["mean_t"].size)
     _check_finite(arrays, labs)
     _check_positive({k: arrays[k] for k in ("sd_t", "n_t", "sd_c", "n_c")}, labs)
-    _warn_single(len(labs))
+    _warn_single(labs)
     tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
     held = {
         "mean_t": arrays["mean_t"],

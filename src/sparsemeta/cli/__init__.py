@@ -7,13 +7,19 @@ Each subcommand lives in its own module of this package and provides two functio
 Exit status: 0 success; 1 the job ran but its check failed (e.g. a mismatch or a fit
 that failed the diagnostics gate); 2 bad input or an unreadable file (one-line message
 on stderr, never a traceback); 130 / 143 interrupted by SIGINT / SIGTERM (one line saying
-what was kept; temporary files are removed). Warnings are printed as one line each.
+what was kept; temporary files are removed); 141 (128 + SIGPIPE) when the reader of
+standard output went away (``sparsemeta ... --json | head``), silently. Warnings are printed
+as one line each, ``sparsemeta COMMAND: warning: MESSAGE``, without Python's source path.
+
+Building the parser imports no numerical library: a subcommand's module imports what it
+needs inside ``run``, so ``sparsemeta --help`` starts in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -70,7 +76,8 @@ def _signals_and_warnings(command: str) -> Iterator[None]:
         handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def show(message: Warning | str, *_args: object, **_kwargs: object) -> None:
-        print(f"sparsemeta {command}: warning: {message}", file=sys.stderr)
+        text = " ".join(str(message).split())
+        print(f"sparsemeta {command}: warning: {text}", file=sys.stderr)
 
     try:
         with warnings.catch_warnings():
@@ -87,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with _signals_and_warnings(args.command):
-            return int(args.run(args))
+            status = int(args.run(args))
+            sys.stdout.flush()
+            return status
+    except BrokenPipeError:
+        # the reader closed the pipe (e.g. `| head`): stop quietly; point stdout at
+        # /dev/null so that the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         kept = getattr(args, "kept", None) or "nothing written"

@@ -18,7 +18,6 @@ import json
 import sys
 
 from sparsemeta.errors import DataError
-from sparsemeta.review import batch
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch; write the table; report counts (exit 0 even when files were skipped)."""
+    from sparsemeta.review import batch
+
     if args.workers is not None and args.workers < 1:
         raise DataError(f"--workers must be >= 1, got {args.workers}")
     result = batch.reanalyse(

@@ -27,14 +27,14 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from sparsemeta import measures
-from sparsemeta.bayes import priors
-from sparsemeta.errors import DataError, DiagnosticsWarning
+from sparsemeta.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 _PROBS = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
 
@@ -119,6 +119,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _read(path: str, outcome: str | None, measure: str) -> pd.DataFrame:
     """Read the CSV, fill in optional label columns and select one analysis."""
+    import pandas as pd
+
     if not Path(path).is_file():
         raise DataError(f"{path}: no such file")
     try:
@@ -151,6 +153,8 @@ def _quantiles(dist: Any) -> dict[str, float]:
 
 
 def _draw_quantiles(values: np.ndarray) -> dict[str, float]:
+    import numpy as np
+
     out = {name: float(np.quantile(values, p)) for name, p in _PROBS.items()}
     out.update(mean=float(np.mean(values)), sd=float(np.std(values, ddof=1)))
     return out
@@ -207,7 +211,10 @@ def _run_exact(
 def _run_mcmc(
     args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any
 ) -> tuple[dict[str, Any], str, bool]:
+    import numpy as np
+
     from sparsemeta.bayes import sample
+    from sparsemeta.errors import DiagnosticsWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DiagnosticsWarning)
@@ -270,6 +277,8 @@ def _run_mcmc(
 
 def run(args: argparse.Namespace) -> int:
     """Fit the analysis in ``args.data`` and print the summary; returns the exit status."""
+    from sparsemeta.bayes import priors
+
     t0 = time.perf_counter()
     engine = args.engine or ("exact" if args.model == "normal-normal" else "mcmc")
     if engine == "exact" and args.model != "normal-normal":
@@ -359,6 +368,8 @@ def _extras(
 
 def _clean(value: Any) -> Any:
     """Plain JSON values: numpy scalars to Python, non-finite floats to None."""
+    import numpy as np
+
     if isinstance(value, dict):
         return {key: _clean(v) for key, v in value.items()}
     if isinstance(value, list | tuple):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from sparsemeta import measures
 from sparsemeta.bayes import priors
-from sparsemeta.errors import PriorError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,14 +23,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "priors",
         help="list the tau-prior library with sources, or describe one prior",
         description="Without PRIOR: list every named tau prior (canonical string, family, "
-        "parameters, scale it was derived for, source). With PRIOR: median, 95%% quantile, "
-        "P(tau > 0.5), P(tau > 1) and the implied 97.5%% quantile of theta_i - mu.",
+        "parameters, scale it was derived for, source). With PRIOR: median, 95% quantile, "
+        "P(tau > 0.5), P(tau > 1) and the implied 97.5% quantile of theta_i - mu.",
     )
     p.add_argument("prior", nargs="?", help='a prior string, e.g. "halfnormal(0.5)"')
     p.add_argument(
         "--scale",
         default="logOR",
-        choices=priors.SCALES,
+        choices=measures.describe_scales(),
         help="effect scale for the description (default logOR)",
     )
     p.add_argument("--family", help="list only priors whose name is this (e.g. turner2015)")
@@ -40,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List the library or describe ``args.prior``; returns the exit status."""
+    from sparsemeta.errors import PriorError
+
     if args.prior:
         summary = priors.describe(priors.parse(args.prior), scale=args.scale)
         print(json.dumps(summary.to_dict(), indent=2) if args.json else summary)

@@ -23,12 +23,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparsemeta.errors import DataError
-from sparsemeta.present import plots, report
-from sparsemeta.review import plan as plan_mod
-from sparsemeta.review.reproduce import ReproduceResult, reproduce
+
+if TYPE_CHECKING:
+    from sparsemeta.review import plan as plan_mod
+    from sparsemeta.review.reproduce import ReproduceResult
 
 #: plan used when none is given
 DEFAULT_PLAN = "pip_barlow2015"
@@ -94,6 +95,8 @@ def add_parser(subparsers: Any) -> None:
 
 def _load(spec: str) -> plan_mod.Plan:
     """A plan from a file path, or else from the packaged plans by name."""
+    from sparsemeta.review import plan as plan_mod
+
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
         return plan_mod.load(path)
@@ -105,12 +108,14 @@ def _short(text: str, width: int) -> str:
 
 
 def _table(result: ReproduceResult, out: Path) -> str:
+    from sparsemeta.present import plots, report
+
     default = result.plan.default_prior.label
     name = plots.short_prior_label(result.plan.default_prior.prior, with_scale=False)
     width = min(max(len(a.analysis.label) for a in result.analyses), 76)
     head = (
         f"{'analysis':<{width}} {'status':<13} {'published':<20} {'reproduced':<20} "
-        f"Bayes mu, {name}"
+        f"Bayes pooled effect, {name} (ratio for RR/OR)"
     )
     lines = [f"{result.plan.title} ({result.plan.id})", head, "-" * len(head)]
     for a in result.analyses:
@@ -130,14 +135,39 @@ def _table(result: ReproduceResult, out: Path) -> str:
     lines += [
         "-" * len(head),
         result.headline(),
+        *_provenance_lines(result),
         f"{len(result.findings)} data findings; {result.seconds:.1f} s",
         f"report: {out / 'report.html'} (also report.md, CSV tables, figures)",
     ]
     return "\n".join(lines)
 
 
+def _provenance_lines(result: ReproduceResult) -> list[str]:
+    """One line on where the study rows came from, when the data say (the report's first
+    section has the table)."""
+    from sparsemeta import data
+    from sparsemeta.review import provenance
+
+    studies = result.plan.studies()
+    if "provenance" not in studies.columns:
+        return []
+    keys = {a.key for a in result.analyses}
+    texts = [t for key, rows in data.analyses(studies) if key in keys for t in rows["provenance"]]
+    n = provenance.count_sources(texts)
+    if not n["reconstructed"] and not n["inferred"]:
+        return []
+    return [
+        f"data provenance: {n['published']} study rows from a published table, "
+        f"{n['reconstructed']} reconstructed from the published estimates, {n['inferred']} "
+        "inferred; an analysis on reconstructed rows is consistent with the review, not "
+        "reproduced from independent data (see the report's Data provenance section)"
+    ]
+
+
 def _check_out(out: Path, force: bool) -> None:
     """Refuse an unusable --out before any work is done, naming the option."""
+    from sparsemeta.present import report
+
     try:
         report.check_destination(out, force=force)
     except DataError as exc:
@@ -147,6 +177,9 @@ def _check_out(out: Path, force: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Reproduce, write the report, print the summary or JSON; return the exit status."""
     from tqdm import tqdm
+
+    from sparsemeta.present import report
+    from sparsemeta.review.reproduce import reproduce
 
     previous = Path(args.out).is_dir() and any(Path(args.out).iterdir())
     args.kept = f"nothing written{f' (the report in {args.out} is unchanged)' if previous else ''}"

@@ -11,11 +11,10 @@ import argparse
 import json
 import sys
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sparsemeta.errors import RevManFormatError
-from sparsemeta.io import read_revman
-from sparsemeta.review.check import CheckEntry, CheckReport, revman_check
+if TYPE_CHECKING:
+    from sparsemeta.review.check import CheckEntry, CheckReport
 
 EXAMPLE = "synthetic_sparse.rm5"
 
@@ -106,6 +105,10 @@ def _table(report: CheckReport) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the check; return 0 (all reproduced), 1 (a mismatch) or 2 (bad invocation)."""
+    from sparsemeta.errors import RevManFormatError
+    from sparsemeta.io import read_revman
+    from sparsemeta.review.check import revman_check
+
     if args.example == (args.file is not None):
         print(
             "sparsemeta revman-check: error: give either FILE or --example",

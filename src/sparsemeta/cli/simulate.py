@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from sparsemeta import simulate as sim
 from sparsemeta.errors import DataError
+
+if TYPE_CHECKING:
+    from sparsemeta import simulate as sim
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="calibration study: coverage, width, bias of few-study methods",
         description=(
             "Simulate meta-analyses from the normal-normal model (or binary 2x2 tables) and "
-            "report coverage of the 95%% interval, its width, bias and RMSE per method x k x tau."
+            "report coverage of the 95% interval, its width, bias and RMSE per method x k x tau."
         ),
     )
     p.add_argument("--k", default="2", help="numbers of studies, comma-separated (default 2)")
@@ -65,6 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def design_from_args(args: argparse.Namespace) -> sim.Design:
     """Build the :class:`~sparsemeta.simulate.Design` described by the options."""
+    from sparsemeta import simulate as sim
+
     ks = sim.parse_floats(args.k, "k")
     if any(k != int(k) for k in ks):
         raise DataError(f"k: expected whole numbers, got {args.k!r}")
@@ -96,6 +101,8 @@ def design_from_args(args: argparse.Namespace) -> sim.Design:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study; print a table (or JSON) and write the requested files."""
+    from sparsemeta import simulate as sim
+
     design = design_from_args(args)
     if args.out:
         sim.check_output_path(args.out)

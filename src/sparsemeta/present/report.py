@@ -51,6 +51,7 @@ from sparsemeta.bayes import priors
 from sparsemeta.bayes.sensitivity import PriorComparison, compare_priors
 from sparsemeta.errors import DataError, SingleStudyWarning
 from sparsemeta.present import plots
+from sparsemeta.review import provenance
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -262,6 +263,41 @@ def _with_data(result: ReproduceResult) -> list[tuple[int, AnalysisResult]]:
     return [(i, a) for i, a in enumerate(result.analyses, 1) if a.frequentist is not None]
 
 
+def _rows_of(a: AnalysisResult, by_key: dict[Any, pd.DataFrame]) -> pd.DataFrame | None:
+    """The study rows of one analysis in the study table, if any."""
+    rows = by_key.get(a.key)
+    return None if rows is None or rows.empty else rows
+
+
+def _sources(rows: pd.DataFrame | None) -> dict[str, int]:
+    """:func:`provenance.count_sources` of an analysis's rows (zeros when there are none)."""
+    if rows is None:
+        return provenance.count_sources(())
+    texts = rows["provenance"] if "provenance" in rows.columns else [None] * len(rows)
+    return provenance.count_sources(texts)
+
+
+def _inferred(rows: pd.DataFrame | None) -> list[str]:
+    """Studies of an analysis whose rows are inferred and unverified."""
+    if rows is None or "provenance" not in rows.columns:
+        return []
+    return [
+        str(study)
+        for study, text in zip(rows["study"], rows["provenance"], strict=True)
+        if provenance.source_of(text) == "inferred"
+    ]
+
+
+def _scale_text(a: AnalysisResult) -> str:
+    """``"RR"`` style prefix naming the scale of a pooled-effect cell."""
+    return a.analysis.measure or ""
+
+
+def _prior_only(a: AnalysisResult) -> bool:
+    """Whether tau's posterior is its prior: one estimable study (k = 1)."""
+    return a.frequentist is not None and a.frequentist.k == 1
+
+
 def prior_comparison_of(result: ReproduceResult, a: AnalysisResult) -> PriorComparison | None:
     """:func:`compare_priors` for one analysis, with exactly the priors the result used.
 
@@ -292,12 +328,14 @@ def prior_comparison_of(result: ReproduceResult, a: AnalysisResult) -> PriorComp
         )
 
 
-def _summary_frame(result: ReproduceResult) -> pd.DataFrame:
+def _summary_frame(result: ReproduceResult, studies: pd.DataFrame) -> pd.DataFrame:
     rows = []
     default = result.plan.default_prior.label
+    by_key = dict(data.analyses(studies))
     for a in result.analyses:
         an, r, pub = a.analysis, a.frequentist, a.published
         rec = a.reproduced_values()
+        counts = _sources(_rows_of(a, by_key))
         row: dict[str, Any] = {
             "comparison": an.comparison,
             "outcome": an.outcome,
@@ -305,6 +343,8 @@ def _summary_frame(result: ReproduceResult) -> pd.DataFrame:
             "measure": an.measure,
             "method": an.method,
             "status": a.status,
+            "reproduction": provenance.reproduction(a.status, counts),
+            **{f"rows_{source}": n for source, n in counts.items()},
             "k_studies": None if r is None else len(r.studies),
             "k_estimable": None if r is None else r.k,
             "published_estimate": pub.get("estimate"),
@@ -318,6 +358,10 @@ def _summary_frame(result: ReproduceResult) -> pd.DataFrame:
         }
         b = a.exact.get(default)
         row["bayes_prior"] = None if b is None else b.prior
+        # bayes_mu_* and bayes_pred_* are on bayes_scale (the ratio for ratio measures),
+        # bayes_tau_* on the analysis scale (log ratio for ratio measures)
+        row["bayes_scale"] = None if b is None else ("ratio" if b.log_scale else "difference")
+        row["bayes_tau_prior_only"] = None if b is None else _prior_only(a)
         for name, param in (("mu", "mu"), ("pred", "theta_new"), ("tau", "tau")):
             if b is None:
                 vals: tuple[float | None, ...] = (None, None, None)
@@ -375,6 +419,8 @@ def _study_frame(result: ReproduceResult, studies: pd.DataFrame) -> pd.DataFrame
         rows["sei"] = [math.sqrt(effects.get(s, (math.nan, math.nan))[1]) for s in rows["study"]]
         rows["weight_percent"] = [weights.get(s, math.nan) for s in rows["study"]]
         rows["excluded_reason"] = [dict(r.excluded).get(s) for s in rows["study"]]
+        texts = rows["provenance"] if "provenance" in rows.columns else [None] * len(rows)
+        rows["data_source"] = [provenance.source_of(t) for t in texts]
         b = a.exact.get(default)
         for q in ("q025", "q50", "q975"):
             rows[f"theta_{q}"] = [
@@ -408,9 +454,10 @@ def _forest_figure(a: AnalysisResult, default: str, rows: pd.DataFrame | None) -
     r = a.frequentist
     assert r is not None
     frows = plots.forest_rows(a, default)
+    inferred = set(_inferred(rows))
     frows = [
         plots.ForestRow(
-            fr.label + _arm_text(rows, fr.label),
+            fr.label + _arm_text(rows, fr.label) + (" [inferred]" if fr.label in inferred else ""),
             fr.kind,
             fr.est,
             fr.low,
@@ -578,7 +625,7 @@ def _build(
             compared.append((a, comp))
             fig = plots.tau_densities(comp, title=f"{a.analysis.label}: tau prior vs posterior")
             _save(fig, root / "figures" / f"{slug}-tau.png")
-        sections += _analysis_section(a, comp, slug, default)
+        sections += _analysis_section(a, comp, slug, default, by_key.get(a.key))
         step(a.analysis.label)
     overview: list[_Block] = []
     if compared:
@@ -596,7 +643,7 @@ def _build(
         overview = _overview_section(compared)
     step("prior sensitivity figure")
     _prior_frame(compared).to_csv(root / "prior_comparison.csv", index=False)
-    _summary_frame(result).to_csv(root / "summary.csv", index=False)
+    _summary_frame(result, studies).to_csv(root / "summary.csv", index=False)
     _study_frame(result, studies).to_csv(root / "studies.csv", index=False)
     nc = _write_idata(result, root)
     (root / "result.json").write_text(
@@ -604,7 +651,8 @@ def _build(
     )
     blocks = [
         *_intro(result),
-        *_summary_section(result),
+        *_provenance_section(result, by_key),
+        *_summary_section(result, by_key),
         *_findings_section(result),
         *_priors_section(result),
         *overview,
@@ -697,7 +745,47 @@ def _intro(result: ReproduceResult) -> list[_Block]:
     ]
 
 
-def _summary_section(result: ReproduceResult) -> list[_Block]:
+def _provenance_section(result: ReproduceResult, by_key: dict[Any, pd.DataFrame]) -> list[_Block]:
+    """First-page table: where each analysis's study rows came from, what its status means."""
+    header = (
+        "Analysis",
+        "Study rows",
+        *(provenance.SOURCE_TEXT[s].capitalize() for s in provenance.SOURCES),
+        "What the status means",
+    )
+    rows = []
+    totals = dict.fromkeys(provenance.SOURCES, 0)
+    for a in result.analyses:
+        frame = _rows_of(a, by_key)
+        if frame is None:
+            continue
+        counts = _sources(frame)
+        for source, n in counts.items():
+            totals[source] += n
+        label = a.analysis.label + (" **[inferred data]**" if counts["inferred"] else "")
+        rows.append(
+            (
+                label,
+                str(len(frame)),
+                *(str(counts[s]) for s in provenance.SOURCES),
+                provenance.reproduction(a.status, counts),
+            )
+        )
+    if not rows:
+        return []
+    text = (
+        f"Study rows behind the analyses with data: {totals['published']} from a published "
+        f"table, {totals['reconstructed']} reconstructed from the review's published "
+        f"estimates, {totals['inferred']} inferred and unverified"
+        + (f", {totals['unstated']} without a stated source" if totals["unstated"] else "")
+        + ". Recomputing a published estimate from rows reconstructed from it cannot fail by "
+        "construction: such an analysis is **consistent** with the review, not reproduced "
+        "from independent data. Inferred rows were never checked against a published result."
+    )
+    return [_Heading(2, "Data provenance"), _Para(text), _Table(header, tuple(rows))]
+
+
+def _summary_section(result: ReproduceResult, by_key: dict[Any, pd.DataFrame]) -> list[_Block]:
     default = result.plan.default_prior
     name = plots.short_prior_label(default.prior, with_scale=False)
     has_mcmc = any(a.mcmc for a in result.analyses)
@@ -707,12 +795,12 @@ def _summary_section(result: ReproduceResult) -> list[_Block]:
         "Status",
         "Published [95% CI]",
         "Reproduced [95% CI]",
-        f"Bayes mu, {name} [95% CrI]",
-        "Bayes 95% prediction",
-        "Bayes tau",
+        f"Bayes pooled effect (ratio scale for RR/OR), {name} [95% CrI]",
+        "Bayes 95% prediction (same scale)",
+        "Bayes tau (log-ratio scale for RR/OR) [95% CrI]",
     ]
     if has_mcmc:
-        header.append("Binomial model mu (MCMC)")
+        header.append("Binomial model pooled ratio (MCMC) [95% CrI]")
     rows = []
     for a in result.analyses:
         pub, rec, r = a.published, a.reproduced_values(), a.frequentist
@@ -725,15 +813,23 @@ def _summary_section(result: ReproduceResult) -> list[_Block]:
             else "-"
         )
         b = a.exact.get(default.label)
-        mu = interval_text(*bayes_quantiles(b, "mu")) if b else "-"
+        scale = _scale_text(a)
+        mu = f"{scale} {interval_text(*bayes_quantiles(b, 'mu'))}".strip() if b else "-"
         pred = "[{1}, {2}]".format(*map(plots.fmt, bayes_quantiles(b, "theta_new"))) if b else "-"
         tau = interval_text(b.tau["q50"], b.tau["q025"], b.tau["q975"]) if b else "-"
+        if b and _prior_only(a):
+            tau += " (prior only: k = 1)"
         k = "-" if r is None else str(len(r.studies))
-        status = f"**{a.status}**" + "".join(
+        counts = _sources(_rows_of(a, by_key))
+        meaning = provenance.reproduction(a.status, counts)
+        status = f"**{a.status}**" + (f" ({meaning})" if meaning != a.status else "")
+        status += "".join(
             f" (likely typo: printed {f.details['field']} {f.details['printed']}, "
             f"computed {f.details['computed']:.2f})"
             for f in a.typos
         )
+        if counts["inferred"]:
+            status += " **[inferred data]**"
         row = [a.analysis.label, k, status, published, reproduced, mu, pred, tau]
         if has_mcmc:
             row.append(
@@ -837,7 +933,11 @@ def _fixed(x: float, digits: int) -> str:
 
 
 def _analysis_section(
-    a: AnalysisResult, comp: PriorComparison | None, slug: str, default: str
+    a: AnalysisResult,
+    comp: PriorComparison | None,
+    slug: str,
+    default: str,
+    rows: pd.DataFrame | None = None,
 ) -> list[_Block]:
     r = a.frequentist
     assert r is not None
@@ -849,7 +949,25 @@ def _analysis_section(
             f"{len(r.studies)} studies."
         ),
     ]
+    counts = _sources(rows)
+    meaning = provenance.reproduction(a.status, counts)
+    if meaning != a.status:
+        blocks.append(_Para(f"Data provenance: {meaning}."))
+    inferred = _inferred(rows)
     notes = [
+        *(
+            [
+                f"**inferred data** — the rows of {', '.join(inferred)} are inferred and "
+                "unverified (marked [inferred] in the forest plot)"
+            ]
+            if inferred
+            else []
+        ),
+        *(
+            ["**tau is prior only** — one estimable study (k = 1): its tau posterior is its prior"]
+            if _prior_only(a)
+            else []
+        ),
         *(f"**likely typo** — {f.message}" for f in a.typos),
         *a.notes,
         *([a.analysis.note] if a.analysis.note else []),
