@@ -199,3 +199,32 @@ def test_several_outcomes_need_choice(csv, capsys):
         capsys, [path, "--measure", "RR", "--tau-prior", "halfnormal(0.5)", "--outcome", "avoidant"]
     )
     assert status == 0 and out["k"] == 2
+
+
+ONE_ZERO = "study,events_t,n_t,events_c,n_c\nAlpha 2010,8,20,1,20\nBeta 2021,5,15,0,15\n"
+
+
+def test_ratio_scale_and_corrections_in_text_and_json(csv, capsys):
+    # log RR by hand; Beta 2021 has a zero cell: RevMan 5 adds 0.5 to all four cells
+    a, b, c, d = np.array([8, 5.5]), np.array([12, 10.5]), np.array([1, 0.5]), np.array([19, 15.5])
+    y = np.log(a / (a + b)) - np.log(c / (c + d))
+    se = np.sqrt(1 / a - 1 / (a + b) + 1 / c - 1 / (c + d))
+    ref = exact.posterior(y, se, priors.HalfNormal(0.5), priors.Normal(0.0, 2.82))
+    argv = [csv(ONE_ZERO), "--measure", "RR", "--tau-prior", "halfnormal(0.5)"]
+    status, out = _run_json(capsys, argv)
+    assert status == 0
+    assert out["ratio"]["mu"]["q50"] == pytest.approx(math.exp(ref.mu.quantile(0.5)), rel=1e-6)
+    assert out["ratio"]["mu"]["q975"] == pytest.approx(math.exp(ref.mu.quantile(0.975)), rel=1e-6)
+    assert out["p_ratio_lt_1"] == pytest.approx(ref.prob("mu", "<", 0.0), rel=1e-6)
+    assert out["scale"] == "log RR"
+    (corr,) = out["corrections"]
+    assert corr["study"] == "Beta 2021" and corr["added"] == 0.5
+    assert corr["text"] == "0.5 added to all cells of Beta 2021 (zero events in the control arm)"
+    assert main(["fit", *argv]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "correction: 0.5 added to all cells of Beta 2021 (zero events in the control arm)" in text
+    )
+    assert f"P(RR < 1) = P(mu < 0) = {ref.prob('mu', '<', 0.0):.4f}" in text
+    rr = [ln for ln in text.splitlines() if ln.startswith("RR = exp(mu)")]
+    assert rr and f"{math.exp(ref.mu.quantile(0.5)):.4g}" in rr[0]

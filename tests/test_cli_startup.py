@@ -139,3 +139,25 @@ def test_mcmc_fit_in_clean_environment_prints_no_warning(tmp_path):
     assert done.returncode in (0, 1), done.stderr
     lines = [ln for ln in done.stderr.splitlines() if "diagnostics gate" not in ln]
     assert lines == []
+
+
+def test_fit_help_lists_the_accepted_csv_columns(capsys):
+    from sparsemeta import data
+    from sparsemeta.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = capsys.readouterr().out
+    for cols in (data.BINARY_COLUMNS, data.CONTINUOUS_COLUMNS, data.GENERIC_COLUMNS):
+        assert ", ".join(cols) in out
+
+
+def test_priors_listing_fits_in_100_columns(capsys):
+    from sparsemeta.bayes import priors
+    from sparsemeta.cli import main
+
+    assert main(["priors"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    for string in priors.library()["string"]:
+        assert string.split("(")[0] + "(" in out  # every prior is listed

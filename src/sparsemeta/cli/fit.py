@@ -39,6 +39,19 @@ if TYPE_CHECKING:
 _PROBS = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
 
 
+_COLUMNS_HELP = """\
+CSV columns (a header row; one row per study):
+  study                                   study label (required)
+  events_t, n_t, events_c, n_c            binary data: events and arm sizes, treatment
+                                          and control (RR, OR, RD)
+  mean_t, sd_t, n_t, mean_c, sd_c, n_c    continuous data (MD, SMD)
+  effect, se, log_scale                   generic: effect and standard error on the
+                                          analysis scale (log for RR and OR);
+                                          log_scale (true/false) is optional
+  comparison, outcome                     optional labels; a file with several outcomes
+                                          needs --outcome"""
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``fit`` subcommand."""
     p = subparsers.add_parser(
@@ -46,7 +59,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fit one Bayesian random-effects meta-analysis from a CSV study table",
         description="Fit the normal-normal (exact or MCMC), binomial-normal (log OR), "
         "binomial-rr (log RR, Warn et al. 2002) or arm-normal (MD) model to one analysis "
-        "and print mu, tau, theta_new and the shrunken study effects.",
+        "and print mu, tau, theta_new and the shrunken study effects (for ratio measures "
+        "also on the ratio scale, with P(ratio < 1)), and every continuity correction applied.",
+        epilog=_COLUMNS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", help="CSV study table (one analysis, or choose with --outcome)")
     p.add_argument(
@@ -191,6 +207,7 @@ def _run_exact(
     post = exact.posterior(y, se, args.tau_prior, mu, labels)
     args.fitted = post  # for --plot
     record = _head("normal-normal", "exact", measure, args.tau_prior, mu, labels, excluded)
+    record["corrections"] = _corrections(df, measure, labels)
     record.update(
         mu=_quantiles(post.mu),
         tau=_quantiles(post.tau),
@@ -200,12 +217,7 @@ def _run_exact(
         p_mu_beyond={f"{t:g}": post.prob("mu", "<" if t < 0 else ">", t) for t in args.threshold},
         diagnostics=None,
     )
-    text = (
-        f"normal-normal ({measure}), exact posterior, k = {len(labels)}, tau prior "
-        f"{args.tau_prior}, mu prior {record['mu_prior']}\n"
-        + post.summary().to_string(index=False, float_format="%.4g")
-    )
-    return record, text, True
+    return record, "exact posterior (quadrature over tau; no sampling)", True
 
 
 def _run_mcmc(
@@ -233,7 +245,7 @@ def _run_mcmc(
         )
     for w in caught:
         if not issubclass(w.category, DiagnosticsWarning):
-            print(f"sparsemeta fit: warning: {w.message}", file=sys.stderr)
+            print(f"sparsemeta fit: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
     args.fitted = result  # for --plot
     post = result.idata.posterior
     mu = post["mu"].values.ravel()
@@ -246,6 +258,8 @@ def _run_mcmc(
         result.labels,
         result.excluded,
     )
+    binomial = (result.family or args.model) != "normal-normal"
+    record["corrections"] = [] if binomial else _corrections(df, record["measure"], result.labels)
     record.update(
         mu=_draw_quantiles(mu),
         tau=_draw_quantiles(post["tau"].values.ravel()),
@@ -272,7 +286,15 @@ def _run_mcmc(
             }
             for name, v in coefs.items()
         }
-    return record, str(result), result.diagnostics.passed
+    d = result.diagnostics
+    text = (
+        f"MCMC ({result.engine}): {result.settings['chains']} chains x "
+        f"{result.settings['draws']} draws after {result.settings['tune']} warm-up, seed "
+        f"{result.settings['seed']}; divergences {d.divergences}, max R-hat {d.r_hat_max:.3f}, "
+        f"min ESS bulk {d.ess_bulk_min:.0f}, tail {d.ess_tail_min:.0f} -> "
+        + ("passed" if d.passed else "FAILED: " + "; ".join(d.failures))
+    )
+    return record, text, d.passed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -304,8 +326,9 @@ def run(args: argparse.Namespace) -> int:
             f"drop them or use --model normal-normal (not {args.model})"
         )
     runner = _run_exact if engine == "exact" else _run_mcmc
-    record, text, passed = runner(args, df, mu_prior)
-    text += _extras(args, df, mu_prior, engine, record)
+    record, engine_line, passed = runner(args, df, mu_prior)
+    _add_ratio_scale(record)
+    extras = _extras(args, df, mu_prior, engine, record)
     if args.plot:
         save_forest(args.fitted, args.plot, measure=record["measure"])
         record["plot"] = args.plot
@@ -313,9 +336,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_clean(record), indent=2, allow_nan=False))
     else:
-        print(text)
-        for row in record["excluded"]:
-            print(f"excluded: {row['study']}: {row['reason']}")
+        print(_text(record, engine_line) + extras)
     if not passed:
         failures = "; ".join(record["diagnostics"]["failures"])
         print(
@@ -333,6 +354,8 @@ def _extras(
 ) -> str:
     """Add the ``coefficients``, ``leave_one_out`` and ``model_average`` fields asked for;
     returns their text."""
+    import numpy as np
+
     from sparsemeta.bayes import averaging, leave_one_out, regression, sample
     from sparsemeta.frequentist import design_matrix
 
@@ -364,6 +387,99 @@ def _extras(
         record["model_average"] = bma.to_dict()
         texts.append(str(bma))
     return "".join("\n" + t for t in texts)
+
+
+def _corrections(df: pd.DataFrame, measure: str, labels: list[str]) -> list[dict[str, Any]]:
+    """The continuity corrections RevMan 5's rules applied to the studies kept in the model.
+
+    One record per corrected study: ``study``, ``added`` (0.5), ``reason`` and ``text``
+    (e.g. "0.5 added to all cells of Beta 2021 (zero events in the treatment arm)").
+    """
+    if not {"events_t", "n_t", "events_c", "n_c"} <= set(df.columns):
+        return []
+    from sparsemeta import effects
+
+    eff = effects.effect_sizes(df, measure)
+    if "cc_added" not in eff.columns:
+        return []
+    out = []
+    kept = set(labels)
+    for i, row in eff.iterrows():
+        if not row["estimable"] or row["cc_added"] <= 0 or str(row["study"]) not in kept:
+            continue
+        src = df.loc[i]
+        cells = {
+            "zero events in the treatment arm": src["events_t"] == 0,
+            "zero events in the control arm": src["events_c"] == 0,
+            "every treatment-arm participant had the event": src["events_t"] == src["n_t"],
+            "every control-arm participant had the event": src["events_c"] == src["n_c"],
+        }
+        reason = "; ".join(name for name, hit in cells.items() if hit)
+        added = float(row["cc_added"])
+        out.append(
+            {
+                "study": str(row["study"]),
+                "added": added,
+                "reason": reason,
+                "text": f"{added:g} added to all cells of {row['study']} ({reason})",
+            }
+        )
+    return out
+
+
+def _add_ratio_scale(record: dict[str, Any]) -> None:
+    """For ratio measures: the ratio-scale quantiles of mu and theta_new and P(ratio < 1)."""
+    row = measures.get(record["measure"])
+    record["scale"] = f"log {record['measure']}" if row and row.log_scale else record["measure"]
+    if row is None or not row.log_scale:
+        return
+    record["ratio"] = {
+        name: {q: math.exp(record[name][q]) for q in _PROBS} for name in ("mu", "theta_new")
+    }
+    record["p_ratio_lt_1"] = record["p_mu_lt_0"]
+
+
+def _text(record: dict[str, Any], engine_line: str) -> str:
+    """The same layout for both engines: head, corrections, one table, probabilities."""
+    measure, scale = record["measure"], record["scale"]
+    lines = [
+        f"{record['model']} model, {measure}, k = {record['k']}; tau prior "
+        f"{record['tau_prior']}; mu prior {record['mu_prior']}",
+        f"engine: {engine_line}",
+    ]
+    if record["corrections"]:
+        lines += [f"correction: {c['text']}" for c in record["corrections"]]
+    elif record["model"] != "normal-normal":
+        lines.append("correction: none (binomial likelihood; zero cells need no correction)")
+    else:
+        lines.append("correction: none")
+    lines += [f"excluded: {row['study']}: {row['reason']}" for row in record["excluded"]]
+    rows: list[tuple[str, dict[str, float], bool]] = [(f"mu ({scale})", record["mu"], True)]
+    if "ratio" in record:
+        rows.append((f"{measure} = exp(mu)", record["ratio"]["mu"], False))
+    rows.append((f"tau ({scale} scale)", record["tau"], True))
+    rows.append((f"theta_new ({scale})", record["theta_new"], True))
+    if "ratio" in record:
+        rows.append((f"{measure} in a new study", record["ratio"]["theta_new"], False))
+    rows += [(f"theta[{lab}] ({scale})", q, True) for lab, q in record["theta"].items()]
+    width = max(len(name) for name, _, _ in rows)
+    lines.append(f"{'':<{width}}  {'median':>9}  {'95% CrI':<21}  {'mean':>9}  {'sd':>9}")
+
+    def num(x: float) -> str:
+        return f"{x:>9.4g}"
+
+    for name, q, moments in rows:
+        interval = f"[{q['q025']:.4g}, {q['q975']:.4g}]"
+        tail = f"{num(q['mean'])}  {num(q['sd'])}" if moments else f"{'-':>9}  {'-':>9}"
+        lines.append(f"{name:<{width}}  {num(q['q50'])}  {interval:<21}  {tail}")
+    if "ratio" in record:
+        lines.append(f"P({measure} < 1) = P(mu < 0) = {record['p_ratio_lt_1']:.4f}")
+    else:
+        lines.append(f"P(mu < 0) = {record['p_mu_lt_0']:.4f}")
+    for t, p in record["p_mu_beyond"].items():
+        op = "<" if float(t) < 0 else ">"
+        lines.append(f"P(mu {op} {t}) = {p:.4f}")
+    return "\n".join(lines)
 
 
 def _clean(value: Any) -> Any:

@@ -16,6 +16,9 @@ import json
 from sparsemeta import measures
 from sparsemeta.bayes import priors
 
+#: longest line of the listing
+_WIDTH = 100
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``priors`` subcommand."""
@@ -63,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    import textwrap
+
     refs = list(dict.fromkeys(table["reference"]))
-    cols = {"string": "prior", "family": "family", "parameters": "parameters", "scale": "scale"}
-    width = {c: max(len(h), *(len(v) for v in table[c])) for c, h in cols.items()}
-    print("  ".join(h.ljust(width[c]) for c, h in cols.items()) + "  ref")
     for row in table.itertuples(index=False):
         ref = refs.index(row.reference) + 1
-        print("  ".join(str(getattr(row, c)).ljust(width[c]) for c in cols) + f"  [{ref}]")
+        entry = f"{row.string}  ({row.family}; {row.parameters}; for the {row.scale} scale) [{ref}]"
+        print(textwrap.fill(entry, width=_WIDTH, subsequent_indent="    ", break_long_words=False))
     print()
     for i, ref in enumerate(refs, start=1):
-        print(f"[{i}] {ref}")
+        print(textwrap.fill(f"[{i}] {ref}", width=_WIDTH, subsequent_indent="    "))
     return 0
