@@ -259,3 +259,23 @@ def test_rm5_version_is_read_from_the_stored_all_event_study(tmp_path):
     assert entry.status == "not-comparable" and entry.n_fields == 3 and not entry.mismatches
     write_revman(t, path, attributes={("C", "O", None, "A"): {"ESTIMABLE": False}})
     assert read_revman(path).analyses[0].revman_version == "5"
+
+
+def test_rm5_smd_with_three_participants_stored_by_revman_web(tmp_path):
+    # Hedges' factor 1 - 3/(4*3 - 9) = 0: g = 0, SE^2 = N/(n1 n2) = 3/2 (by hand); a file
+    # storing that study as estimable was computed with RevMan Web's rule
+    t = _table([("C", "O", None, "A", 5.0, 1.0, 2, 6.0, 1.0, 1),
+                ("C", "O", None, "B", 5.0, 1.0, 20, 6.0, 1.2, 21)],
+               ["mean_t", "sd_t", "n_t", "mean_c", "sd_c", "n_c"])  # fmt: skip
+    se = math.sqrt(3 / 2)
+    stored = {"EFFECT_SIZE": 0.0, "CI_START": -Z * se, "CI_END": Z * se, "SE": se}
+    path = tmp_path / "smd.rm5"
+    write_revman(
+        t,
+        path,
+        attributes={("C", "O"): {"EFFECT_MEASURE": "SMD"}, ("C", "O", None, "A"): stored},
+    )
+    review = read_revman(path)
+    assert review.analyses[0].revman_version == "web"
+    (entry,) = revman_check(review).entries
+    assert entry.n_fields == 4 and not entry.mismatches  # study A: effect, CI, SE
