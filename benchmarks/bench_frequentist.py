@@ -52,6 +52,15 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
+def _best_cpu(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=_default_folder())
@@ -136,9 +145,10 @@ def _bcg(repeat: int) -> None:
             lambda: frequentist.meta_regression(y, v, X, names=names),
         ),
     ]
-    print(f"\ndat.bcg (best of {repeat}):")
+    print(f"\ndat.bcg (best of {repeat}; wall and CPU time of this process):")
     for label, fn in items:
-        print(f"  {label:<50} {1e3 * _best(fn, repeat):8.2f} ms")
+        cpu = _best_cpu(fn, repeat)
+        print(f"  {label:<50} {1e3 * _best(fn, repeat):8.2f} ms wall {1e3 * cpu:8.2f} ms CPU")
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "bcg.csv"
         table.drop(columns=["provenance"]).to_csv(csv, index=False)
@@ -149,6 +159,7 @@ def _bcg(repeat: int) -> None:
         ]
         command = [shutil.which("sparsemeta")] if shutil.which("sparsemeta") else entry
         base = [*command, "pool", str(csv), "--measure", "RR", "--tau2", "REML", "--json"]
+        print(f"  machine load average: {os.getloadavg()[0]:.1f}")
         for label, extra in (
             ("", []),
             (" --leave-one-out --covariate ablat", ["--leave-one-out", "--covariate", "ablat"]),
