@@ -52,11 +52,17 @@ def read_revman(path: str | os.PathLike[str]) -> RevManReview:
     inside one subgroup (the same study entered twice, e.g. two arms against one control)
     is numbered: ``"Smith 2000 #1"``, ``"Smith 2000 #2"``; ``study_name`` keeps the name.
     """
-    if isinstance(path, str | os.PathLike) and os.path.isdir(path):
-        return parse_datapackage(path)
+    if isinstance(path, str | os.PathLike):
+        if os.path.isdir(path):
+            return parse_datapackage(path)
+        try:
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+        except OSError:
+            magic = b""  # read_input reports it
+        if magic in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip: never read whole into memory
+            return parse_datapackage(path)
     name, raw, head = read_input(path, "read_revman", RevManFormatError)
-    if raw.startswith(b"PK"):
-        return parse_datapackage(name)
     if head.startswith(b"<"):
         return parse_rm5(raw, name)
     return parse_csv(raw, name)
