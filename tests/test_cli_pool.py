@@ -88,3 +88,18 @@ def test_pool_plot_writes_forest_files(bcg_csv, tmp_path: Path, capsys):
     assert "Fixed-effect" in capsys.readouterr().out
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "forest-leave-one-out.png").stat().st_size > 0
+
+
+def test_pool_generic_effects_by_hand(tmp_path: Path, capsys):
+    data = tmp_path / "effects.csv"
+    data.write_text("study,effect,se\nA,-0.5,0.3\nB,-0.2,0.25\nC,0.1,0.4\n", encoding="utf-8")
+    out = _json(capsys, [str(data), "--measure", "RR", "--fixed", "--leave-one-out"])
+    # inverse-variance fixed effect by hand: w = 1/se², estimate = Σwy/Σw
+    w = {"A": 1 / 0.3**2, "B": 1 / 0.25**2, "C": 1 / 0.4**2}
+    y = {"A": -0.5, "B": -0.2, "C": 0.1}
+    assert out["measure"] == "RR" and out["scale"] == "log"
+    assert out["estimate"] == pytest.approx(sum(w[s] * y[s] for s in w) / sum(w.values()))
+    without_a = (w["B"] * y["B"] + w["C"] * y["C"]) / (w["B"] + w["C"])
+    assert out["leave_one_out"][0]["estimate"] == pytest.approx(without_a)
+    assert main(["pool", str(data), "--measure", "RR", "--method", "MH"]) == 2
+    assert "needs 2x2 counts" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,17 @@ def run(args: argparse.Namespace) -> int:
         "ci_method": "hksj" if args.ci == "hksj" else "z",
         "level": args.level,
     }
-    result = meta_analysis(df, args.measure, **settings)
+    # generic effect/se columns are pooled as given (on the log scale for ratio measures)
+    pooled = "GENERIC" if "effect" in df.columns else args.measure
+    if pooled == "GENERIC" and args.method != "IV":
+        raise DataError(
+            f"{args.data}: --method {args.method} needs 2x2 counts; the file holds effect/se "
+            "columns (use --method IV)"
+        )
+    result = replace(meta_analysis(df, pooled, **settings), measure=args.measure)
     log = result.log_scale
     record: dict[str, Any] = {
-        "measure": result.measure,
+        "measure": args.measure,
         "scale": "log" if log else "identity",
         "method": result.method,
         "model": "random" if result.random else "fixed",
@@ -157,11 +165,11 @@ def run(args: argparse.Namespace) -> int:
     texts = [result.summary()]
     loo = None
     if args.leave_one_out:
-        loo = leave_one_out(df, args.measure, **settings)
+        loo = leave_one_out(df, pooled, **settings)
         record["leave_one_out"] = loo.to_frame().to_dict(orient="records")
         texts.append(str(loo))
     if args.covariate:
-        eff = effects.effect_sizes(df, args.measure)
+        eff = effects.effect_sizes(df, pooled)
         ok = eff["estimable"].to_numpy(bool)
         X, names = design_matrix(df[ok].reset_index(drop=True), args.covariate)
         reg = meta_regression(
@@ -180,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         record["regression"] = reg_dict
         texts.append(str(reg))
     if args.plot:
-        _plot(result, loo, args.plot)
+        _plot(result, loo, args.plot, args.measure)
         record["plot"] = args.plot
     if args.json:
         print(json.dumps(_clean(record), indent=2, allow_nan=False))
@@ -189,13 +197,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot(result: Any, loo: Any, path: str) -> None:
+def _plot(result: Any, loo: Any, path: str, measure: str) -> None:
     """The forest plot of ``result`` in ``path``; with leave-one-out results, a second file
     ``<stem>-leave-one-out<suffix>``."""
     from sparsemeta.present.forest import save_forest
 
-    save_forest(result, path)
+    save_forest(result, path, measure=measure)
     if loo is not None:
         target = Path(path)
         other = target.with_name(f"{target.stem}-leave-one-out{target.suffix}")
-        save_forest(loo, other, title="leave-one-out")
+        save_forest(loo, other, measure=measure, title="leave-one-out")

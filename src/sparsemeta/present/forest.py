@@ -258,7 +258,8 @@ def forest(
     from sparsemeta.frequentist.analysis import MetaResult
 
     m = _measure(result, measure)
-    log = bool(m and measures.is_ratio(m.upper()))
+    own = getattr(result, "log_scale", None)  # results that know their scale say it
+    log = bool(own) if isinstance(own, bool) else bool(m and measures.is_ratio(m.upper()))
     footer = ""
     if isinstance(result, MetaResult):
         rows, footer, header = _frequentist(result)
