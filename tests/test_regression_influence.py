@@ -252,3 +252,12 @@ def test_leave_one_out_needs_two_studies(bcg):
     table, _ = bcg
     with pytest.raises(DataError, match="at least 2"):
         leave_one_out(table.iloc[:1], "RR")
+
+
+def test_influential_flags_equal_effects_match_metafor(bcg):
+    # metafor test_misc_influence.r ("'infonly' argument works correctly"):
+    # influence(rma(yi, vi, data=dat, method="EE")) flags 3 of the 13 studies
+    _, eff = bcg
+    inf = influence(y=eff.yi, v=eff.vi, tau2_method=None, studies=eff.study.tolist())
+    assert int(inf.influential.sum()) == 3
+    assert np.all(inf.tau2_del == 0.0)
