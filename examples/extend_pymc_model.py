@@ -25,7 +25,7 @@ QUICK = os.environ.get("SPARSEMETA_QUICK") == "1"
 
 review = io.read_revman(resources.files("sparsemeta") / "examples_data" / "synthetic_sparse.rm5")
 failure = review.studies[review.studies["outcome"] == "Treatment failure"]
-fx = effects.effect_sizes(failure, "OR")
+fx = effects.effect_sizes(failure, "OR").to_frame()
 children = (failure["subgroup"] == "Children").to_numpy(dtype=float)
 
 # %% Build, then add a covariate through the `location` hook

@@ -17,7 +17,7 @@ pip = datasets.pip_barlow2015()
 secure = pip[
     (pip["comparison"] == "PIP vs control") & (pip["outcome"] == "Infant attachment: secure")
 ]
-fx = effects.effect_sizes(secure, "RR")
+fx = effects.effect_sizes(secure, "RR").to_frame()
 print(fx[["study", "yi", "sei"]].to_string(index=False))
 
 # %% Frequentist: the review's Mantel-Haenszel random-effects analysis, then Hartung-Knapp

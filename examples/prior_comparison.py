@@ -37,7 +37,7 @@ pip = datasets.pip_barlow2015()
 secure = pip[
     (pip["comparison"] == "PIP vs control") & (pip["outcome"] == "Infant attachment: secure")
 ]
-fx = effects.effect_sizes(secure, "RR")
+fx = effects.effect_sizes(secure, "RR").to_frame()
 se = fx["sei"].to_numpy()
 
 rows = []

@@ -135,7 +135,7 @@ def test_vectorised_over_studies():
 @pytest.mark.parametrize("measure", ["RR", "OR"])
 def test_double_zero_and_double_all_are_not_estimable_for_ratios(measure):
     df = table([("both zero", 0, 10, 0, 12), ("both all", 8, 8, 9, 9), ("fine", 1, 10, 3, 12)])
-    out = effects.effect_sizes(df, measure)
+    out = effects.effect_sizes(df, measure).to_frame()
     assert list(out["estimable"]) == [False, False, True]
     assert out["reason"].iloc[0] == effects.DOUBLE_ZERO
     assert out["reason"].iloc[1] == effects.DOUBLE_ALL
@@ -146,7 +146,7 @@ def test_double_zero_and_double_all_are_not_estimable_for_ratios(measure):
 def test_effect_sizes_frame():
     df = table([("A", 0, 10, 5, 10), ("B", 10, 100, 20, 100)])
     df.index = [7, 9]
-    out = effects.effect_sizes(df, "RD")
+    out = effects.effect_sizes(df, "RD").to_frame()
     assert list(out.index) == [7, 9]
     assert list(out.columns[:6]) == ["study", "yi", "vi", "sei", "estimable", "reason"]
     assert list(out["cc_added"]) == [0.5, 0.0]
@@ -158,7 +158,7 @@ def test_effect_sizes_frame():
 def test_generic_and_continuous_frames():
     gen = study_table(pd.DataFrame(dict(comparison="c", outcome="o", study=["a", "b"],
                                         effect=[0.2, -0.1], se=[0.5, 0.25], log_scale=True)))  # fmt: skip
-    out = effects.effect_sizes(gen, "GENERIC")
+    out = effects.effect_sizes(gen, "GENERIC").to_frame()
     assert list(out["vi"]) == [0.25, 0.0625]
     assert "a_cc" not in out.columns
 
@@ -176,5 +176,5 @@ def test_measure_must_fit_the_data_type():
 def test_smd_needs_four_participants():
     df = study_table(pd.DataFrame([dict(comparison="c", outcome="o", study="tiny", mean_t=1.0,
                                         sd_t=1.0, n_t=1, mean_c=0.0, sd_c=1.0, n_c=2)]))  # fmt: skip
-    out = effects.effect_sizes(df, "SMD")
+    out = effects.effect_sizes(df, "SMD").to_frame()
     assert not out["estimable"].iloc[0] and out["reason"].iloc[0] == effects.SMD_SMALL

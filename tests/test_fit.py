@@ -373,8 +373,6 @@ def test_pymc_engine_agrees_with_exact():
 
 def test_bad_requests():
     table = pd.DataFrame({"study": PIP_LABELS, **PIP_SECURE})
-    with pytest.raises(DataError, match="tau prior"):
-        sample.sample(table, "RR")
     with pytest.raises(DataError, match="OR scale"):
         sample.sample(table, "RR", model="binomial-normal", tau_prior="halfnormal(0.5)")
     with pytest.raises(DataError, match="unknown model"):

@@ -24,7 +24,7 @@ from sparsemeta.frequentist.regression import design_matrix, meta_regression
 @pytest.fixture(scope="module")
 def bcg():
     table = datasets.bcg_colditz1994()
-    eff = effects.effect_sizes(table, "RR")
+    eff = effects.effect_sizes(table, "RR").to_frame()
     return table, eff
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "DataType",
     "analyses",
     "data_type",
+    "single_analysis",
     "study_table",
 ]
 
@@ -352,3 +353,33 @@ def analyses(df: pd.DataFrame) -> Iterator[tuple[AnalysisKey, pd.DataFrame]]:
         order.setdefault(key, []).append(i)
     for key, rows in order.items():
         yield AnalysisKey(*key), df.iloc[rows]
+
+
+def single_analysis(df: pd.DataFrame) -> pd.DataFrame:
+    """Validate a study table of one analysis and return the normalised copy.
+
+    A single analysis needs only ``study`` and the data columns: a missing ``comparison``
+    or ``outcome`` column is filled with a placeholder (``"comparison"``/``"outcome"``),
+    a missing ``log_scale`` of generic data with ``False``. Then :func:`study_table`.
+
+    Raises
+    ------
+    DataError
+        As :func:`study_table`, and for a table that holds several analyses.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"study table: expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in ("comparison", "outcome") if c not in df.columns]
+    generic_flag = "effect" in df.columns and "log_scale" not in df.columns
+    if missing or generic_flag:
+        df = df.assign(**{c: c for c in missing})
+        if generic_flag:
+            df["log_scale"] = False
+    table = study_table(df)
+    keys = [key for key, _ in analyses(table)]
+    if len(keys) > 1:
+        names = "; ".join(f"{k.comparison} / {k.outcome}" for k in keys)
+        raise DataError(
+            f"study table, field 'outcome': {len(keys)} analyses ({names}); pass the rows of one"
+        )
+    return table

@@ -14,18 +14,22 @@ with a reason. The risk difference keeps them (RD = 0).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta import measures
-from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, data_type
+from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, data_type, single_analysis
 from sparsemeta.errors import DataError
 
 __all__ = [
     "Cells",
+    "Effects",
+    "as_effects",
     "corrected_cells",
     "effect_sizes",
     "generic",
@@ -259,13 +263,189 @@ def study_arrays(df: pd.DataFrame, measure: str) -> dict[str, _Array]:
     return out
 
 
-def effect_sizes(df: pd.DataFrame, measure: str) -> pd.DataFrame:
+@dataclass(frozen=True, eq=False)
+class Effects:
+    """The per-study effects of one analysis: what every engine takes.
+
+    Made by :func:`effect_sizes` (from a study table) or :meth:`from_arrays` (from effects
+    and standard errors); the data are validated there, once. Only estimable studies are
+    in ``y``/``se``; the others are in ``excluded`` with the reason.
+
+    Attributes
+    ----------
+    studies : tuple of str
+        Labels of the estimable studies, in table order (unique).
+    y, se : numpy.ndarray
+        Their effects on the analysis scale (natural log for log-scale measures) and
+        standard errors (finite, se > 0).
+    measure : sparsemeta.measures.MeasureRow
+        The measure (its scale, names and default priors).
+    log_scale : bool
+        Whether ``y`` are log ratios (the measure's flag; for generic data the table's
+        ``log_scale``).
+    excluded : tuple of (study, reason)
+        Studies without an estimable effect.
+    X : numpy.ndarray or None
+        Covariate matrix, one row per estimable study (for meta-regression).
+    covariate_names : tuple of str
+        Names of the columns of ``X``.
+    """
+
+    studies: tuple[str, ...]
+    y: NDArray[np.float64]
+    se: NDArray[np.float64]
+    measure: measures.MeasureRow
+    log_scale: bool
+    excluded: tuple[tuple[str, str], ...] = ()
+    X: NDArray[np.float64] | None = None
+    covariate_names: tuple[str, ...] = ()
+    frame: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.X is not None and (
+            self.X.ndim != 2
+            or self.X.shape[0] != len(self.studies)
+            or self.X.shape[1] != len(self.covariate_names)
+        ):
+            raise DataError(
+                f"covariates: X has shape {self.X.shape} for {len(self.studies)} studies and "
+                f"{len(self.covariate_names)} covariate names"
+            )
+
+    @property
+    def v(self) -> NDArray[np.float64]:
+        """Within-study variances ``se²``."""
+        return self.se**2
+
+    @property
+    def k(self) -> int:
+        """Number of estimable studies."""
+        return len(self.studies)
+
+    def require(self, where: str) -> Effects:
+        """``self``, or a DataError when no study is estimable (engines need k >= 1)."""
+        if self.k == 0:
+            why = "; ".join(f"{s}: {r}" for s, r in self.excluded)
+            raise DataError(f"{where}: no study has an estimable {self.measure.code} ({why})")
+        return self
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study of the analysis: ``study, yi, vi, sei, estimable, reason``
+        (binary data add the zero-corrected cells ``a_cc, b_cc, c_cc, d_cc, cc_added``);
+        excluded studies keep their row with NaN effects and the reason."""
+        if self.frame is not None:
+            return self.frame.copy()
+        rows = pd.DataFrame(
+            {
+                "study": list(self.studies) + [s for s, _ in self.excluded],
+                "yi": np.concatenate([self.y, np.full(len(self.excluded), np.nan)]),
+                "sei": np.concatenate([self.se, np.full(len(self.excluded), np.nan)]),
+                "estimable": [True] * self.k + [False] * len(self.excluded),
+                "reason": [None] * self.k + [r for _, r in self.excluded],
+            }
+        )
+        rows.insert(2, "vi", rows["sei"] ** 2)
+        return rows
+
+    @classmethod
+    def from_arrays(
+        cls,
+        y: ArrayLike,
+        se: ArrayLike,
+        studies: Sequence[object] | None = None,
+        measure: str = "GENERIC",
+        *,
+        log_scale: bool | None = None,
+    ) -> Effects:
+        """Effects and standard errors given directly (already on the analysis scale).
+
+        Raises
+        ------
+        DataError
+            Non-numeric, non-finite or non-positive values (naming the study and field),
+            arrays that are not one-dimensional or differ in length, no studies, a wrong
+            number of labels or repeated labels; an unknown measure.
+        """
+        row = measures.lookup(measure)
+        labels = None if studies is None else [str(s) for s in studies]
+        y_arr = _float_array(y, "effect y", labels)
+        se_arr = _float_array(se, "standard error se", labels)
+        if y_arr.ndim != 1 or se_arr.ndim != 1:
+            raise DataError("study effects: y and se must be one-dimensional")
+        if y_arr.shape != se_arr.shape:
+            raise DataError(
+                f"study effects: mismatched lengths: y has {y_arr.size} values but se has "
+                f"{se_arr.size}"
+            )
+        if y_arr.size == 0:
+            raise DataError("study effects: no studies: y and se are empty")
+        if labels is None:
+            labels = [f"study {i + 1}" for i in range(y_arr.size)]
+        _check_labels(labels, y_arr.size)
+        need = {
+            "y": "an effect y must be finite",
+            "se": "a standard error se must be finite and > 0",
+        }
+        for name, arr in (("y", y_arr), ("se", se_arr)):
+            for lab, value in zip(labels, arr, strict=True):
+                if not np.isfinite(value):
+                    raise DataError(
+                        f"study {lab!r}, field {name!r}: value is not finite ({value}); {need[name]}"
+                    )
+        for lab, value in zip(labels, se_arr, strict=True):
+            if value <= 0:
+                raise DataError(
+                    f"study {lab!r}, field 'se': must be > 0, got {value:g} ({need['se']})"
+                )
+        flag = row.log_scale if log_scale is None else bool(log_scale)
+        return cls(tuple(labels), y_arr, se_arr, row, flag)
+
+    def with_measure(self, measure: str) -> Effects:
+        """The same effects labelled with another measure (generic data that hold, e.g.,
+        log risk ratios), taking its scale, names and default priors."""
+        row = measures.lookup(measure)
+        return replace(self, measure=row, log_scale=row.log_scale or self.log_scale)
+
+
+def _float_array(values: ArrayLike, field_name: str, labels: Sequence[str] | None) -> _Array:
+    """``values`` as floats; DataError naming the first study whose entry is no number."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    entries = list(np.ravel(np.asarray(values, dtype=object)))
+    names = (
+        list(labels)
+        if labels is not None and len(labels) == len(entries)
+        else [f"study {i + 1}" for i in range(len(entries))]
+    )
+    for name, value in zip(names, entries, strict=True):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"study {name!r}: {field_name} must be a number, got {value!r} "
+                f"(field {field_name.split()[-1]!r})"
+            ) from None
+    raise DataError(f"study effects: {field_name} must be a sequence of numbers, got {values!r}")
+
+
+def _check_labels(labels: Sequence[str], k: int) -> None:
+    if len(labels) != k:
+        raise DataError(f"study labels: {len(labels)} labels for {k} studies")
+    if len(set(labels)) != len(labels):
+        dup = sorted({lab for lab in labels if labels.count(lab) > 1})
+        raise DataError(f"study labels must be unique, repeated: {dup}")
+
+
+def effect_sizes(table: pd.DataFrame, measure: str) -> Effects:
     """Per-study effect sizes of one analysis with RevMan 5's zero-cell rules.
 
     Parameters
     ----------
-    df : pandas.DataFrame
-        A validated study table (:func:`sparsemeta.data.study_table`) of one analysis.
+    table : pandas.DataFrame
+        A study table of one analysis (:mod:`sparsemeta.data`; ``comparison`` and
+        ``outcome`` may be left out). It is validated here.
     measure : str
         A measure of :data:`sparsemeta.measures.TABLE` with an effect function (RR, OR,
         PETO_OR, RD, MD, SMD, GENERIC, ...). Log-scale measures are returned as natural
@@ -274,16 +454,19 @@ def effect_sizes(df: pd.DataFrame, measure: str) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed like ``df``: ``study, yi, vi, sei, estimable, reason``; binary data add
-        the zero-corrected cells ``a_cc, b_cc, c_cc, d_cc`` and ``cc_added`` (0 or 0.5).
-        Non-estimable studies keep their row with ``yi = vi = sei = NaN`` and a reason.
+    Effects
+        The estimable studies' ``y``/``se``, the excluded ones with their reasons, and
+        (``to_frame()``) one row per study indexed like ``table``: ``study, yi, vi, sei,
+        estimable, reason``, binary data adding the zero-corrected cells ``a_cc, b_cc,
+        c_cc, d_cc`` and ``cc_added`` (0 or 0.5).
 
     Raises
     ------
     DataError
-        Unknown measure, a measure that does not fit the data type, or a missing column.
+        Invalid study data (naming the study and field), several analyses, an unknown
+        measure, a measure that does not fit the data type, or a missing column.
     """
+    df = single_analysis(table)
     arrays = study_arrays(df, measure)
     frame = pd.DataFrame(
         {
@@ -299,4 +482,90 @@ def effect_sizes(df: pd.DataFrame, measure: str) -> pd.DataFrame:
     if "a_cc" in arrays:
         for col in ("a_cc", "b_cc", "c_cc", "d_cc", "cc_added"):
             frame[col] = arrays[col]
-    return frame
+    row = measures.lookup(measure)
+    ok = arrays["estimable"]
+    labels = [str(s) for s in frame["study"]]
+    kept = [lab for lab, good in zip(labels, ok, strict=True) if good]
+    _check_labels(kept, len(kept))
+    log_scale = row.log_scale or (row.data_type == "generic" and bool(df["log_scale"].iloc[0]))
+    excluded = tuple(
+        (lab, str(why))
+        for lab, good, why in zip(labels, ok, arrays["reason"], strict=True)
+        if not good
+    )
+    return Effects(
+        studies=tuple(kept),
+        y=arrays["yi"][ok],
+        se=np.sqrt(arrays["vi"][ok]),
+        measure=row,
+        log_scale=log_scale,
+        excluded=excluded,
+        frame=frame,
+    )
+
+
+def as_effects(
+    data: Effects | pd.DataFrame | ArrayLike,
+    measure: str | None = None,
+    *,
+    se: ArrayLike | None = None,
+    labels: Sequence[object] | None = None,
+    where: str = "effects",
+) -> Effects:
+    """The :class:`Effects` of what an engine was given: the one entry path of every engine.
+
+    ``data`` is an :class:`Effects` value (returned as it is; ``measure`` relabels generic
+    effects), a study table of one analysis (through :func:`effect_sizes`; generic data
+    default to ``"GENERIC"``, other data need ``measure``), a table of effects with
+    ``yi`` and ``vi`` or ``sei`` (and optionally ``study``; rows with a missing effect
+    are excluded), or the effects themselves with ``se=`` (and optionally ``labels=``).
+    """
+    if isinstance(data, Effects):
+        if se is not None or labels is not None:
+            raise DataError(f"{where}: se= and labels= are for arrays of effects")
+        if measure is not None and measures.lookup(measure).code != data.measure.code:
+            return data.with_measure(measure)
+        return data
+    if isinstance(data, pd.DataFrame):
+        if se is not None or labels is not None:
+            raise DataError(f"{where}: se= and labels= are for arrays of effects, not tables")
+        if "yi" in data.columns:
+            return _from_yi_table(data, measure or "GENERIC", where)
+        table = single_analysis(data)
+        kind = data_type(table)
+        if kind == "generic":
+            eff = effect_sizes(table, "GENERIC")
+            return eff if measure is None else eff.with_measure(measure)
+        if measure is None:
+            raise DataError(f"{where}: {kind} data need a measure (e.g. 'RR', 'OR', 'SMD')")
+        return effect_sizes(table, measures.lookup(measure, where=where).code)
+    if se is None:
+        raise DataError(f"{where}: pass se= with an array of study effects")
+    return Effects.from_arrays(data, se, labels, measure or "GENERIC")
+
+
+def _from_yi_table(df: pd.DataFrame, measure: str, where: str) -> Effects:
+    if "sei" in df.columns:
+        sei = df["sei"].to_numpy(float)
+    elif "vi" in df.columns:
+        sei = np.sqrt(df["vi"].to_numpy(float))
+    else:
+        raise DataError(f"{where}: a table with 'yi' needs 'vi' or 'sei'")
+    study = (
+        df["study"].astype(str).tolist()
+        if "study" in df.columns
+        else [f"study {i + 1}" for i in range(len(df))]
+    )
+    yi = df["yi"].to_numpy(float)
+    reason = df["reason"].tolist() if "reason" in df.columns else [None] * len(df)
+    ok = ~(np.isnan(yi) | np.isnan(sei))
+    if not ok.any():
+        raise DataError(f"{where}: no study has an estimable effect")
+    kept = [s for s, good in zip(study, ok, strict=True) if good]
+    eff = Effects.from_arrays(yi[ok], sei[ok], kept, measure)
+    excluded = tuple(
+        (s, str(r) if r is not None else "no effect estimate")
+        for s, r, good in zip(study, reason, ok, strict=True)
+        if not good
+    )
+    return replace(eff, excluded=excluded)

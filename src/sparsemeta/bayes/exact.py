@@ -84,7 +84,7 @@ import functools
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -94,6 +94,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from sparsemeta.bayes import priors
+from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
+from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
 
 __all__ = [
@@ -163,102 +166,32 @@ class _NormalMuPrior:
 # ----------------------------------------------------------------------------- input checks
 
 
-def _mu_prior(mu_prior: Any) -> _NormalMuPrior | None:
-    """Normalise the mu prior to ``None`` (flat) or a normal prior.
-
-    Accepts ``None``, ``"flat"``, a prior string for ``sparsemeta.bayes.priors.parse_mu``, a
-    ``sparsemeta.bayes.priors`` mu prior (``Flat`` or ``Normal``), any object with ``mean`` and
-    ``sd`` attributes, or a mapping with those keys.
-    """
-    if isinstance(mu_prior, str):
-        if mu_prior.strip().lower() == "flat":
-            return None
-        from sparsemeta.bayes import priors
-
-        mu_prior = priors.parse_mu(mu_prior)
-    if mu_prior is None or getattr(mu_prior, "name", None) == "flat":
-        return None
-    if isinstance(mu_prior, Mapping):
-        mean, sd = mu_prior.get("mean"), mu_prior.get("sd")
-    else:
-        mean, sd = getattr(mu_prior, "mean", None), getattr(mu_prior, "sd", None)
-    if mean is None or sd is None:
-        raise PriorError(
-            f"mu prior {mu_prior!r} must be None/'flat' or a normal prior with 'mean' and 'sd'"
-        )
-    mean, sd = float(mean), float(sd)
-    if not (math.isfinite(mean) and math.isfinite(sd) and sd > 0):
-        raise PriorError(f"mu prior needs a finite mean and a finite sd > 0 (got {mean}, {sd})")
-    return _NormalMuPrior(mean, sd)
-
-
-def _tau_prior(tau_prior: Any) -> Any:
-    """Accept a prior value (``logpdf`` required) or a string for ``sparsemeta.bayes.priors.parse``."""
-    if isinstance(tau_prior, str):
-        from sparsemeta.bayes import priors
-
-        tau_prior = priors.parse(tau_prior)
-    if not callable(getattr(tau_prior, "logpdf", None)):
-        raise PriorError(f"tau prior {tau_prior!r} has no logpdf(tau) method")
-    return tau_prior
-
-
-def _float_array(
-    values: ArrayLike, field: str, labels: Sequence[str] | None
-) -> NDArray[np.float64]:
-    """``values`` as a float array; DataError naming the first study whose entry is no number.
-
-    The study is named by its label when ``labels`` has one per entry, else ``"study i"``.
-    """
-    try:
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        pass
-    entries = list(np.ravel(np.asarray(values, dtype=object)))
-    names = (
-        [str(lab) for lab in labels]
-        if labels is not None and len(labels) == len(entries)
-        else [f"study {i + 1}" for i in range(len(entries))]
-    )
-    for name, value in zip(names, entries, strict=True):
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"study {name!r}: {field} must be a number, got {value!r}") from None
-    raise DataError(f"{field} must be a sequence of numbers, got {values!r}")
-
-
 def _check_study_data(
     y: ArrayLike, se: ArrayLike, labels: Sequence[str] | None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
-    y_arr = _float_array(y, "effect y", labels)
-    se_arr = _float_array(se, "standard error se", labels)
-    if y_arr.ndim != 1 or se_arr.ndim != 1:
-        raise DataError("y and se must be one-dimensional")
-    if y_arr.shape != se_arr.shape:
-        raise DataError(f"y has {y_arr.size} values but se has {se_arr.size}")
-    if y_arr.size == 0:
-        raise DataError("no studies: y and se are empty")
-    if labels is None:
-        labels = [f"study {i + 1}" for i in range(y_arr.size)]
-    labels = [str(lab) for lab in labels]
-    if len(labels) != y_arr.size:
-        raise DataError(f"{len(labels)} labels for {y_arr.size} studies")
-    if len(set(labels)) != len(labels):
-        raise DataError("study labels must be unique")
-    for lab, yi, si in zip(labels, y_arr, se_arr, strict=True):
-        if not math.isfinite(yi):
-            raise DataError(f"study {lab!r}: effect y is not finite ({yi})")
-        if not math.isfinite(si) or si <= 0:
-            raise DataError(f"study {lab!r}: standard error se must be finite and > 0 ({si})")
-    if y_arr.size == 1:
-        warnings.warn(
-            f"only one study (k = 1, {labels[0]}): the data say nothing about tau; the tau "
-            "posterior is its prior",
-            SingleStudyWarning,
-            stacklevel=3,
-        )
-    return y_arr, se_arr, labels
+    """Arrays of effects validated by :meth:`Effects.from_arrays` (k = 1 warns)."""
+    eff = Effects.from_arrays(y, se, labels)
+    _warn_single(eff.studies)
+    return eff.y, eff.se, list(eff.studies)
+
+
+def _tau_prior(tau_prior: TauPriorLike) -> Any:
+    """The tau prior of array effects (:func:`sparsemeta.bayes.priors.tau_prior`)."""
+    return priors.tau_prior(tau_prior)
+
+
+def _mu_prior(mu_prior: MuPriorLike) -> _NormalMuPrior | None:
+    """The mu prior of array effects (flat by default) as the quadrature uses it."""
+    return _normal_mu(priors.mu_prior(mu_prior))
+
+
+def _normal_mu(prior: Any) -> _NormalMuPrior | None:
+    """A mu prior value as the quadrature uses it: ``None`` (flat) or its mean and sd."""
+    if getattr(prior, "name", None) == "flat":
+        return None
+    if not all(hasattr(prior, a) for a in ("mean", "sd")):
+        raise PriorError(f"mu prior {prior}: the exact posterior takes a normal or flat prior")
+    return _NormalMuPrior(float(prior.mean), float(prior.sd))
 
 
 # ----------------------------------------------------------------------------- core numerics
@@ -1231,27 +1164,37 @@ def _quantile_name(p: float) -> str:
 
 
 def posterior(
-    y: ArrayLike,
-    se: ArrayLike,
-    tau_prior: Any,
-    mu_prior: Any = None,
+    y: ArrayLike | Effects | pd.DataFrame,
+    se: ArrayLike | None = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     labels: Sequence[str] | None = None,
+    *,
+    measure: str | None = None,
 ) -> ExactPosterior:
     """Exact posterior of the normal-normal random-effects model.
 
     Parameters
     ----------
-    y, se : array_like
-        Study estimates and their standard errors (se > 0, finite, same length k >= 1;
-        k = 1 warns).
-    tau_prior : prior value or str
+    y : Effects, pandas.DataFrame or array_like
+        The studies: an :class:`~sparsemeta.effects.Effects` value, a study table of one
+        analysis (with ``measure``), or the study estimates (with ``se``); see
+        :func:`sparsemeta.effects.as_effects`. k = 1 warns.
+    se : array_like, optional
+        Standard errors, when ``y`` holds the estimates.
+    tau_prior : prior value, str or None
         Object with ``logpdf(tau)`` (``logpdf(tau, se=se)`` when ``requires_se``),
-        ``proper``, optionally ``ppf``; a string is passed to ``sparsemeta.bayes.priors.parse``.
+        ``proper``, optionally ``ppf``; a string is passed to
+        :func:`sparsemeta.bayes.priors.parse`; ``None``: the measure's default
+        (:data:`sparsemeta.measures.TABLE`; arrays are GENERIC, which has none).
     mu_prior : None, "flat", str, or normal prior with ``mean`` and ``sd``
-        Prior of the overall effect mu (flat by default); strings such as
-        ``"normal(0, 10)"`` go to ``sparsemeta.bayes.priors.parse_mu``.
+        Prior of the overall effect mu; ``None``: the measure's default (flat for
+        arrays, which are GENERIC); strings such as ``"normal(0, 10)"`` go to
+        :func:`sparsemeta.bayes.priors.parse_mu`.
     labels : sequence of str, optional
-        Study labels (default ``"study 1"``, ...).
+        Study labels of arrays (default ``"study 1"``, ...).
+    measure : str, optional
+        The measure of a study table, or the label of arrays (its default priors apply).
 
     Returns
     -------
@@ -1260,17 +1203,31 @@ def posterior(
     Raises
     ------
     DataError
-        Bad study data (NaN, se <= 0, mismatched lengths, duplicate labels).
+        Bad study data (NaN, se <= 0, mismatched lengths, duplicate labels), no estimable
+        study.
     PriorError
         Bad priors, or an improper posterior (improper tau prior with too few studies).
     """
-    y_arr, se_arr, labs = _check_study_data(y, se, labels)
-    prior = _tau_prior(tau_prior)
-    data = _Data(
-        y_arr[None, :], se_arr[None, :], np.ones((1, y_arr.size), bool), _mu_prior(mu_prior)
+    eff = as_effects(y, measure, se=se, labels=labels, where="exact.posterior").require(
+        "exact.posterior"
     )
+    code = eff.measure.code
+    prior = priors.tau_prior(tau_prior, code)
+    mu = _normal_mu(priors.mu_prior(mu_prior, code))
+    _warn_single(eff.studies)
+    data = _Data(eff.y[None, :], eff.se[None, :], np.ones((1, eff.k), bool), mu)
     grid = _build_grid(data, prior, _FINE)
-    return ExactPosterior(y_arr, se_arr, labs, prior, data.mu_prior, grid)
+    return ExactPosterior(eff.y, eff.se, list(eff.studies), prior, data.mu_prior, grid)
+
+
+def _warn_single(labels: Sequence[str]) -> None:
+    if len(labels) == 1:
+        warnings.warn(
+            f"only one study (k = 1, {labels[0]}): the data say nothing about tau; the tau "
+            "posterior is its prior",
+            SingleStudyWarning,
+            stacklevel=3,
+        )
 
 
 def _check_batch(Y: ArrayLike, SE: ArrayLike) -> tuple[NDArray[np.float64], ...]:

@@ -10,7 +10,8 @@ standard deviation), ``theta`` (study effects, dims ``study``; in the normal-nor
 they are integrated out and drawn afterwards by :func:`sparsemeta.bayes.sample.sample`), ``theta_new``
 (effect in a new study; always drawn afterwards). The priors are values from
 :mod:`sparsemeta.bayes.priors` (or strings they parse); their ``to_pymc(name)`` creates ``tau``
-and ``mu`` in the model. A ``mu_prior`` of ``None`` is the flat prior.
+and ``mu`` in the model. A prior left at ``None`` is the measure's default
+(:data:`sparsemeta.measures.TABLE`); ``"flat"`` is the flat prior of mu.
 
 ===============  ===============================================  ======================
 builder          likelihood                                       scale of mu, theta
@@ -49,10 +50,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 from numpy.typing import ArrayLike, NDArray
 
+from sparsemeta.bayes import priors
+from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
+from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
 
 __all__ = [
@@ -222,22 +227,18 @@ def _counts(
     return {name: arr.astype(np.int64) for name, arr in arrays.items()}, labs
 
 
-def _tau_prior(tau_prior: Any) -> Any:
-    if isinstance(tau_prior, str):
-        from sparsemeta.bayes import priors
-
-        tau_prior = priors.parse(tau_prior)
+def _tau_prior(tau_prior: TauPriorLike, measure: str) -> Any:
+    """The tau prior (:func:`sparsemeta.bayes.priors.tau_prior`), which needs a PyMC form."""
+    tau_prior = priors.tau_prior(tau_prior, measure)
     if not callable(getattr(tau_prior, "to_pymc", None)):
         raise PriorError(f"tau prior {tau_prior!r} has no PyMC form (to_pymc)")
     return tau_prior
 
 
-def _mu_prior(mu_prior: Any) -> Any:
-    if isinstance(mu_prior, str):
-        from sparsemeta.bayes import priors
-
-        mu_prior = priors.parse_mu(mu_prior)
-    if mu_prior is None or getattr(mu_prior, "name", None) == "flat":
+def _mu_prior(mu_prior: MuPriorLike, measure: str) -> Any:
+    """The mu prior (:func:`sparsemeta.bayes.priors.mu_prior`); ``None`` for flat."""
+    mu_prior = priors.mu_prior(mu_prior, measure)
+    if getattr(mu_prior, "name", None) == "flat":
         return None
     if not callable(getattr(mu_prior, "to_pymc", None)):
         raise PriorError(f"mu prior {mu_prior!r} has no PyMC form (to_pymc)")
@@ -385,12 +386,13 @@ def _location(mu: Any, cov: _Covariates | None) -> Any:
 
 
 def normal_normal(
-    y: ArrayLike,
-    se: ArrayLike,
-    labels: Sequence[Any] | None,
-    tau_prior: Any,
-    mu_prior: Any = None,
+    y: ArrayLike | Effects | pd.DataFrame,
+    se: ArrayLike | None = None,
+    labels: Sequence[Any] | None = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     *,
+    measure: str | None = None,
     covariates: ArrayLike | None = None,
     covariate_names: Sequence[str] | None = None,
 ) -> pm.Model:
@@ -424,17 +426,24 @@ def normal_normal(
 
     Parameters
     ----------
-    y, se : array_like
-        Study effects on the analysis scale (log for ratio measures) and their standard
-        errors (finite, se > 0, same length k >= 1; k = 1 warns).
+    y : Effects, pandas.DataFrame or array_like
+        The studies (:func:`sparsemeta.effects.as_effects`): an ``Effects`` value, a study
+        table of one analysis (with ``measure``), or effects on the analysis scale (log for
+        ratio measures) with ``se`` (finite, se > 0, same length k >= 1; k = 1 warns).
+    se : array_like, optional
+        Standard errors of array effects.
     labels : sequence of str or None
-        Study labels (the ``study`` coordinate); ``None`` gives ``"study 1"``, ...
-    tau_prior : TauPrior or str
+        Study labels of array effects (the ``study`` coordinate); ``None`` gives
+        ``"study 1"``, ...
+    tau_prior : TauPrior, str or None
         Prior of tau (see :mod:`sparsemeta.bayes.priors`); priors that depend on the standard
-        errors receive ``se``.
+        errors receive ``se``. ``None``: the measure's default (arrays are GENERIC, which
+        has none).
     mu_prior : MuPrior, str or None
-        Normal prior of mu (a value with ``mean`` and ``sd``); ``None`` or ``"flat"`` is the
-        flat prior.
+        Normal prior of mu (a value with ``mean`` and ``sd``) or ``"flat"``; ``None``: the
+        measure's default (flat for arrays).
+    measure : str, optional
+        Measure of a study table, or label of array effects.
     covariates : array_like, shape (k, p), optional
         Meta-regression (Röver & Friede 2023): :math:`\theta_i \sim N(\mu + x_i'\beta,
         \tau^2)`, mu the intercept (the effect where every covariate is 0), flat priors on
@@ -469,12 +478,14 @@ def normal_normal(
     PriorError
         A tau prior without a PyMC form, or a mu prior that is neither normal nor flat.
     """
-    arrays = _arrays({"y": y, "se": se})
-    labs = _labels(labels, arrays["y"].size)
-    _check_finite(arrays, labs)
-    _check_positive({"se": arrays["se"]}, labs)
+    eff = as_effects(y, measure, se=se, labels=labels, where="normal_normal").require(
+        "normal_normal"
+    )
+    arrays = {"y": eff.y, "se": eff.se}
+    labs = list(eff.studies)
     _warn_single(labs)
-    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    tau_p = _tau_prior(tau_prior, eff.measure.code)
+    mu_p = _mu_prior(mu_prior, eff.measure.code)
     if mu_p is not None and not all(hasattr(mu_p, a) for a in ("mean", "sd")):
         raise PriorError(f"mu prior {mu_p}: the normal-normal model takes a normal or flat prior")
     cov = _covariates(covariates, covariate_names, labs)
@@ -567,8 +578,8 @@ def binomial_normal(
     events_c: ArrayLike,
     n_c: ArrayLike,
     labels: Sequence[Any] | None,
-    tau_prior: Any,
-    mu_prior: Any = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     *,
     baseline_sd: float = BASELINE_SD,
     parameterization: str = "conditional",
@@ -645,7 +656,7 @@ def binomial_normal(
     _check_parameterization(parameterization)
     if arms not in ARMS:
         raise DataError(f"arms {arms!r}: use one of {list(ARMS)}")
-    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    tau_p, mu_p = _tau_prior(tau_prior, "OR"), _mu_prior(mu_prior, "OR")
     held = {**counts, **_reference(counts, "OR")}
     cov = _covariates(covariates, covariate_names, labs)
     with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
@@ -689,8 +700,8 @@ def binomial_rr(
     events_c: ArrayLike,
     n_c: ArrayLike,
     labels: Sequence[Any] | None,
-    tau_prior: Any,
-    mu_prior: Any = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     *,
     parameterization: str = "conditional",
     covariates: ArrayLike | None = None,
@@ -738,7 +749,7 @@ def binomial_rr(
     """
     counts, labs = _counts(events_t, n_t, events_c, n_c, labels)
     _check_parameterization(parameterization)
-    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    tau_p, mu_p = _tau_prior(tau_prior, "RR"), _mu_prior(mu_prior, "RR")
     held = {**counts, **_reference(counts, "RR")}
     cov = _covariates(covariates, covariate_names, labs)
     with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
@@ -774,8 +785,8 @@ def arm_normal(
     sd_c: ArrayLike,
     n_c: ArrayLike,
     labels: Sequence[Any] | None,
-    tau_prior: Any,
-    mu_prior: Any = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     *,
     covariates: ArrayLike | None = None,
     covariate_names: Sequence[str] | None = None,
@@ -820,7 +831,7 @@ def arm_normal(
     _check_finite(arrays, labs)
     _check_positive({k: arrays[k] for k in ("sd_t", "n_t", "sd_c", "n_c")}, labs)
     _warn_single(labs)
-    tau_p, mu_p = _tau_prior(tau_prior), _mu_prior(mu_prior)
+    tau_p, mu_p = _tau_prior(tau_prior, "MD"), _mu_prior(mu_prior, "MD")
     held = {
         "mean_t": arrays["mean_t"],
         "se_t": arrays["sd_t"] / np.sqrt(arrays["n_t"]),

@@ -61,6 +61,8 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import measures
+from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
+from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import CacheWarning, DataError, DiagnosticsError, DiagnosticsWarning
 
 if TYPE_CHECKING:
@@ -236,41 +238,22 @@ class FitResult:
 # ----------------------------------------------------------------------------- data input
 
 
-def _as_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Validate one analysis; label columns the user left out get placeholder values."""
-    from sparsemeta import data
-
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"fit: expected a study table (DataFrame) or a model, got {type(df)}")
-    df = df.copy()
-    for col in ("comparison", "outcome"):
-        if col not in df.columns:
-            df[col] = col
-    if "effect" in df.columns and "log_scale" not in df.columns:
-        df["log_scale"] = False
-    table = data.study_table(df)
-    keys = [key for key, _ in data.analyses(table)]
-    if len(keys) > 1:
-        names = "; ".join(f"{k.comparison} / {k.outcome}" for k in keys)
-        raise DataError(f"study table, field 'outcome': {len(keys)} analyses ({names}); fit one")
-    return table
-
-
 def prepare(
-    table: pd.DataFrame,
+    table: pd.DataFrame | Effects,
     measure: str | None,
     family: str,
-    tau_prior: Any,
-    mu_prior: Any,
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike,
     covariates: Sequence[str] = (),
 ) -> tuple[pm.Model, str, pd.DataFrame]:
     """Build the model of ``family`` for one analysis of a study table.
 
     Parameters
     ----------
-    table : pandas.DataFrame
+    table : pandas.DataFrame or Effects
         Study table of one analysis (binary, continuous or generic data; label columns
-        ``comparison``/``outcome`` may be omitted). Generic data (``effect, se``) are on the
+        ``comparison``/``outcome`` may be omitted), or (normal-normal model) its
+        :class:`~sparsemeta.effects.Effects`. Generic data (``effect, se``) are on the
         analysis scale (log for ratio measures).
     measure : str or None
         Effect measure; ``None`` takes the family's own (OR, RR, MD) or, for the
@@ -278,7 +261,8 @@ def prepare(
     family : str
         One of :data:`sparsemeta.bayes.models.FAMILIES`.
     tau_prior, mu_prior
-        Prior values or strings; ``mu_prior`` ``None`` means flat.
+        Prior values or strings; ``None``: the measure's defaults
+        (:data:`sparsemeta.measures.TABLE`); ``mu_prior="flat"``: the flat prior.
     covariates : sequence of str
         Columns of ``table`` for a meta-regression (numeric as they are, text as subgroup
         dummies against the first level, :func:`sparsemeta.frequentist.design_matrix`);
@@ -300,77 +284,52 @@ def prepare(
 
     if family not in models.FAMILIES:
         raise DataError(f"fit: unknown model {family!r}; use one of {list(models.FAMILIES)}")
-    if family != "normal-normal":
-        tab = _as_table(table)
-        kind = data.data_type(tab)
-        labels = tab["study"].astype(str).tolist()
-        own = MEASURE_OF_FAMILY[family]
-        if measure is not None and measure.upper() != own:
-            raise DataError(f"fit: model {family} analyses the {own} scale, not {measure}")
-        if kind != _DATA_OF_FAMILY[family]:
-            raise DataError(f"fit: model {family} needs {_DATA_OF_FAMILY[family]} data, got {kind}")
-        reg = _covariate_kwargs(table, labels, covariates)
-        if family == "arm-normal":
-            cols = [tab[c].to_numpy(float) for c in data.CONTINUOUS_COLUMNS]
-            model = models.arm_normal(*cols, labels, tau_prior, mu_prior, **reg)
-        else:
-            build = models.binomial_normal if family == "binomial-normal" else models.binomial_rr
-            cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
-            model = build(*cols, labels, tau_prior, mu_prior, **reg)
-        return model, own, pd.DataFrame({"study": [], "reason": []})
-    y, se, kept, measure, excluded = study_effects(table, measure)
-    reg = _covariate_kwargs(table, kept, covariates)
-    model = models.normal_normal(y, se, kept, tau_prior, mu_prior, **reg)
-    return model, measure, excluded
+    if not isinstance(table, pd.DataFrame | Effects):
+        raise DataError(
+            f"fit: expected a study table (DataFrame), Effects or a model, got "
+            f"{type(table).__name__}"
+        )
+    if family == "normal-normal":
+        if measure is None and not isinstance(table, Effects):
+            raise DataError("fit: the normal-normal model needs a measure (RR, OR, RD, MD, SMD)")
+        eff = as_effects(table, measure, where="fit").require("fit")
+        reg = _covariate_kwargs(table, list(eff.studies), covariates)
+        model = models.normal_normal(eff, tau_prior=tau_prior, mu_prior=mu_prior, **reg)
+        excluded = pd.DataFrame(list(eff.excluded), columns=["study", "reason"])
+        return model, eff.measure.code, excluded
+    tab = data.single_analysis(table)
+    kind = data.data_type(tab)
+    labels = tab["study"].astype(str).tolist()
+    own = MEASURE_OF_FAMILY[family]
+    if measure is not None and measure.upper() != own:
+        raise DataError(f"fit: model {family} analyses the {own} scale, not {measure}")
+    if kind != _DATA_OF_FAMILY[family]:
+        raise DataError(f"fit: model {family} needs {_DATA_OF_FAMILY[family]} data, got {kind}")
+    reg = _covariate_kwargs(tab, labels, covariates)
+    if family == "arm-normal":
+        cols = [tab[c].to_numpy(float) for c in data.CONTINUOUS_COLUMNS]
+        model = models.arm_normal(*cols, labels, tau_prior, mu_prior, **reg)
+    else:
+        build = models.binomial_normal if family == "binomial-normal" else models.binomial_rr
+        cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
+        model = build(*cols, labels, tau_prior, mu_prior, **reg)
+    return model, own, pd.DataFrame({"study": [], "reason": []})
 
 
 def _covariate_kwargs(
-    table: pd.DataFrame, labels: list[str], covariates: Sequence[str]
+    table: pd.DataFrame | Effects, labels: list[str], covariates: Sequence[str]
 ) -> dict[str, Any]:
     """``covariates``/``covariate_names`` for a builder: the design matrix of the studies
     ``labels`` (in that order) without its intercept column."""
     if not covariates:
         return {}
+    if not isinstance(table, pd.DataFrame):
+        raise DataError("fit: covariates are columns of a study table; pass the table")
     from sparsemeta.frequentist import design_matrix
 
     rows = table.assign(study=table["study"].astype(str)).set_index("study", drop=False)
     X, names = design_matrix(rows.loc[labels].reset_index(drop=True), list(covariates))
     return {"covariates": X[:, 1:], "covariate_names": list(names[1:])}
-
-
-def study_effects(
-    table: pd.DataFrame, measure: str | None
-) -> tuple[np.ndarray, np.ndarray, list[str], str, pd.DataFrame]:
-    """Per-study effects and standard errors of one analysis for the normal-normal model.
-
-    Binary and continuous data go through :func:`sparsemeta.effects.effect_sizes` (RevMan 5
-    rules; studies without an estimable effect are left out and listed); generic data
-    (``effect, se``) are taken as given, on the analysis scale.
-
-    Returns
-    -------
-    (y, se, labels, measure, excluded)
-    """
-    from sparsemeta import data, effects
-
-    if measure is None:
-        raise DataError("fit: the normal-normal model needs a measure (RR, OR, RD, MD, SMD)")
-    measure = measure.upper()
-    tab = _as_table(table)
-    labels = tab["study"].astype(str).tolist()
-    excluded = pd.DataFrame({"study": [], "reason": []})
-    if data.data_type(tab) == "generic":
-        y, se = tab["effect"].to_numpy(float), tab["se"].to_numpy(float)
-        keep = np.ones(len(tab), bool)
-    else:
-        eff = effects.effect_sizes(tab, measure)
-        y, se = eff["yi"].to_numpy(float), eff["sei"].to_numpy(float)
-        keep = eff["estimable"].to_numpy(bool)
-        excluded = eff.loc[~keep, ["study", "reason"]].reset_index(drop=True)
-    if not keep.any():
-        raise DataError(f"fit: no study has an estimable {measure}; try a binomial model")
-    kept = [lab for lab, k in zip(labels, keep, strict=True) if k]
-    return y[keep], se[keep], kept, measure, excluded
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -879,8 +838,8 @@ def sample(
     measure: str | None = None,
     *,
     model: str = "normal-normal",
-    tau_prior: Any = None,
-    mu_prior: Any = "default",
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     engine: Literal["nutpie", "pymc"] = "nutpie",
     draws: int = 1000,
     tune: int = 1000,
@@ -907,11 +866,11 @@ def sample(
     model : str
         ``"normal-normal"`` (default), ``"binomial-normal"``, ``"binomial-rr"`` or
         ``"arm-normal"`` (see :mod:`sparsemeta.bayes.models`).
-    tau_prior : TauPrior or str
-        Required with a table, e.g. ``"halfnormal(0.5)"``.
+    tau_prior : TauPrior, str or None
+        E.g. ``"halfnormal(0.5)"``; ``None`` (or ``"default"``): the measure's default
+        (:data:`sparsemeta.measures.TABLE`; MD and generic effects have none).
     mu_prior : MuPrior, str or None
-        ``"default"`` takes :func:`sparsemeta.bayes.priors.mu_prior_default` for the measure;
-        ``None`` or ``"flat"`` the flat prior.
+        ``None`` (or ``"default"``): the measure's default; ``"flat"``: the flat prior.
     engine : {"nutpie", "pymc"}
         Sampler; if nutpie fails to compile or is missing, PyMC's NUTS is used (with a
         warning) and ``FitResult.engine`` says so.
@@ -974,13 +933,6 @@ def sample(
         if measure is None and family in MEASURE_OF_FAMILY:
             measure = MEASURE_OF_FAMILY[family]
     else:
-        if tau_prior is None:
-            raise DataError("fit: a tau prior is required, e.g. tau_prior='halfnormal(0.5)'")
-        if isinstance(mu_prior, str) and mu_prior == "default":
-            from sparsemeta.bayes import priors
-
-            own = MEASURE_OF_FAMILY.get(model, measure)
-            mu_prior = priors.mu_prior_default(own) if own is not None else None
         pm_model, measure, excluded = prepare(
             data_or_model, measure, model, tau_prior, mu_prior, covariates
         )

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from sparsemeta import data as data_mod
-from sparsemeta import effects, measures
+from sparsemeta import measures
 from sparsemeta.bayes import exact
 from sparsemeta.bayes import priors as pri
+from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.present import plots
 
@@ -183,10 +183,10 @@ def _f(x: float, digits: int) -> str:
 
 
 def compare_priors(
-    data: pd.DataFrame | ArrayLike,
-    priors: Sequence[str | pri.TauPrior] | Mapping[str, str | pri.TauPrior],
+    data: Effects | pd.DataFrame | ArrayLike,
+    priors: Sequence[str | pri.TauPrior] | Mapping[str, str | pri.TauPrior] | None = None,
     measure: str | None = None,
-    mu_prior: Any = None,
+    mu_prior: pri.MuPriorLike = None,
     *,
     se: ArrayLike | None = None,
     labels: Sequence[str] | None = None,
@@ -196,14 +196,16 @@ def compare_priors(
 
     Parameters
     ----------
-    data : pandas.DataFrame or array_like
-        A study table of one analysis (:mod:`sparsemeta.data`; effects are computed with
+    data : Effects, pandas.DataFrame or array_like
+        An :class:`~sparsemeta.effects.Effects` value, a study table of one analysis
+        (:mod:`sparsemeta.data`; effects are computed with
         :func:`sparsemeta.effects.effect_sizes` and ``measure``), a table with ``yi`` and
         ``vi`` (or ``sei``) columns and optionally ``study``, or the study effects ``yi``
         themselves (then pass ``se=``). Ratio effects are natural logs.
-    priors : sequence or mapping
+    priors : sequence or mapping, optional
         The tau priors: prior values or strings for :func:`sparsemeta.bayes.priors.parse`; a
         mapping gives each a label (otherwise the label is the canonical prior string).
+        ``None``: the measure's default tau prior alone (:data:`sparsemeta.measures.TABLE`).
     measure : str, optional
         ``"RR"``, ``"OR"``, ``"PETO_OR"``, ``"HR"``, ``"RD"``, ``"MD"``, ``"SMD"`` or
         ``"GENERIC"``. Required for a study table of binary or continuous data; otherwise
@@ -246,13 +248,21 @@ def compare_priors(
     """
     if not isinstance(level, int | float) or not 0 < level < 1:
         raise DataError(f"compare_priors: level must be a number in (0, 1), got {level!r}")
-    measure, y, s, labs, excluded = _effects(data, measure, se, labels)
-    tau_priors = _priors(priors)
-    mu = pri.mu_prior_default(measure)
-    if mu_prior is not None:
-        mu = pri.parse_mu(mu_prior) if isinstance(mu_prior, str) else mu_prior
+    eff = as_effects(data, measure, se=se, labels=labels, where="compare_priors")
+    eff = eff.require("compare_priors")
+    measure, y, s, labs, excluded = (
+        eff.measure.code,
+        eff.y,
+        eff.se,
+        list(eff.studies),
+        eff.excluded,
+    )
+    tau_priors = _priors([pri.tau_prior(None, measure)] if priors is None else priors)
+    mu = pri.mu_prior(mu_prior, measure)
     scale = measures.lookup(measure).scale
-    posts = {label: exact.posterior(y, s, p, mu, labs) for label, p in tau_priors.items()}
+    posts = {
+        label: exact.posterior(eff, tau_prior=p, mu_prior=mu) for label, p in tau_priors.items()
+    }
     rows = [
         _row(label, tau_priors[label], post, scale, s, level, measures.is_ratio(measure))
         for label, post in posts.items()
@@ -267,88 +277,6 @@ def compare_priors(
 # ----------------------------------------------------------------------------- helpers
 
 
-def _effects(
-    data: pd.DataFrame | ArrayLike,
-    measure: str | None,
-    se: ArrayLike | None,
-    labels: Sequence[str] | None,
-) -> tuple[str, NDArray[np.float64], NDArray[np.float64], list[str], tuple[tuple[str, str], ...]]:
-    """(measure, y, se, labels, excluded) of the estimable studies."""
-    if measure is not None:
-        measure = measures.lookup(measure, where="compare_priors").code
-    if isinstance(data, pd.DataFrame):
-        if se is not None or labels is not None:
-            raise DataError("compare_priors: se= and labels= are for arrays of effects, not tables")
-        if "yi" in data.columns:
-            frame = _yi_table(data)
-        else:
-            frame = _study_effects(data, measure)
-            if measure is None:
-                measure = "GENERIC"
-    else:
-        if se is None:
-            raise DataError("compare_priors: pass se= with an array of study effects")
-        y_arr = np.atleast_1d(np.asarray(data, dtype=float))
-        names = [f"study {i + 1}" for i in range(y_arr.size)] if labels is None else labels
-        if len(names) != y_arr.size:
-            raise DataError(f"compare_priors: {len(names)} labels for {y_arr.size} studies")
-        sei = np.atleast_1d(np.asarray(se, dtype=float))
-        if sei.shape != y_arr.shape:
-            raise DataError(f"compare_priors: {y_arr.size} effects but {sei.size} se values")
-        frame = pd.DataFrame({"study": list(names), "yi": y_arr, "sei": sei})
-        frame["reason"] = None
-    measure = measure or "GENERIC"
-    ok = np.isfinite(frame["yi"].to_numpy(float)) & np.isfinite(frame["sei"].to_numpy(float))
-    excluded = tuple(
-        (str(s), str(r) if r is not None else "no effect estimate")
-        for s, r in zip(frame["study"][~ok], frame["reason"][~ok], strict=True)
-    )
-    if not ok.any():
-        raise DataError("compare_priors: no study has an estimable effect")
-    kept = frame[ok]
-    return (
-        measure,
-        kept["yi"].to_numpy(float),
-        kept["sei"].to_numpy(float),
-        [str(s) for s in kept["study"]],
-        excluded,
-    )
-
-
-def _yi_table(df: pd.DataFrame) -> pd.DataFrame:
-    if "sei" in df.columns:
-        sei = df["sei"].to_numpy(float)
-    elif "vi" in df.columns:
-        sei = np.sqrt(df["vi"].to_numpy(float))
-    else:
-        raise DataError("compare_priors: a table with 'yi' needs 'vi' or 'sei'")
-    study = (
-        df["study"].astype(str).tolist()
-        if "study" in df.columns
-        else [f"study {i + 1}" for i in range(len(df))]
-    )
-    reason = df["reason"].tolist() if "reason" in df.columns else [None] * len(df)
-    return pd.DataFrame(
-        {"study": study, "yi": df["yi"].to_numpy(float), "sei": sei, "reason": reason}
-    )
-
-
-def _study_effects(df: pd.DataFrame, measure: str | None) -> pd.DataFrame:
-    table = data_mod.study_table(df)
-    groups = list(data_mod.analyses(table))
-    if len(groups) != 1:
-        raise DataError(
-            f"compare_priors: the table holds {len(groups)} analyses; pass the rows of one"
-        )
-    if measure is None:
-        kind = data_mod.data_type(table)
-        if kind != "generic":
-            raise DataError(f"compare_priors: {kind} data need a measure= (e.g. 'RR', 'OR', 'SMD')")
-        measure = "GENERIC"
-    es = effects.effect_sizes(table, measure)
-    return es[["study", "yi", "sei", "reason"]].reset_index(drop=True)
-
-
 def _priors(
     given: Sequence[str | pri.TauPrior] | Mapping[str, str | pri.TauPrior],
 ) -> dict[str, pri.TauPrior]:
@@ -359,7 +287,7 @@ def _priors(
         raise PriorError("compare_priors: give at least one tau prior")
     out: dict[str, pri.TauPrior] = {}
     for label, p in items:
-        value = pri.parse(p) if isinstance(p, str) else p
+        value = pri.tau_prior(p)
         key = str(value) if label is None else str(label)
         if key in out:
             raise PriorError(f"compare_priors: tau prior {key!r} given twice")

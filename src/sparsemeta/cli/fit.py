@@ -72,7 +72,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=measures.codes(),
         help="effect measure (ratio measures are analysed on the log scale)",
     )
-    p.add_argument("--tau-prior", required=True, help='tau prior, e.g. "halfnormal(0.5)"')
+    p.add_argument(
+        "--tau-prior",
+        default=None,
+        help='tau prior, e.g. "halfnormal(0.5)" (default: the measure\'s default, '
+        "sparsemeta.measures.TABLE; MD and generic effects have none)",
+    )
     p.add_argument(
         "--mu-prior",
         default=None,
@@ -200,13 +205,15 @@ def _head(
 def _run_exact(
     args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any
 ) -> tuple[dict[str, Any], str, bool]:
-    from sparsemeta.bayes import exact, sample
+    from sparsemeta.bayes import exact
+    from sparsemeta.effects import as_effects
 
-    y, se, labels, measure, excluded = sample.study_effects(df, args.measure)
-    mu = None if getattr(mu_prior, "name", None) == "flat" else mu_prior
-    post = exact.posterior(y, se, args.tau_prior, mu, labels)
+    eff = as_effects(df, args.measure, where="fit").require("fit")
+    measure, labels = eff.measure.code, list(eff.studies)
+    excluded = pd.DataFrame(list(eff.excluded), columns=["study", "reason"])
+    post = exact.posterior(eff, tau_prior=args.tau_prior, mu_prior=mu_prior)
     args.fitted = post  # for --plot
-    record = _head("normal-normal", "exact", measure, args.tau_prior, mu, labels, excluded)
+    record = _head("normal-normal", "exact", measure, args.tau_prior, mu_prior, labels, excluded)
     record["corrections"] = _corrections(df, measure, labels)
     record.update(
         mu=_quantiles(post.mu),
@@ -308,14 +315,12 @@ def run(args: argparse.Namespace) -> int:
             f"the exact engine fits the normal-normal model only; use --engine mcmc for "
             f"{args.model}"
         )
-    tau_prior = priors.parse(args.tau_prior)
-    args.tau_prior = tau_prior
-    if args.mu_prior is None:
-        from sparsemeta.bayes.sample import MEASURE_OF_FAMILY
+    from sparsemeta.bayes.sample import MEASURE_OF_FAMILY
 
-        mu_prior = priors.mu_prior_default(MEASURE_OF_FAMILY.get(args.model, args.measure))
-    else:
-        mu_prior = priors.parse_mu(args.mu_prior)
+    scale = MEASURE_OF_FAMILY.get(args.model, args.measure)
+    args.tau_prior_default = args.tau_prior is None
+    args.tau_prior = priors.tau_prior(args.tau_prior, scale)
+    mu_prior = priors.mu_prior(args.mu_prior, scale)
     from sparsemeta.present.forest import check_plot_path, save_forest
 
     check_plot_path(args.plot)
@@ -327,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
         )
     runner = _run_exact if engine == "exact" else _run_mcmc
     record, engine_line, passed = runner(args, df, mu_prior)
+    record["tau_prior_default"] = args.tau_prior_default
+    record["mu_prior_default"] = args.mu_prior is None
     _add_ratio_scale(record)
     extras = _extras(args, df, mu_prior, engine, record)
     if args.plot:
@@ -356,7 +363,8 @@ def _extras(
     returns their text."""
     import numpy as np
 
-    from sparsemeta.bayes import averaging, leave_one_out, regression, sample
+    from sparsemeta.bayes import averaging, leave_one_out, regression
+    from sparsemeta.effects import as_effects
     from sparsemeta.frequentist import design_matrix
 
     if not (args.covariate or args.leave_one_out or args.model_average):
@@ -367,7 +375,8 @@ def _extras(
         record["coefficients"] = record.pop("_coefficients")
         texts.append("coefficients: " + json.dumps(_clean(record["coefficients"])))
     if (args.covariate and engine == "exact") or args.leave_one_out or args.model_average:
-        y, se, labels, _, _ = sample.study_effects(df, args.measure)
+        eff = as_effects(df, args.measure, where="fit").require("fit")
+        y, se, labels = eff.y, eff.se, list(eff.studies)
     if args.covariate and engine == "exact":
         kept = df.set_index(df["study"].astype(str)).loc[labels].reset_index(drop=True)
         X, names = design_matrix(kept, args.covariate)
@@ -439,12 +448,17 @@ def _add_ratio_scale(record: dict[str, Any]) -> None:
     record["p_ratio_lt_1"] = record["p_mu_lt_0"]
 
 
+def _default_note(record: dict[str, Any], key: str) -> str:
+    return f" (the default for {record['measure']})" if record.get(key) else ""
+
+
 def _text(record: dict[str, Any], engine_line: str) -> str:
     """The same layout for both engines: head, corrections, one table, probabilities."""
     measure, scale = record["measure"], record["scale"]
     lines = [
         f"{record['model']} model, {measure}, k = {record['k']}; tau prior "
-        f"{record['tau_prior']}; mu prior {record['mu_prior']}",
+        f"{record['tau_prior']}{_default_note(record, 'tau_prior_default')}; mu prior "
+        f"{record['mu_prior']}{_default_note(record, 'mu_prior_default')}",
         f"engine: {engine_line}",
     ]
     if record["corrections"]:

@@ -12,6 +12,7 @@ from scipy import special
 
 from sparsemeta import effects, measures
 from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, study_table
+from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.estimators import (
     PiMethod,
@@ -383,8 +384,8 @@ def _yi_vi_arrays(df: pd.DataFrame) -> tuple[tuple[str, ...], dict[str, _Array]]
 
 
 def meta_analysis(
-    data: pd.DataFrame,
-    measure: str,
+    data: pd.DataFrame | Effects,
+    measure: str | None = None,
     *,
     method: Literal["IV", "MH", "Peto", "PETO"] = "IV",
     random: bool = True,
@@ -399,8 +400,9 @@ def meta_analysis(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        A study table of one analysis. A table that has not been through
+    data : pandas.DataFrame or Effects
+        An :class:`~sparsemeta.effects.Effects` value (pooled by inverse variance; its
+        excluded studies are reported as such), or a study table of one analysis. A table that has not been through
         :func:`sparsemeta.data.study_table` is validated by it (the check of an already
         valid table is cheap and does not repeat the full validation). Or a table of
         effects with columns ``study, yi, vi`` and none of the study-table data columns;
@@ -410,7 +412,9 @@ def meta_analysis(
         or ``vi`` is missing (NaN, as :func:`sparsemeta.effects.effect_sizes` leaves a
         non-estimable study) is excluded with a reason, and a non-numeric or infinite
         ``yi`` or a ``vi`` that is not finite and > 0 raises.
-    measure : {"RR", "OR", "RD", "MD", "SMD", "GENERIC"}
+    measure : str, optional
+        A measure of :data:`sparsemeta.measures.TABLE` (RR, OR, RD, MD, SMD, GENERIC, ...);
+        an Effects value brings its own.
     method : {"IV", "MH", "Peto"}
         Case-insensitive. Fixed-effect method; with ``random=True`` it supplies the Q for DerSimonian-Laird
         (RevMan's M-H random recipe: Q around the M-H estimate) and the pool is the
@@ -450,6 +454,8 @@ def meta_analysis(
         or is empty, invalid study data (naming the study and the field), bad
         measure/method/data-type combinations or missing columns.
     """
+    if isinstance(data, Effects) and measure is None:
+        measure = data.measure.code
     method = _check_settings(method, random, tau2_method, ci_method, level)
     _choice("i2_method", i2_method, ("q", "tau2"))
     _choice("pi_method", pi_method, ("hts", "t", "normal"))
@@ -466,15 +472,29 @@ def meta_analysis(
         raise DataError(
             f"study table, field 'measure': Peto's method gives an odds ratio, got {measure!r}"
         )
-    if not isinstance(data, pd.DataFrame):
+    if isinstance(data, Effects):
+        if method != "IV":
+            raise DataError(
+                f"meta_analysis, argument 'method': {method} needs arm-level counts (a study "
+                "table), not effects"
+            )
+        frame = data.to_frame()
+        studies = tuple(str(s) for s in frame["study"])
+        arr = {
+            "yi": frame["yi"].to_numpy(float),
+            "vi": frame["vi"].to_numpy(float),
+            "estimable": frame["estimable"].to_numpy(bool),
+            "reason": frame["reason"].to_numpy(object),
+        }
+        log_scale = data.log_scale
+    elif not isinstance(data, pd.DataFrame):
         raise DataError(
-            "meta_analysis, argument 'data': expected a pandas DataFrame (a study table or a "
-            f"table with study, yi, vi), got {type(data).__name__}"
+            "meta_analysis, argument 'data': expected an Effects value or a pandas DataFrame "
+            f"(a study table or a table with study, yi, vi), got {type(data).__name__}"
         )
-    if len(data) == 0:
+    elif len(data) == 0:
         raise DataError("study table, field 'study': the table is empty (no studies)")
-    columns = data.columns
-    if ("yi" in columns or "vi" in columns) and not any(c in columns for c in _MARKERS):
+    elif {"yi", "vi"} & set(data.columns) and not set(_MARKERS) & set(data.columns):
         if method != "IV":
             raise DataError(f"study table, field 'yi': method {method} needs arm-level counts")
         if not isinstance(measure, str) or not measure.strip():

@@ -17,7 +17,12 @@ parser also accepts positional arguments in the order of the parameters.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from sparsemeta import measures
+from sparsemeta.errors import DataError, PriorError
 
 if TYPE_CHECKING:
     from sparsemeta.bayes.priors.mu import MuPrior
@@ -108,6 +113,88 @@ def parse_mu(text: str) -> MuPrior:
     return parse_call(text, MU_PRIORS, "mu", hint)
 
 
+#: what a tau-prior argument may be: a prior value, its string, or ``None``/``"default"``
+#: for the measure's default (:data:`sparsemeta.measures.TABLE`)
+TauPriorLike: TypeAlias = "TauPrior | str | None"
+#: what a mu-prior argument may be: a prior value, its string (``"flat"``), a mapping
+#: with ``mean`` and ``sd``, or ``None``/``"default"`` for the measure's default
+MuPriorLike: TypeAlias = "MuPrior | str | Mapping[str, float] | None"
+
+
+def _is_default(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "default")
+
+
+def tau_prior(value: TauPriorLike | Any, measure: str = "GENERIC") -> TauPrior:
+    """The tau prior an analysis uses: the one coercion of every entry point.
+
+    ``None`` or ``"default"``: the measure's default (:data:`sparsemeta.measures.TABLE`);
+    a string: :func:`parse`; a prior value (anything with ``logpdf``): itself.
+
+    Raises
+    ------
+    PriorError
+        An unparsable string, a value without ``logpdf``, or no prior for a measure that
+        has no default (MD, GENERIC: the scale is the outcome's units).
+    """
+    if _is_default(value):
+        row = _row(measure)
+        if row.tau_prior is None:
+            raise PriorError(
+                f"tau prior: none given, and {row.code} has no default ({row.tau_reason}); "
+                "pass a prior value (with logpdf) or a string such as 'halfnormal(0.5)'"
+            )
+        return parse(row.tau_prior)
+    if isinstance(value, str):
+        return parse(value)
+    if not callable(getattr(value, "logpdf", None)):
+        raise PriorError(
+            f"tau prior {value!r} is neither a prior string nor a prior value (no logpdf(tau) "
+            "method)"
+        )
+    return value
+
+
+def mu_prior(value: MuPriorLike | Any, measure: str = "GENERIC") -> MuPrior:
+    """The mu prior an analysis uses: the one coercion of every entry point.
+
+    ``None`` or ``"default"``: the measure's default (:func:`mu_prior_default`); a string:
+    :func:`parse_mu` (``"flat"``, ``"normal(0, 2.82)"``); a mapping or object with
+    ``mean`` and ``sd``: that normal prior; a mu prior value: itself.
+
+    Raises
+    ------
+    PriorError
+        An unparsable string, or a value that is neither flat nor normal with a finite
+        mean and a finite sd > 0.
+    """
+    from sparsemeta.bayes.priors.mu import MuPrior, Normal, mu_prior_default
+
+    if _is_default(value):
+        return mu_prior_default(_row(measure).code)
+    if isinstance(value, str):
+        return parse_mu(value.strip().lower() if value.strip().lower() == "flat" else value)
+    if isinstance(value, MuPrior):
+        return value
+    get = value.get if isinstance(value, Mapping) else lambda key: getattr(value, key, None)
+    mean, sd = get("mean"), get("sd")
+    if mean is None or sd is None:
+        raise PriorError(
+            f"mu prior {value!r} must be 'flat' or a normal prior with 'mean' and 'sd'"
+        )
+    mean, sd = float(mean), float(sd)
+    if not (math.isfinite(mean) and math.isfinite(sd) and sd > 0):
+        raise PriorError(f"mu prior needs a finite mean and a finite sd > 0 (got {mean}, {sd})")
+    return Normal(mean, sd)
+
+
+def _row(measure: str) -> measures.MeasureRow:
+    try:
+        return measures.lookup(measure, where="prior")
+    except DataError as exc:  # an unknown measure, met while choosing a prior
+        raise PriorError(str(exc)) from None
+
+
 __all__ = [
     "SCALES",
     "TAU_PRIORS",
@@ -123,10 +210,12 @@ __all__ = [
     "LogTTau2",
     "Lomax",
     "MuPrior",
+    "MuPriorLike",
     "Normal",
     "PriorSummary",
     "Rhodes2015",
     "TauPrior",
+    "TauPriorLike",
     "Turner2012",
     "Turner2015",
     "UisdHalfNormal",
@@ -134,9 +223,11 @@ __all__ = [
     "UniformShrinkage",
     "describe",
     "library",
+    "mu_prior",
     "mu_prior_default",
     "mu_prior_reason",
     "parse",
     "parse_mu",
+    "tau_prior",
     "uisd",
 ]
