@@ -18,7 +18,7 @@ from sparsemeta.frequentist import leave_one_out, meta_analysis
 @pytest.fixture(scope="module")
 def bcg():
     table = datasets.bcg_colditz1994()
-    return table, effects.effect_sizes(table, "RR")
+    return table, effects.effect_sizes(table, "RR").to_frame()
 
 
 def _texts(fig) -> list[str]:

@@ -170,14 +170,14 @@ def run(args: argparse.Namespace) -> int:
         texts.append(str(loo))
     if args.covariate:
         eff = effects.effect_sizes(df, pooled)
-        ok = eff["estimable"].to_numpy(bool)
+        ok = eff.to_frame()["estimable"].to_numpy(bool)
         X, names = design_matrix(df[ok].reset_index(drop=True), args.covariate)
         reg = meta_regression(
-            eff["yi"].to_numpy(float)[ok],
-            eff["vi"].to_numpy(float)[ok],
+            eff.y,
+            eff.v,
             X,
             names=names,
-            studies=eff["study"][ok].tolist(),
+            studies=list(eff.studies),
             tau2_method=args.tau2,
             ci_method=settings["ci_method"],
             level=args.level,
