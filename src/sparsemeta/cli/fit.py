@@ -205,6 +205,8 @@ def _head(
 def _run_exact(
     args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any
 ) -> tuple[dict[str, Any], str, bool]:
+    import pandas as pd
+
     from sparsemeta.bayes import exact
     from sparsemeta.effects import as_effects
 
@@ -408,7 +410,7 @@ def _corrections(df: pd.DataFrame, measure: str, labels: list[str]) -> list[dict
         return []
     from sparsemeta import effects
 
-    eff = effects.effect_sizes(df, measure)
+    eff = effects.effect_sizes(df, measure).to_frame()
     if "cc_added" not in eff.columns:
         return []
     out = []
