@@ -162,8 +162,9 @@ class FitResult:
         has them, ``beta`` with covariates, plus the sampled nuisance parameters),
         ``sample_stats``, ``prior``, ``observed_data`` and ``constant_data``; for the
         normal-normal model also ``log_likelihood``, ``posterior_predictive`` and (proper mu
-        prior, no covariates) ``prior_predictive``, each holding ``y``, so that
-        ``arviz.loo`` and ``arviz.compare`` work. Study-level variables have dims ``study``
+        prior, no covariates) ``prior_predictive``, each holding ``y``; for the arm-level
+        models ``log_likelihood`` (``y``, both arms of a study) and ``posterior_predictive``
+        (the arm data): ``arviz.loo`` and ``arviz.compare`` work on every family. Study-level variables have dims ``study``
         with the study labels as coordinates. With covariates ``theta_new`` is the effect
         in a new study whose covariates are all 0.
     summary : pandas.DataFrame
@@ -584,9 +585,9 @@ def _posterior_only(idata: az.InferenceData, labels: list[str]) -> az.InferenceD
 def _post_process(
     idata: az.InferenceData, info: ModelInfo, rng: np.random.Generator
 ) -> az.InferenceData:
-    """Add theta (normal-normal) and theta_new to the posterior; add the prior group; for the
-    normal-normal model also the pointwise ``log_likelihood`` and the posterior and prior
-    predictive draws of ``y``."""
+    """Add theta (normal-normal) and theta_new to the posterior; add the prior group, the
+    pointwise ``log_likelihood`` and the posterior (and for the normal-normal model prior)
+    predictive draws."""
     import arviz as az
     import xarray as xr
 
@@ -615,6 +616,8 @@ def _post_process(
     groups["prior"] = _prior_draws(info, shape[0] * shape[1], rng)
     if info.family == "normal-normal":
         groups.update(_normal_predictive(info, location, tau, groups["prior"], rng))
+    elif info.family in ("binomial-normal", "binomial-rr", "arm-normal"):
+        groups.update(_arm_predictive(info, post, rng))
     observed = {n: ("study", info.data[n]) for n in info.observed}
     constant = {
         n: (("study", "covariate") if n == "X" else "study", arr)
@@ -661,6 +664,62 @@ def _normal_predictive(
         draws = prior_loc + prior_sd * rng.standard_normal(prior_sd.shape)
         out["prior_predictive"] = xr.Dataset({"y": draws})
     return out
+
+
+def _arm_predictive(
+    info: ModelInfo, post: xr.Dataset, rng: np.random.Generator
+) -> dict[str, xr.Dataset]:
+    r"""``log_likelihood`` (``y``: the log-likelihood of both arms of study i per draw) and
+    ``posterior_predictive`` (new arm data per draw) of the arm-level models, from the
+    sampled baselines and study effects with the builders' formulas
+    (:mod:`sparsemeta.bayes.models`): binomial-normal
+    :math:`\mathrm{logit}\,p_c = \alpha - s\theta`, :math:`\mathrm{logit}\,p_t = \alpha +
+    (1 - s)\theta` (:math:`s = 1/2` for symmetric arms, 0 for the comparator baseline);
+    binomial-rr :math:`p_c = u\,e^{\min(0, -\theta)}`, :math:`p_t = u\,e^{\min(\theta, 0)}`;
+    arm-normal :math:`\bar y_c \sim N(\alpha, s_c^2)`, :math:`\bar y_t \sim N(\alpha +
+    \theta, s_t^2)` with :math:`\alpha = \bar y_c^{obs} + s_c a`.
+    """
+    import xarray as xr
+    from scipy import special, stats
+
+    theta = post["theta"].transpose("chain", "draw", "study").values
+    base = post["baseline" if "baseline" in post else "baseline_std"]
+    base = base.transpose("chain", "draw", "study").values
+    d = info.data
+    coords = {"study": list(info.labels)}
+    dims = ("chain", "draw", "study")
+    if info.family == "arm-normal":
+        alpha = d["mean_c"] + d["se_c"] * base
+        loglik = stats.norm.logpdf(d["mean_c"], alpha, d["se_c"]) + stats.norm.logpdf(
+            d["mean_t"], alpha + theta, d["se_t"]
+        )
+        rep = {
+            "mean_t": alpha + theta + d["se_t"] * rng.standard_normal(theta.shape),
+            "mean_c": alpha + d["se_c"] * rng.standard_normal(theta.shape),
+        }
+    else:
+        if info.family == "binomial-normal":
+            shift = 0.5 if info.options.get("arms", "symmetric") == "symmetric" else 0.0
+            p_c = special.expit(base - shift * theta)
+            p_t = special.expit(base + (1.0 - shift) * theta)
+        else:
+            p_c = base * np.exp(np.minimum(0.0, -theta))
+            p_t = base * np.exp(np.minimum(theta, 0.0))
+        n_t, n_c = d["n_t"], d["n_c"]
+        loglik = stats.binom.logpmf(d["events_t"], n_t, p_t) + stats.binom.logpmf(
+            d["events_c"], n_c, p_c
+        )
+        rep = {
+            "events_t": rng.binomial(np.broadcast_to(n_t, p_t.shape), p_t),
+            "events_c": rng.binomial(np.broadcast_to(n_c, p_c.shape), p_c),
+        }
+    chain_draw = {"chain": post["chain"].values, "draw": post["draw"].values, **coords}
+    return {
+        "log_likelihood": xr.Dataset({"y": (dims, loglik)}, coords=chain_draw),
+        "posterior_predictive": xr.Dataset(
+            {name: (dims, arr) for name, arr in rep.items()}, coords=chain_draw
+        ),
+    }
 
 
 def _prior_draws(info: ModelInfo, n: int, rng: np.random.Generator) -> xr.Dataset:
