@@ -304,7 +304,9 @@ def influence(
     ----------
     result : MetaResult or MetaRegression, optional
         An inverse-variance analysis (:func:`~sparsemeta.frequentist.meta_analysis` with
-        ``method="IV"``; its estimable studies, τ² estimator and CI) or a meta-regression.
+        ``method="IV"``; its estimable studies, τ² estimator and CI; ``"mhk"`` is treated
+        as ``"hksj"``, the unmodified Knapp-Hartung factor of metafor's ``test="knha"``) or a
+        meta-regression.
         Or give the arrays instead:
     y, v : array_like
         Effects and sampling variances.
