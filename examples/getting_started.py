@@ -22,7 +22,7 @@ print(fx[["study", "yi", "sei"]].to_string(index=False))
 
 # %% Frequentist: the review's Mantel-Haenszel random-effects analysis, then Hartung-Knapp
 mh = frequentist.meta_analysis(secure, "RR", method="MH")
-print(mh.summary())
+print(mh)
 hk = frequentist.meta_analysis(secure, "RR", method="MH", ci_method="hksj")
 low, high = hk.exp_ci()
 print(f"Hartung-Knapp 95% CI: {low:.3g} to {high:.3g} (t with 1 df)")

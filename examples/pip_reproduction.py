@@ -46,7 +46,7 @@ for r in result.analyses:
             "Bayes RR": bayes.ratio("mu")["q50"] if bayes else None,
             "CrI low": bayes.ratio("mu")["q025"] if bayes else None,
             "CrI high": bayes.ratio("mu")["q975"] if bayes else None,
-            "P(RR>1)": bayes.p_positive if bayes else None,
+            "P(RR>1)": bayes.prob("mu", ">", 0.0) if bayes else None,
         }
     )
 table = pd.DataFrame(rows)

@@ -55,7 +55,7 @@ def test_json_is_exactly_the_result(small_plan, tmp_path, capsys):
     assert len(doc["analyses"]) == len(PICK)
     for entry in doc["analyses"]:
         assert ANALYSIS_KEYS <= set(entry)
-    expected = reproduce(small, mcmc=False).to_json_dict()
+    expected = reproduce(small, mcmc=False).to_dict()
     doc.pop("seconds"), expected.pop("seconds")
     assert doc == json.loads(json.dumps(expected))
     assert "%|" not in captured.err  # no progress bar when stderr is not a terminal

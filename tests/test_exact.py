@@ -21,6 +21,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -484,18 +485,23 @@ def test_summary_and_to_dict(post3):
     df = post3.summary()
     assert list(df.columns) == [
         "param",
-        "median",
+        "study",
         "mean",
         "sd",
-        "q025",
-        "q975",
-        "shortest_low",
-        "shortest_high",
+        "median",
+        "lower",
+        "upper",
+        "level",
+        "shortest_lower",
+        "shortest_upper",
     ]
-    assert list(df["param"]) == ["mu", "tau", "theta_new", "theta[a]", "theta[b]", "theta[c]"]
-    row = df.set_index("param").loc["theta[b]"]
-    assert row["q975"] == pytest.approx(post3.theta["b"].quantile(0.975))
-    assert list(post3.summary(level=0.9).columns)[4:6] == ["q050", "q950"]
+    assert list(df["param"]) == ["mu", "tau", "theta_new", "theta", "theta", "theta"]
+    assert list(df["study"].iloc[3:]) == ["a", "b", "c"] and df["study"].iloc[:3].isna().all()
+    row = df.set_index("study").loc["b"]
+    assert row["upper"] == pytest.approx(post3.theta["b"].quantile(0.975))
+    assert row["level"] == 0.95
+    row90 = post3.summary(level=0.9).set_index("study").loc["b"]
+    assert row90["lower"] == pytest.approx(post3.theta["b"].quantile(0.05))
     record = post3.to_dict()
     assert record["labels"] == ["a", "b", "c"]
     assert record["mu_prior"] == "flat"
@@ -530,10 +536,11 @@ LOGNORMAL_TAU = _ScipyTauPrior(stats.lognorm(0.87, scale=math.exp(-1.28)), "logn
 )
 def test_summary_shortest_intervals_match_brute_force(y, se, prior):
     post = exact.posterior(y, se, prior, labels=[f"s{i}" for i in range(len(y))])
-    table = post.summary(level=0.9).set_index("param")
-    for param, row in table.iterrows():
+    table = post.summary(level=0.9)
+    for _, row in table.iterrows():
+        param = row["param"] if pd.isna(row["study"]) else f"theta[{row['study']}]"
         dist = post[param]
-        lo, hi = row["shortest_low"], row["shortest_high"]
+        lo, hi = row["shortest_lower"], row["shortest_upper"]
         assert dist.cdf(hi) - dist.cdf(lo) == pytest.approx(0.9, abs=1e-8), param
         grid_lo, grid_hi = _narrowest_on_a_grid(dist, 0.9)
         assert hi - lo <= (grid_hi - grid_lo) * (1 + 1e-9), param
@@ -541,7 +548,7 @@ def test_summary_shortest_intervals_match_brute_force(y, se, prior):
         assert (lo, hi) == pytest.approx((grid_lo, grid_hi), abs=1e-4 * (hi - lo)), param
         assert (lo, hi) == pytest.approx(dist.interval(0.9, shortest=True), abs=1e-9)
         assert row["median"] == pytest.approx(dist.quantile(0.5), rel=1e-9, abs=1e-12)
-        assert (row["q050"], row["q950"]) == pytest.approx(dist.interval(0.9), rel=1e-9)
+        assert (row["lower"], row["upper"]) == pytest.approx(dist.interval(0.9), rel=1e-9)
 
 
 def test_tau_interval_from_zero_when_the_density_there_beats_its_upper_end():

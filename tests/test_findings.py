@@ -147,6 +147,6 @@ def test_no_dropped_study_when_it_has_events(pip: plan.Plan) -> None:
 
 def test_findings_serialise(found: list[findings.Finding]) -> None:
     for f in found:
-        record = f.to_json_dict()
+        record = f.to_dict()
         assert set(record) >= {"kind", "analysis", "message"}
         assert record["kind"] in findings.KINDS

@@ -206,10 +206,9 @@ def test_mcmc_fits_are_saved_as_netcdf_and_gate_failures_reported(result, tmp_pa
         tau={"q025": 0.02, "q50": 0.4, "q975": 1.1},
         theta_new={"q025": 0.1, "q50": 1.5, "q975": 3.0},
         theta={},
-        p_positive=0.99,
         log_scale=True,
+        idata=idata,
         extra={
-            "idata": idata,
             "diagnostics": {
                 "passed": False,
                 "failures": ["R-hat 1.08 > 1.01"],
@@ -249,7 +248,7 @@ def test_mcmc_fit_of_reproduce_is_written_as_netcdf_and_loads_back_identical(tmp
     sub = dataclasses.replace(plan, analyses=(plan.analysis(key),))
     result = reproduce(sub)
     (s,) = result.analyses[0].mcmc.values()
-    assert s.idata is not None and "idata" not in s.to_json_dict()
+    assert s.idata is not None and "idata" not in s.to_dict()
     out = report.write_report(result, tmp_path / "r")
     (nc,) = (out / "idata").iterdir()
     assert nc.name == "a01-attachment-change-secure-to-insecure-post-halfnormal-scale-0-5.nc"

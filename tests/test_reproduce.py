@@ -96,7 +96,7 @@ def test_tau2_typo_flagged_with_dl_value(result: reproduce.ReproduceResult) -> N
     tau2 = next(c for c in r.checks if c.field == "tau2")
     assert (tau2.printed, tau2.rounded) == ("3.71", "1.54")
     assert any(f.kind == "likely-typo" and "1.54" in f.message for f in result.findings)
-    (typo,) = r.to_json_dict()["typos"]
+    (typo,) = r.to_dict()["typos"]
     assert (typo["field"], typo["printed"]) == ("tau2", 3.71)
     assert typo["computed"] == pytest.approx(1.544, abs=5e-4)
     assert "3.71" in typo["why"]
@@ -105,7 +105,7 @@ def test_tau2_typo_flagged_with_dl_value(result: reproduce.ReproduceResult) -> N
     assert headline.startswith("8 reproduced, 12 no-data, 8 not-published; ")
     assert "1 printed value flagged as a likely typo" in headline
     assert "tau2 printed 3.71, computed 1.54" in headline
-    assert result.to_json_dict()["typos_flagged"] == 1
+    assert result.to_dict()["typos_flagged"] == 1
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_exact_fits_for_every_prior(pip: plan.Plan, result: reproduce.ReproduceR
         for s in r.exact.values():
             for q in (s.mu, s.tau, s.theta_new):
                 assert q["q025"] < q["q50"] < q["q975"]
-            assert 0 <= s.p_positive <= 1
+            assert 0 <= s.prob("mu", ">", 0.0) <= 1
             assert s.ratio("mu")["q50"] == pytest.approx(math.exp(s.mu["q50"]))
             assert set(s.theta) == {
                 st
@@ -219,7 +219,7 @@ def test_exact_k1_matches_normal_prior_algebra(result: reproduce.ReproduceResult
 
 
 def test_json_shape(result: reproduce.ReproduceResult) -> None:
-    d = result.to_json_dict()
+    d = result.to_dict()
     json.dumps(d, allow_nan=False)
     assert set(d) >= {"analyses", "findings", "seconds"}
     assert {f["kind"] for f in d["findings"]} == {
@@ -270,10 +270,10 @@ def test_binomial_model_keeps_the_double_zero_study(pip: plan.Plan) -> None:
     assert set(s.theta) == {"Cicchetti 1999a", "Cicchetti 2006b"}
     assert set(r.exact["halfnormal(scale=0.5)"].theta) == {"Cicchetti 1999a"}
     assert any("keeps Cicchetti 2006b" in n for n in r.notes)
-    diagnostics = r.to_json_dict()["diagnostics"]["halfnormal(scale=0.5)"]
+    diagnostics = r.to_dict()["diagnostics"]["halfnormal(scale=0.5)"]
     assert diagnostics["passed"] and diagnostics["kept_by_binomial"] == ["Cicchetti 2006b"]
     # 0/46 vs 6/54 (and 0/14 vs 0/54): the data favour fewer transitions with PIP
-    assert s.p_positive < 0.5
+    assert s.prob("mu", ">", 0.0) < 0.5
     assert s.mu["q025"] < s.mu["q50"] < s.mu["q975"]
 
 

@@ -362,6 +362,6 @@ def test_mcmc_binomial_normal_replicates_are_seeded_fits() -> None:
     again = sample.sample(
         table, model="binomial-normal", tau_prior="halfnormal(0.5)", seed=int(chunk.seeds[0])
     )
-    mu = again.summary.set_index("param").loc["mu"]
-    assert res.estimate[0] == mu["median"] and res.low[0] == mu["q025"]
+    mu = again.summary().set_index("param").loc["mu"]
+    assert res.estimate[0] == mu["median"] and res.low[0] == mu["lower"]
     assert np.all(res.low <= res.estimate) and np.all(res.estimate <= res.high)

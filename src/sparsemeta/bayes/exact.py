@@ -87,7 +87,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,10 @@ from sparsemeta.bayes import priors
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
+from sparsemeta.results import Op, check_op, json_safe, prob_from_cdf, summary_frame
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = [
     "ExactPosterior",
@@ -969,8 +973,6 @@ def _check_level(level: Any, where: str) -> float:
 
 # ----------------------------------------------------------------------------- results
 
-_OPS: dict[str, bool] = {"<": True, "<=": True, ">": False, ">=": False}
-
 
 class ExactPosterior:
     """Exact (quadrature) posterior of the normal-normal model for one meta-analysis.
@@ -1034,15 +1036,13 @@ class ExactPosterior:
             return self.theta[label]
         raise KeyError(f"unknown parameter {param!r}; use mu, tau, theta_new or a study label")
 
-    def prob(self, param: str, op: Literal["<", "<=", ">", ">="], threshold: float) -> float:
-        """Posterior probability such as P(mu < 0): ``prob("mu", "<", 0)``."""
-        if not isinstance(op, str) or op not in _OPS:
-            raise DataError(
-                f"prob: unknown comparison operator op={op!r}; use one of "
-                f"{', '.join(repr(o) for o in _OPS)}"
-            )
-        below = float(self[param].cdf(threshold))
-        return below if _OPS[op] else 1.0 - below
+    def prob(self, param: str, op: Op, value: float) -> float:
+        """Posterior probability ``P(param op value)``, e.g. P(mu < 0) = ``prob("mu", "<", 0)``.
+
+        ``param`` as in :meth:`__getitem__`; ``op`` one of ``"<", "<=", ">", ">="``.
+        """
+        check_op(op)
+        return prob_from_cdf(float(self[param].cdf(value)), op)
 
     @property
     def log_marginal_likelihood(self) -> float:
@@ -1098,10 +1098,11 @@ class ExactPosterior:
         return ["mu", "tau", "theta_new", *(f"theta[{lab}]" for lab in self.labels)]
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """One row per parameter: median, mean, sd, equal-tailed and shortest interval.
+        """One row per parameter: ``mu``, ``tau``, ``theta_new``, then ``theta`` per study.
 
-        Columns ``param, median, mean, sd, q<lo>, q<hi>, shortest_low, shortest_high``
-        (``q025, q975`` for the default level 0.95). The normal-mixture margins (mu,
+        Columns :data:`sparsemeta.results.SUMMARY_COLUMNS` (``lower, upper`` the
+        equal-tailed interval of probability ``level``) plus ``shortest_lower,
+        shortest_upper`` (the shortest interval). The normal-mixture margins (mu,
         theta_new and every theta_i) are solved together, as arrays.
         """
         level = _check_level(level, "summary")
@@ -1118,45 +1119,121 @@ class ExactPosterior:
         }
         tau_q = np.asarray(self.tau.quantile(probs))
         found["tau"] = (tau_q, self.tau._shortest(level, tau_q[1], tau_q[2]))
-        lo_name, hi_name = _quantile_name(probs[1]), _quantile_name(probs[2])
         rows = []
         for param in self._params():
             dist = self[param]
             (median, lo, hi), (short_lo, short_hi) = found[param]
+            study = param[6:-1] if param.startswith("theta[") else None
             rows.append(
                 {
-                    "param": param,
-                    "median": float(median),
+                    "param": "theta" if study is not None else param,
+                    "study": study,
                     "mean": dist.mean,
                     "sd": dist.sd,
-                    lo_name: float(lo),
-                    hi_name: float(hi),
-                    "shortest_low": float(short_lo),
-                    "shortest_high": float(short_hi),
+                    "median": float(median),
+                    "lower": float(lo),
+                    "upper": float(hi),
+                    "shortest_lower": float(short_lo),
+                    "shortest_upper": float(short_hi),
                 }
             )
-        return pd.DataFrame(rows)
+        return summary_frame(rows, level)
+
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
+        """One row per study: ``study, y, se`` and the summary of its shrunken ``theta``."""
+        theta = self.summary(level)
+        theta = theta[theta["param"] == "theta"].drop(columns="param").reset_index(drop=True)
+        theta.insert(1, "y", self.y)
+        theta.insert(2, "se", self.se)
+        return theta
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        """Plain-Python record: inputs, summary rows, and KL / Bayes factors where defined."""
+        """JSON-safe record: inputs, priors, summary rows, and KL / Bayes factors where
+        defined (``None`` where not: an improper tau prior or a flat mu prior)."""
         proper_tau = getattr(self.tau_prior, "proper", True)
         mu_prior: Any = (
             "flat"
             if self.mu_prior is None
             else {"mean": self.mu_prior.mean, "sd": self.mu_prior.sd}
         )
-        return {
-            "k": self.k,
-            "labels": list(self.labels),
-            "y": self.y.tolist(),
-            "se": self.se.tolist(),
-            "tau_prior": str(self.tau_prior),
-            "mu_prior": mu_prior,
-            "summary": self.summary(level).to_dict(orient="records"),
-            "kl_tau": self.kl_tau() if proper_tau else None,
-            "bf_tau0": self.bayes_factor_tau0() if proper_tau else None,
-            "bf_mu0": None if self.mu_prior is None else self.bayes_factor_mu(0.0),
-        }
+        return json_safe(
+            {
+                "k": self.k,
+                "labels": list(self.labels),
+                "y": self.y,
+                "se": self.se,
+                "tau_prior": str(self.tau_prior),
+                "mu_prior": mu_prior,
+                "level": level,
+                "summary": self.summary(level),
+                "kl_tau": self.kl_tau() if proper_tau else None,
+                "bf_tau0": self.bayes_factor_tau0() if proper_tau else None,
+                "bf_mu0": None if self.mu_prior is None else self.bayes_factor_mu(0.0),
+            }
+        )
+
+    def __str__(self) -> str:
+        mu = (
+            "flat"
+            if self.mu_prior is None
+            else f"normal({self.mu_prior.mean:g}, {self.mu_prior.sd:g})"
+        )
+        head = f"Exact posterior (normal-normal), k = {self.k}; tau prior {self.tau_prior}, mu prior {mu}"
+        return head + "\n" + self.summary().to_string(index=False, float_format="%.4g")
+
+    def to_inference_data(self, draws: int = 4000, seed: int | None = 0) -> az.InferenceData:
+        """Independent joint draws as an ArviZ ``InferenceData`` (one chain), so ArviZ tools
+        (``az.summary``, ``az.plot_posterior``, ...) work on exact and MCMC results alike.
+
+        ``tau`` is drawn by inverting its exact cdf at uniform draws; then
+        ``mu | tau, y ~ N(m̂(τ), V(τ))`` with the conditional mean and variance interpolated
+        between quadrature nodes; ``theta_i | mu, tau, y ~ N((y_i/s_i² + mu/τ²)/(1/s_i² +
+        1/τ²), 1/(1/s_i² + 1/τ²))`` (``theta_i = mu`` at τ = 0) and ``theta_new | mu, tau ~
+        N(mu, τ²)`` (Gelman et al. 2013, *Bayesian Data Analysis*, 3rd ed., Sec. 5.4).
+        Variables ``mu``, ``tau``, ``theta_new`` and ``theta`` (dim ``study``).
+
+        Parameters
+        ----------
+        draws : int
+            Number of draws (> 0).
+        seed : int or None
+            Seed of ``numpy.random.default_rng``; the same seed gives the same draws.
+        """
+        import arviz as az
+
+        if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+            raise DataError(
+                f"to_inference_data, argument 'draws': expected an integer > 0, got {draws!r}"
+            )
+        rng = np.random.default_rng(seed)
+        tau = np.asarray(self.tau.quantile(rng.uniform(size=draws)), dtype=float)
+        g = self._grid
+        order = np.argsort(g.tau[0])
+        nodes = g.tau[0, order]
+        mhat = np.interp(tau, nodes, g.mhat[0, order])
+        vmu = np.interp(tau, nodes, g.vmu[0, order])
+        mu = mhat + np.sqrt(vmu) * rng.standard_normal(draws)
+        prec_y = 1.0 / self.se[:, None] ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prec_t = np.where(tau > 0, 1.0 / tau**2, np.inf)[None, :]
+            mean = np.where(
+                np.isinf(prec_t),
+                mu[None, :],
+                (self.y[:, None] * prec_y + mu * prec_t) / (prec_y + prec_t),
+            )
+            sd = np.where(np.isinf(prec_t), 0.0, np.sqrt(1.0 / (prec_y + prec_t)))
+        theta = mean + sd * rng.standard_normal((self.k, draws))
+        theta_new = mu + tau * rng.standard_normal(draws)
+        return az.from_dict(
+            posterior={
+                "mu": mu[None, :],
+                "tau": tau[None, :],
+                "theta_new": theta_new[None, :],
+                "theta": theta.T[None, :, :],
+            },
+            coords={"study": list(self.labels)},
+            dims={"theta": ["study"]},
+        )
 
 
 def _quantile_name(p: float) -> str:

@@ -64,6 +64,7 @@ from sparsemeta import measures
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import CacheWarning, DataError, DiagnosticsError, DiagnosticsWarning
+from sparsemeta.results import Op, json_safe, prob_from_draws, summary_frame
 
 if TYPE_CHECKING:
     import arviz as az
@@ -167,8 +168,8 @@ class FitResult:
         (the arm data): ``arviz.loo`` and ``arviz.compare`` work on every family. Study-level variables have dims ``study``
         with the study labels as coordinates. With covariates ``theta_new`` is the effect
         in a new study whose covariates are all 0.
-    summary : pandas.DataFrame
-        One row per reported quantity (see :func:`fit`).
+    table : pandas.DataFrame
+        One row per reported quantity, what :meth:`summary` returns (see :func:`sample`).
     diagnostics : Diagnostics
     family, measure : str or None
         Model family and effect measure (``None`` for a user model without them).
@@ -192,7 +193,7 @@ class FitResult:
     """
 
     idata: az.InferenceData
-    summary: pd.DataFrame
+    table: pd.DataFrame
     diagnostics: Diagnostics
     family: str | None
     measure: str | None
@@ -217,6 +218,53 @@ class FitResult:
         """Posterior quantiles of a scalar variable (``mu``, ``tau``, ``theta_new``)."""
         return np.quantile(self.idata.posterior[var].values.ravel(), probs)
 
+    def _draws(self, param: str) -> np.ndarray:
+        post = self.idata.posterior
+        if param.startswith("theta[") and param.endswith("]"):
+            return post["theta"].sel(study=param[6:-1]).values.ravel()
+        if param in post and set(post[param].dims) == {"chain", "draw"}:
+            return post[param].values.ravel()
+        if "theta" in post and "study" in post["theta"].dims and param in self.labels:
+            return post["theta"].sel(study=param).values.ravel()
+        raise KeyError(f"unknown parameter {param!r}; use mu, tau, theta_new or a study label")
+
+    def prob(self, param: str, op: Op, value: float) -> float:
+        """Posterior probability ``P(param op value)`` from the draws (analysis scale), e.g.
+        P(mu < 0) = ``prob("mu", "<", 0)``; ``param`` ``mu``, ``tau``, ``theta_new``, a
+        study label or ``theta[label]``."""
+        return prob_from_draws(self._draws(param), op, value)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per quantity: ``mu`` (and ``exp(mu)`` for ratio measures), ``tau``,
+        ``theta_new`` (and ``exp(theta_new)``) and ``theta`` per study; columns
+        :data:`sparsemeta.results.SUMMARY_COLUMNS` (95% equal-tailed intervals) then the
+        diagnostics ``mcse_median, ess_bulk, ess_tail, r_hat``."""
+        return self.table.copy()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study: the summary of its shrunken ``theta``."""
+        theta = self.table[self.table["param"] == "theta"]
+        return theta.drop(columns="param").reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: model, priors, sampler settings, diagnostics and the summary."""
+        return json_safe(
+            {
+                "family": self.family,
+                "measure": self.measure,
+                "tau_prior": None if self.tau_prior is None else str(self.tau_prior),
+                "mu_prior": str(self.mu_prior or "flat"),
+                "engine": self.engine,
+                "k": self.k,
+                "labels": self.labels,
+                "excluded": self.excluded,
+                "settings": self.settings,
+                "diagnostics": self.diagnostics.to_dict(),
+                "summary": self.table,
+                "seconds": self.seconds,
+            }
+        )
+
     def __str__(self) -> str:
         d = self.diagnostics
         priors = (
@@ -232,8 +280,8 @@ class FitResult:
             f"min ESS bulk {d.ess_bulk_min:.0f}, tail {d.ess_tail_min:.0f} -> "
             f"{'passed' if d.passed else 'FAILED: ' + '; '.join(d.failures)}"
         )
-        cols = [c for c in self.summary.columns if c not in ("mcse_median",)]
-        return head + "\n" + self.summary[cols].to_string(index=False, float_format="%.4g")
+        cols = [c for c in self.table.columns if c not in ("mcse_median", "level")]
+        return head + "\n" + self.table[cols].to_string(index=False, float_format="%.4g")
 
 
 # ----------------------------------------------------------------------------- data input
@@ -824,42 +872,24 @@ def _gate_message(diag: Diagnostics, family: str | None, settings: dict[str, Any
 # ----------------------------------------------------------------------------- summary
 
 
-def _threshold_name(t: float) -> str:
-    return f"p_beyond_{t:g}"
-
-
 def _summary_row(
-    param: str,
-    study: str | None,
-    draws: np.ndarray,
-    thresholds: Sequence[float],
-    effect: bool,
-    transform: bool,
-    diag: dict[str, float],
+    param: str, study: str | None, draws: np.ndarray, transform: bool, diag: dict[str, float]
 ) -> dict[str, Any]:
     values = np.exp(draws) if transform else draws
-    row: dict[str, Any] = {
+    return {
         "param": param,
         "study": study,
-        "median": float(np.median(values)),
         "mean": float(np.mean(values)),
         "sd": float(np.std(values, ddof=1)),
-        "q025": float(np.quantile(values, 0.025)),
-        "q975": float(np.quantile(values, 0.975)),
-        "p_lt_0": float(np.mean(draws < 0)) if effect else math.nan,
+        "median": float(np.median(values)),
+        "lower": float(np.quantile(values, 0.025)),
+        "upper": float(np.quantile(values, 0.975)),
+        **diag,
     }
-    for t in thresholds:
-        beyond = draws < t if t < 0 else draws > t
-        row[_threshold_name(t)] = float(np.mean(beyond)) if effect else math.nan
-    row.update(diag)
-    return row
 
 
 def _summarise(
-    idata: az.InferenceData,
-    measure: str | None,
-    thresholds: Sequence[float],
-    conv: dict[str, xr.Dataset],
+    idata: az.InferenceData, measure: str | None, conv: dict[str, xr.Dataset]
 ) -> pd.DataFrame:
     import arviz as az
 
@@ -878,15 +908,15 @@ def _summarise(
             continue
         draws = post[var].values.ravel()
         diag = diag_of(var, {})
-        rows.append(_summary_row(var, None, draws, thresholds, effect, False, diag))
+        rows.append(_summary_row(var, None, draws, False, diag))
         if ratio and effect:
-            rows.append(_summary_row(f"exp({var})", None, draws, thresholds, True, True, diag))
+            rows.append(_summary_row(f"exp({var})", None, draws, True, diag))
     if "theta" in post and "study" in post["theta"].dims:
         for lab in post["theta"]["study"].values:
             draws = post["theta"].sel(study=lab).values.ravel()
             diag = diag_of("theta", {"study": lab})
-            rows.append(_summary_row("theta", str(lab), draws, thresholds, True, False, diag))
-    return pd.DataFrame(rows)
+            rows.append(_summary_row("theta", str(lab), draws, False, diag))
+    return summary_frame(rows, 0.95)
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -905,7 +935,6 @@ def sample(
     chains: int = 4,
     seed: int = 0,
     strict: bool = False,
-    thresholds: Sequence[float] = (),
     target_accept: float | None = None,
     cache: bool = False,
     covariates: Sequence[str] = (),
@@ -941,9 +970,6 @@ def sample(
     strict : bool
         Raise :class:`~sparsemeta.errors.DiagnosticsError` when the gate fails (default:
         warn with :class:`~sparsemeta.errors.DiagnosticsWarning`).
-    thresholds : sequence of float
-        Effect thresholds on the analysis scale; the summary gains ``p_beyond_<t>`` =
-        P(effect < t) for t < 0 and P(effect > t) for t > 0.
     target_accept : float, optional
         NUTS target acceptance; default :data:`DEFAULT_TARGET_ACCEPT` for the family.
     cache : bool
@@ -957,11 +983,11 @@ def sample(
     Returns
     -------
     FitResult
-        ``summary`` has one row per quantity: ``mu`` (and ``exp(mu)`` for ratio
+        ``summary()`` has one row per quantity: ``mu`` (and ``exp(mu)`` for ratio
         measures), ``tau``, ``theta_new`` (and ``exp(theta_new)``), and ``theta`` per study,
-        with columns ``param, study, median, mean, sd, q025, q975, p_lt_0`` (P(effect < 0)
-        on the analysis scale, i.e. P(ratio < 1)), the ``p_beyond_<t>`` columns, and the
-        diagnostics ``mcse_median, ess_bulk, ess_tail, r_hat``.
+        with columns :data:`sparsemeta.results.SUMMARY_COLUMNS` (95% intervals) and the
+        diagnostics ``mcse_median, ess_bulk, ess_tail, r_hat``; posterior probabilities
+        come from ``prob``, e.g. ``prob("mu", "<", 0)``.
 
     Raises
     ------
@@ -1041,10 +1067,9 @@ def sample(
             _store_fit(idata, disk, record)  # a fallback's draws are not cached
     conv = _convergence(idata.posterior)
     diag = _gate(idata, conv)
-    summary = _summarise(idata, measure, thresholds, conv)
     result = FitResult(
         idata=idata,
-        summary=summary,
+        table=_summarise(idata, measure, conv),
         diagnostics=diag,
         family=family,
         measure=measure,

@@ -26,6 +26,7 @@ from sparsemeta.bayes import priors as pri
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.present import plots
+from sparsemeta.results import Op, check_op, json_safe
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -60,11 +61,11 @@ class PriorComparison:
         One row per prior, indexed by label. Columns: ``prior`` (canonical string);
         ``mu_median, mu_low, mu_high`` (equal-tailed interval, analysis scale);
         ``tau_median, tau_low, tau_high``; ``pred_low, pred_high`` (interval of the effect
-        in a new study, theta_new); ``p_mu_below_0`` = P(mu < 0); ``kl_tau`` (nats; NaN for
-        an improper prior); the prior's own ``prior_tau_median, prior_tau_q95,
-        prior_p_tau_gt_0_5, prior_p_tau_gt_1`` (NaN for an improper prior). Ratio measures
-        add ``ratio_median, ratio_low, ratio_high, pred_ratio_low, pred_ratio_high`` =
-        exp of the above and ``p_ratio_above_1`` = P(mu > 0).
+        in a new study, theta_new); ``kl_tau`` (nats; NaN for an improper prior); the
+        prior's own ``prior_tau_median, prior_tau_q95, prior_p_tau_gt_0_5,
+        prior_p_tau_gt_1`` (NaN for an improper prior). Ratio measures add
+        ``ratio_median, ratio_low, ratio_high, pred_ratio_low, pred_ratio_high`` = exp of
+        the above. Posterior probabilities come from :meth:`prob`.
     """
 
     measure: str
@@ -87,6 +88,43 @@ class PriorComparison:
     def k(self) -> int:
         """Number of studies used."""
         return len(self.labels)
+
+    def prob(self, param: str, op: Op, value: float) -> pd.Series:
+        """Posterior probability ``P(param op value)`` under each tau prior (a Series indexed
+        by the prior labels), e.g. P(mu < 0) = ``prob("mu", "<", 0)``."""
+        check_op(op)
+        return pd.Series(
+            {label: post.prob(param, op, value) for label, post in self.posteriors.items()},
+            name=f"P({param} {op} {value:g})",
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """``mu``, ``tau`` and ``theta_new`` under each tau prior: the columns of
+        :data:`sparsemeta.results.SUMMARY_COLUMNS` (equal-tailed intervals of probability
+        ``level``, analysis scale) plus ``prior`` (the label)."""
+        frames = []
+        for label, post in self.posteriors.items():
+            rows = post.summary(self.level)
+            rows = rows[rows["param"] != "theta"].assign(prior=label)
+            frames.append(rows[[c for c in rows.columns if not c.startswith("shortest")]])
+        return pd.concat(frames, ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: the studies, the priors, the per-prior table and the summary."""
+        return json_safe(
+            {
+                "measure": self.measure,
+                "labels": self.labels,
+                "y": self.y,
+                "se": self.se,
+                "excluded": [{"study": s, "reason": r} for s, r in self.excluded],
+                "mu_prior": str(self.mu_prior),
+                "priors": {label: str(p) for label, p in self.priors.items()},
+                "level": self.level,
+                "table": self.table.reset_index(names="label"),
+                "summary": self.summary(),
+            }
+        )
 
     def plot(self, ax: Sequence[Axes] | None = None) -> Figure:
         """How mu, its prediction interval and tau move with the tau prior.
@@ -146,7 +184,7 @@ class PriorComparison:
                 else (r.mu_median, r.mu_low, r.mu_high)
             )
             plo, phi = (r.pred_ratio_low, r.pred_ratio_high) if ratio else (r.pred_low, r.pred_high)
-            prob = r.p_ratio_above_1 if ratio else r.p_mu_below_0
+            prob = self.posteriors[str(label)].prob("mu", ">" if ratio else "<", 0.0)
             rows.append(
                 [
                     str(label),
@@ -319,7 +357,6 @@ def _row(
         "tau_high": tau[2],
         "pred_low": pred[0],
         "pred_high": pred[2],
-        "p_mu_below_0": post.prob("mu", "<", 0.0),
     }
     if ratio:
         row.update(
@@ -328,7 +365,6 @@ def _row(
             ratio_high=math.exp(mu[2]),
             pred_ratio_low=math.exp(pred[0]),
             pred_ratio_high=math.exp(pred[2]),
-            p_ratio_above_1=1.0 - row["p_mu_below_0"],
         )
     nan = math.nan
     stated = dict.fromkeys(

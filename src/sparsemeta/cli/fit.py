@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparsemeta import measures
 from sparsemeta.errors import DataError
+from sparsemeta.results import json_safe
 
 if TYPE_CHECKING:
     import numpy as np
@@ -249,7 +250,6 @@ def _run_mcmc(
             tune=args.tune,
             chains=args.chains,
             seed=args.seed,
-            thresholds=tuple(args.threshold),
             covariates=tuple(args.covariate),
         )
     for w in caught:
@@ -277,8 +277,8 @@ def _run_mcmc(
             lab: _draw_quantiles(post["theta"].sel(study=lab).values.ravel())
             for lab in result.labels
         },
-        p_mu_lt_0=float(np.mean(mu < 0)),
-        p_mu_beyond={f"{t:g}": float(np.mean(mu < t if t < 0 else mu > t)) for t in args.threshold},
+        p_mu_lt_0=result.prob("mu", "<", 0.0),
+        p_mu_beyond={f"{t:g}": result.prob("mu", "<" if t < 0 else ">", t) for t in args.threshold},
         diagnostics=result.diagnostics.to_dict(),
         sampler={**result.settings, "backend": result.engine, "cached": result.cached},
     )
@@ -343,7 +343,7 @@ def run(args: argparse.Namespace) -> int:
         record["plot"] = args.plot
     record["seconds"] = time.perf_counter() - t0
     if args.json:
-        print(json.dumps(_clean(record), indent=2, allow_nan=False))
+        print(json.dumps(json_safe(record), indent=2, allow_nan=False))
     else:
         print(_text(record, engine_line) + extras)
     if not passed:
@@ -375,7 +375,7 @@ def _extras(
     texts = []
     if args.covariate and engine == "mcmc":
         record["coefficients"] = record.pop("_coefficients")
-        texts.append("coefficients: " + json.dumps(_clean(record["coefficients"])))
+        texts.append("coefficients: " + json.dumps(json_safe(record["coefficients"])))
     if (args.covariate and engine == "exact") or args.leave_one_out or args.model_average:
         eff = as_effects(df, args.measure, where="fit").require("fit")
         y, se, labels = eff.y, eff.se, list(eff.studies)
@@ -496,18 +496,3 @@ def _text(record: dict[str, Any], engine_line: str) -> str:
         op = "<" if float(t) < 0 else ">"
         lines.append(f"P(mu {op} {t}) = {p:.4f}")
     return "\n".join(lines)
-
-
-def _clean(value: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python, non-finite floats to None."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {key: _clean(v) for key, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

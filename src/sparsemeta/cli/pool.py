@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsemeta.errors import DataError
+from sparsemeta.results import json_safe
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -89,7 +90,7 @@ def _interval(est: float, lo: float, hi: float) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     """Pool the analysis in ``args.data`` and print the result; returns the exit status."""
     from sparsemeta import effects
-    from sparsemeta.cli.fit import _clean, _read
+    from sparsemeta.cli.fit import _read
     from sparsemeta.frequentist import design_matrix, leave_one_out, meta_analysis, meta_regression
     from sparsemeta.present.forest import check_plot_path
 
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 ("upper", result.ci_high),
             )
         }
-    texts = [result.summary()]
+    texts = [str(result)]
     loo = None
     if args.leave_one_out:
         loo = leave_one_out(df, pooled, **settings)
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         _plot(result, loo, args.plot, args.measure)
         record["plot"] = args.plot
     if args.json:
-        print(json.dumps(_clean(record), indent=2, allow_nan=False))
+        print(json.dumps(json_safe(record), indent=2, allow_nan=False))
     else:
         print("\n\n".join(texts))
     return 0

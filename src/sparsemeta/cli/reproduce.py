@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
             result, args.out, progress=step, force=args.force, on_published=published
         )
     if args.json:
-        print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:
         print(_table(result, out))
     problems = report.failed(result)

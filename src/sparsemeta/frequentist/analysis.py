@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,31 @@ from sparsemeta.frequentist.estimators import (
     tau2_qprofile_ci,
     tau2_se,
 )
+from sparsemeta.results import json_safe, summary_frame
 
 __all__ = ["CI_METHODS", "TAU2_METHODS", "MetaResult", "meta_analysis"]
+
+
+def _row(
+    param: str,
+    study: str | None,
+    mean: float,
+    sd: float,
+    median: float,
+    lower: float,
+    upper: float,
+    weight: float,
+) -> dict[str, object]:
+    return {
+        "param": param,
+        "study": study,
+        "mean": float(mean),
+        "sd": float(sd),
+        "median": float(median),
+        "lower": float(lower),
+        "upper": float(upper),
+        "weight": weight,
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +167,36 @@ class MetaResult:
     def _fmt(self, x: float) -> str:
         return f"{np.exp(x):.2f}" if self.log_scale else f"{x:.3f}"
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """The pooled effect ``mu`` (CI), ``tau2`` (Q-profile CI), ``theta_new`` (prediction
+        interval) and one ``theta`` row per study (its CI), in the columns of
+        :data:`sparsemeta.results.SUMMARY_COLUMNS` plus ``weight`` (percent); analysis scale.
+        ``mean`` and ``median`` are the point estimate, ``sd`` its standard error."""
+        nan = float("nan")
+        z = _zcrit(self.level)
+        se = np.sqrt(self.vi)
+        t2lo, t2hi = self.tau2_ci if self.tau2_ci is not None else (nan, nan)
+        pilo = nan if self.pi_low is None else self.pi_low
+        pihi = nan if self.pi_high is None else self.pi_high
+        est = self.estimate
+        rows: list[dict[str, object]] = [
+            _row("mu", None, est, self.se, est, self.ci_low, self.ci_high, 100.0 * self.estimable),
+            _row("tau2", None, self.tau2, nan, nan, t2lo, t2hi, nan),
+            _row("theta_new", None, est, nan, est, pilo, pihi, nan),
+        ]
+        rows += [
+            _row("theta", s, y, e, y, y - z * e, y + z * e, float(w))
+            for s, y, e, w in zip(self.studies, self.yi, se, self.weights, strict=True)
+        ]
+        return summary_frame(rows, self.level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of every field (:func:`sparsemeta.results.json_safe`)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["excluded"] = [{"study": s, "reason": r} for s, r in self.excluded]
+        return json_safe(fields)
+
+    def __str__(self) -> str:
         """A readable multi-line summary (ratio measures shown on the ratio scale)."""
         model = "Random-effects" if self.random else "Fixed-effect"
         how = self.method + (f", τ² {self.tau2_method}" if self.random else "")
@@ -174,26 +227,23 @@ class MetaResult:
         lines += [f"  excluded {s!r}: {r}" for s, r in self.excluded]
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def to_frame(self) -> pd.DataFrame:
-        """Per-study rows (``study, yi, se, ci_low, ci_high, weight, reason``) and a pooled row."""
+        """One row per study: ``study, yi, se, ci_low, ci_high, weight, reason`` (the pooled
+        effect is the ``mu`` row of :meth:`summary`)."""
         reasons = dict(self.excluded)
         se = np.sqrt(self.vi)
         z = _zcrit(self.level)
-        frame = pd.DataFrame(
+        return pd.DataFrame(
             {
-                "study": [*self.studies, "pooled"],
-                "yi": [*self.yi, self.estimate],
-                "se": [*se, self.se],
-                "ci_low": [*(self.yi - z * se), self.ci_low],
-                "ci_high": [*(self.yi + z * se), self.ci_high],
-                "weight": [*self.weights, 100.0 if self.estimable else 0.0],
-                "reason": [*(reasons.get(s) for s in self.studies), None],
+                "study": list(self.studies),
+                "yi": self.yi,
+                "se": se,
+                "ci_low": self.yi - z * se,
+                "ci_high": self.yi + z * se,
+                "weight": self.weights,
+                "reason": [reasons.get(s) for s in self.studies],
             }
         )
-        return frame
 
 
 def _effect_measure(measure: str, method: str) -> str:

@@ -12,7 +12,7 @@ Methods, "Random-effects meta-analysis methods for Intervention Reviews" (2024-2
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ from sparsemeta.frequentist.estimators import (
     q_statistic,
     tau2_qprofile_ci,
 )
+from sparsemeta.results import json_safe, summary_frame
 
 __all__ = [
     "VERSION_RULES",
@@ -256,8 +257,49 @@ class RevManResult:
     study_yi: _Array
     study_se: _Array
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per pooled line (``"overall"`` and each subgroup)."""
+    @property
+    def level(self) -> float:
+        """Probability of the confidence intervals (RevMan's are 95%)."""
+        return 0.95
+
+    def summary(self) -> pd.DataFrame:
+        """One ``mu`` row per pooled line (the total, ``subgroup`` None, then each subgroup)
+        in the columns of :data:`sparsemeta.results.SUMMARY_COLUMNS` plus ``subgroup``,
+        ``k`` and ``weight``; analysis scale (log for ratios), ``sd`` the standard error."""
+        levels = ([self.overall] if self.overall is not None else []) + list(
+            self.subgroups.values()
+        )
+        rows = [
+            {
+                "param": "mu",
+                "study": None,
+                "mean": lv.estimate,
+                "sd": lv.se,
+                "median": lv.estimate,
+                "lower": lv.estimate - Z975 * lv.se,
+                "upper": lv.estimate + Z975 * lv.se,
+                "subgroup": lv.label,
+                "k": lv.k,
+                "weight": lv.weight,
+            }
+            for lv in levels
+        ]
+        return summary_frame(rows, self.level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: settings, pooled lines, subgroup test and per-study rows."""
+        return json_safe(
+            {
+                "settings": self.settings,
+                "overall": self.overall,
+                "subgroups": self.subgroups,
+                "test_subgroups": self.test_subgroups,
+                "studies": self.to_frame(),
+            }
+        )
+
+    def levels_frame(self) -> pd.DataFrame:
+        """One row per pooled line (``"overall"`` and each subgroup), RevMan's fields."""
         levels = ([self.overall] if self.overall is not None else []) + list(
             self.subgroups.values()
         )
@@ -286,7 +328,7 @@ class RevManResult:
             ]
         )
 
-    def study_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> pd.DataFrame:
         """One row per study: ``study, subgroup, effect_size, ci_start, ci_end, se, weight``."""
         return pd.DataFrame(
             {
@@ -306,7 +348,7 @@ class RevManResult:
             f"RevMan {s.method} {'random' if s.random else 'fixed'} {s.measure} "
             f"(TOTALS={s.totals}), {len(self.studies)} study rows"
         )
-        return head + "\n" + self.to_frame().to_string(index=False)
+        return head + "\n" + self.levels_frame().to_string(index=False)
 
 
 def _level(

@@ -4,7 +4,7 @@
 
     report.md                  the report (figures linked from figures/)
     report.html                the same report in one file, figures embedded as data URIs
-    result.json                ReproduceResult.to_json_dict()
+    result.json                ReproduceResult.to_dict()
     summary.csv                one row per analysis: published, reproduced, Bayesian
     prior_comparison.csv       one row per analysis x tau prior (sparsemeta.compare_priors)
     studies.csv                one row per study x analysis: data, effect, weight, shrinkage
@@ -27,6 +27,7 @@ images) that are rendered twice: as Markdown and as HTML.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -36,7 +37,6 @@ import shutil
 import signal
 import threading
 import uuid
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,9 +47,8 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import __version__, data, measures
-from sparsemeta.bayes import priors
-from sparsemeta.bayes.sensitivity import PriorComparison, compare_priors
-from sparsemeta.errors import DataError, SingleStudyWarning
+from sparsemeta.bayes.sensitivity import PriorComparison
+from sparsemeta.errors import DataError
 from sparsemeta.present import plots
 from sparsemeta.review import provenance
 
@@ -220,12 +219,6 @@ def bayes_quantiles(s: BayesSummary, param: str) -> tuple[float, float, float]:
     return f(q["q50"]), f(q["q025"]), f(q["q975"])
 
 
-def _idata_of(s: BayesSummary) -> Any:
-    """The InferenceData of an MCMC fit (attribute ``idata`` or ``extra["idata"]``), if kept."""
-    idata = getattr(s, "idata", None)
-    return s.extra.get("idata") if idata is None else idata
-
-
 def _gate_failed(s: BayesSummary) -> bool:
     """Whether an MCMC fit failed the diagnostics gate (``diagnostics["passed"]`` false)."""
     diag = s.extra.get("diagnostics") or {}
@@ -299,33 +292,26 @@ def _prior_only(a: AnalysisResult) -> bool:
 
 
 def prior_comparison_of(result: ReproduceResult, a: AnalysisResult) -> PriorComparison | None:
-    """:func:`compare_priors` for one analysis, with exactly the priors the result used.
+    """The prior comparison :func:`~sparsemeta.review.reproduce.reproduce` kept for one
+    analysis, its priors labelled by their short names (full names where two coincide).
 
-    The priors are read back from the result's canonical strings (a data-scaled prior's
-    string carries its scale), the effects are the frequentist recomputation's, the mu
-    prior is the plan's. ``None`` when the analysis has no exact fits.
+    ``None`` when the analysis has no exact fits. Nothing is recomputed.
     """
-    r = a.frequentist
-    if r is None or not a.exact or a.analysis.measure is None:
+    comp = a.prior_comparison
+    if comp is None:
         return None
-    keep = np.isfinite(r.yi) & np.isfinite(r.vi)
-    labels = [s for s, k in zip(r.studies, keep, strict=True) if k]
-    tau_priors = {
-        plots.short_prior_label(priors.parse(s.prior), with_scale=False): s.prior
-        for s in a.exact.values()
+    short = {
+        label: plots.short_prior_label(prior, with_scale=False)
+        for label, prior in comp.priors.items()
     }
-    if len(tau_priors) < len(a.exact):  # two priors with one short name: keep full names
-        tau_priors = {s.prior: s.prior for s in a.exact.values()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SingleStudyWarning)
-        return compare_priors(
-            r.yi[keep],
-            tau_priors,
-            measure=a.analysis.measure,
-            mu_prior=result.plan.mu_prior_for(a.analysis.measure),
-            se=np.sqrt(r.vi[keep]),
-            labels=labels,
-        )
+    if len(set(short.values())) < len(short):  # two priors with one short name
+        short = {label: str(prior) for label, prior in comp.priors.items()}
+    return dataclasses.replace(
+        comp,
+        priors={short[k]: v for k, v in comp.priors.items()},
+        posteriors={short[k]: v for k, v in comp.posteriors.items()},
+        table=comp.table.rename(index=short),
+    )
 
 
 def _summary_frame(result: ReproduceResult, studies: pd.DataFrame) -> pd.DataFrame:
@@ -376,7 +362,7 @@ def _summary_frame(result: ReproduceResult, studies: pd.DataFrame) -> pd.DataFra
                     f"bayes_{name}_high": vals[2],
                 }
             )
-        row["bayes_p_positive"] = None if b is None else b.p_positive
+        row["bayes_p_positive"] = None if b is None else b.prob("mu", ">", 0.0)
         for label, s in a.mcmc.items():
             mid, lo, hi = bayes_quantiles(s, "mu")
             row.update(
@@ -395,6 +381,11 @@ def _prior_frame(items: Sequence[tuple[AnalysisResult, PriorComparison]]) -> pd.
     frames = []
     for a, comp in items:
         t = comp.table.reset_index()
+        below = comp.prob("mu", "<", 0.0)
+        t.insert(t.columns.get_loc("pred_high") + 1, "p_mu_below_0", below.to_numpy())
+        if comp.log_scale:
+            at = t.columns.get_loc("pred_ratio_high") + 1
+            t.insert(at, "p_ratio_above_1", comp.prob("mu", ">", 0.0).to_numpy())
         t.insert(0, "timepoint", a.analysis.timepoint)
         t.insert(0, "outcome", a.analysis.outcome)
         t.insert(0, "comparison", a.analysis.comparison)
@@ -647,7 +638,7 @@ def _build(
     _study_frame(result, studies).to_csv(root / "studies.csv", index=False)
     nc = _write_idata(result, root)
     (root / "result.json").write_text(
-        json.dumps(result.to_json_dict(), indent=2, allow_nan=False), encoding="utf-8"
+        json.dumps(result.to_dict(), indent=2, allow_nan=False), encoding="utf-8"
     )
     blocks = [
         *_intro(result),
@@ -671,7 +662,7 @@ def _write_idata(result: ReproduceResult, root: Path) -> list[str]:
     written = []
     for index, a in enumerate(result.analyses, 1):
         for label, s in a.mcmc.items():
-            idata = _idata_of(s)
+            idata = s.idata
             if idata is None:
                 continue
             (root / "idata").mkdir(exist_ok=True)
@@ -904,15 +895,16 @@ def _prior_table(comp: PriorComparison) -> _Table:
         "prior P(tau > 0.5) / P(tau > 1)",
     )
     rows = []
+    prob_of = comp.prob("mu", ">", 0.0) if ratio else comp.prob("mu", "<", 0.0)
     for label, r in comp.table.iterrows():
         if ratio:
             mu = interval_text(r.ratio_median, r.ratio_low, r.ratio_high)
             pred = f"[{plots.fmt(r.pred_ratio_low)}, {plots.fmt(r.pred_ratio_high)}]"
-            prob = r.p_ratio_above_1
+            prob = prob_of[label]
         else:
             mu = interval_text(r.mu_median, r.mu_low, r.mu_high)
             pred = f"[{plots.fmt(r.pred_low)}, {plots.fmt(r.pred_high)}]"
-            prob = r.p_mu_below_0
+            prob = prob_of[label]
         rows.append(
             (
                 plots.short_prior_label(comp.priors[str(label)]),

@@ -54,6 +54,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sparsemeta.errors import DataError, SingleStudyWarning, SparsemetaError
+from sparsemeta.results import json_safe
 from sparsemeta.review.check import revman_settings
 from sparsemeta.simulate import atomic_path, client, split_list
 
@@ -116,16 +117,32 @@ class BatchResult:
     files_failed: int
     skipped: tuple[Skipped, ...]
 
+    def summary(self) -> pd.DataFrame:
+        """The long table described in the module notes (a copy)."""
+        return self.table.copy()
+
+    def __str__(self) -> str:
+        head = (
+            f"Batch re-analysis: {len(self.files)} files ({self.files_failed} failed), "
+            f"{self.analyses_done} analyses done, {self.analyses_skipped} skipped, "
+            f"{len(self.table)} rows"
+        )
+        shown = ["outcome", "subgroup", "prior", "k", "estimate", "mu_q500", "prob_mu_below_0"]
+        frame = self.table[[c for c in shown if c in self.table.columns]]
+        return head + "\n" + frame.to_string(index=False, float_format="%.4g")
+
     def to_dict(self) -> dict[str, Any]:
-        """Counts and skip reasons, ready for JSON."""
-        return {
-            "files": len(self.files),
-            "files_failed": self.files_failed,
-            "analyses_done": self.analyses_done,
-            "analyses_skipped": self.analyses_skipped,
-            "rows": len(self.table),
-            "skipped": [asdict(s) for s in self.skipped],
-        }
+        """Counts and skip reasons, JSON-safe."""
+        return json_safe(
+            {
+                "files": len(self.files),
+                "files_failed": self.files_failed,
+                "analyses_done": self.analyses_done,
+                "analyses_skipped": self.analyses_skipped,
+                "rows": len(self.table),
+                "skipped": [asdict(s) for s in self.skipped],
+            }
+        )
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write the table to Parquet, atomically (temporary file + rename)."""

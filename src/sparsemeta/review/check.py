@@ -25,9 +25,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+import pandas as pd
+
 from sparsemeta import frequentist
 from sparsemeta.errors import DataError, SparsemetaError
 from sparsemeta.io.review import RevManAnalysis, RevManReview, StoredResult, stored_scale
+from sparsemeta.results import json_safe
 
 __all__ = [
     "P_FIELDS",
@@ -367,42 +370,41 @@ class CheckEntry:
     mismatches: tuple[FieldDiff, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (non-finite numbers become ``None``)."""
-
-        def num(x: float | None) -> float | None:
-            return x if x is not None and math.isfinite(x) else None
-
-        return {
-            "comparison": self.comparison,
-            "outcome": self.outcome,
-            "subgroup": self.subgroup,
-            "status": self.status,
-            "max_rel_diff": num(self.max_rel_diff),
-            "field": self.field,
-            "reason": self.reason,
-            "analysis_id": self.analysis_id,
-            "max_p_diff": num(self.max_p_diff),
-            "p_field": self.p_field,
-            "n_fields": self.n_fields,
-            "n_studies": self.n_studies,
-            "data_type": self.data_type,
-            "method": self.method,
-            "measure": self.measure,
-            "random": self.random,
-            "totals": self.totals,
-            "location": self.location,
-            "mismatches": [
-                {
-                    "field": d.field,
-                    "computed": num(d.computed),
-                    "reference": num(d.reference),
-                    "diff": num(d.diff),
-                    "tolerance": d.tolerance,
-                    "kind": d.kind,
-                }
-                for d in self.mismatches
-            ],
-        }
+        """JSON-safe dict (:func:`sparsemeta.results.json_safe`: non-finite numbers are
+        written as ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; ``None`` = not applicable)."""
+        return json_safe(
+            {
+                "comparison": self.comparison,
+                "outcome": self.outcome,
+                "subgroup": self.subgroup,
+                "status": self.status,
+                "max_rel_diff": self.max_rel_diff,
+                "field": self.field,
+                "reason": self.reason,
+                "analysis_id": self.analysis_id,
+                "max_p_diff": self.max_p_diff,
+                "p_field": self.p_field,
+                "n_fields": self.n_fields,
+                "n_studies": self.n_studies,
+                "data_type": self.data_type,
+                "method": self.method,
+                "measure": self.measure,
+                "random": self.random,
+                "totals": self.totals,
+                "location": self.location,
+                "mismatches": [
+                    {
+                        "field": d.field,
+                        "computed": d.computed,
+                        "reference": d.reference,
+                        "diff": d.diff,
+                        "tolerance": d.tolerance,
+                        "kind": d.kind,
+                    }
+                    for d in self.mismatches
+                ],
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -429,15 +431,52 @@ class CheckReport:
         """True when no comparable level mismatches."""
         return all(e.status != "mismatch" for e in self.entries)
 
+    def summary(self) -> pd.DataFrame:
+        """One row per checked level: ``comparison, outcome, subgroup, status,
+        max_rel_diff, field, reason, max_p_diff, p_field, n_fields, n_studies, method,
+        measure, random, totals, location``."""
+        columns = [
+            "comparison",
+            "outcome",
+            "subgroup",
+            "status",
+            "max_rel_diff",
+            "field",
+            "reason",
+            "max_p_diff",
+            "p_field",
+            "n_fields",
+            "n_studies",
+            "method",
+            "measure",
+            "random",
+            "totals",
+            "location",
+        ]
+        return pd.DataFrame(
+            [{c: getattr(e, c) for c in columns} for e in self.entries], columns=columns
+        )
+
+    def __str__(self) -> str:
+        t = self.totals
+        head = (
+            f"RevMan check of {self.file}: {t['reproduced']} reproduced, {t['mismatch']} "
+            f"mismatch, {t['not_comparable']} not comparable"
+        )
+        frame = self.summary()[["outcome", "subgroup", "status", "max_rel_diff", "field"]]
+        return head + "\n" + frame.to_string(index=False, float_format="%.3g")
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of ``sparsemeta revman-check --json``."""
-        return {
-            "file": self.file,
-            "outcomes": [e.to_dict() for e in self.entries],
-            "totals": self.totals,
-            "tolerances": dict(self.tolerances),
-            "notes": list(self.notes),
-        }
+        """The JSON document of ``sparsemeta revman-check --json`` (JSON-safe)."""
+        return json_safe(
+            {
+                "file": self.file,
+                "outcomes": [e.to_dict() for e in self.entries],
+                "totals": self.totals,
+                "notes": list(self.notes),
+                "tolerances": dict(self.tolerances),
+            }
+        )
 
 
 def _tolerances(analysis: RevManAnalysis) -> dict[str, float]:

@@ -37,6 +37,7 @@ import pandas as pd
 from sparsemeta import data
 from sparsemeta.data import AnalysisKey
 from sparsemeta.frequentist import TAU2_METHODS
+from sparsemeta.results import json_safe
 from sparsemeta.review import check
 from sparsemeta.review.plan import Analysis, Plan, Relation, analysis_label, published_row
 
@@ -98,15 +99,17 @@ class Finding:
     study: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable record: ``kind, analysis, message, study, details``."""
-        return {
-            "kind": self.kind,
-            "analysis": self.analysis,
-            "message": self.message,
-            "study": self.study,
-            "details": dict(self.details),
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: ``kind, analysis, message, study, details``."""
+        return json_safe(
+            {
+                "kind": self.kind,
+                "analysis": self.analysis,
+                "message": self.message,
+                "study": self.study,
+                "details": dict(self.details),
+            }
+        )
 
 
 def detect(

@@ -40,9 +40,11 @@ import pandas as pd
 
 from sparsemeta import data
 from sparsemeta.bayes import exact, sample
+from sparsemeta.bayes.sensitivity import PriorComparison, compare_priors
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import CacheWarning, DiagnosticsWarning
 from sparsemeta.frequentist import MetaResult
+from sparsemeta.results import Op, json_safe, prob_from_draws
 from sparsemeta.review import check, findings
 from sparsemeta.review.findings import Finding
 from sparsemeta.review.plan import Analysis, Plan, TauPriorChoice, published_row
@@ -106,15 +108,17 @@ class FieldCheck:
     rounded: str
     status: Literal["reproduced", "mismatch", "likely-typo"]
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain record of this check."""
-        return {
-            "field": self.field,
-            "printed": self.printed,
-            "value": _num(self.value),
-            "rounded": self.rounded,
-            "status": self.status,
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of this check."""
+        return json_safe(
+            {
+                "field": self.field,
+                "printed": self.printed,
+                "value": self.value,
+                "rounded": self.rounded,
+                "status": self.status,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,6 @@ class BayesSummary:
     mu, tau, theta_new : dict[str, float]
     theta : dict[str, dict[str, float]]
         Shrunken study effects, keyed by study label.
-    p_positive : float
-        P(mu > 0): for ratio measures P(ratio > 1).
     log_scale : bool
         Whether mu, theta_new and theta are log ratios.
     extra : dict
@@ -144,6 +146,9 @@ class BayesSummary:
     idata : arviz.InferenceData or None
         The draws of an MCMC fit (``None`` for exact fits); not part of the JSON record,
         written by :func:`sparsemeta.present.report.write_report` as NetCDF.
+    posterior : ExactPosterior or None
+        The exact posterior itself (``None`` for MCMC fits), kept so that nothing has to
+        be recomputed to present it.
     """
 
     model: str
@@ -153,10 +158,19 @@ class BayesSummary:
     tau: dict[str, float]
     theta_new: dict[str, float]
     theta: dict[str, dict[str, float]]
-    p_positive: float
     log_scale: bool
     extra: dict[str, Any] = field(default_factory=dict)
     idata: Any = field(default=None, repr=False, compare=False)
+    posterior: exact.ExactPosterior | None = field(default=None, repr=False, compare=False)
+
+    def prob(self, param: str, op: Op, value: float) -> float:
+        """Posterior probability ``P(param op value)`` (analysis scale): from the exact
+        posterior, or from the MCMC draws; e.g. P(mu > 0) = ``prob("mu", ">", 0)``."""
+        if self.posterior is not None:
+            return self.posterior.prob(param, op, value)
+        if self.idata is None:
+            raise ValueError(f"{self.model}: neither a posterior nor draws are kept")
+        return prob_from_draws(self.idata.posterior[param].values.ravel(), op, value)
 
     def ratio(self, param: Literal["mu", "theta_new"]) -> dict[str, float]:
         """Quantiles of ``mu`` or ``theta_new`` on the ratio scale (log-ratio fits only)."""
@@ -164,24 +178,27 @@ class BayesSummary:
             raise ValueError("not a log-ratio analysis")
         return {q: math.exp(v) for q, v in getattr(self, param).items()}
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain record: log-scale quantiles, plus ratio-scale ``mu_ratio``/``theta_new_ratio``."""
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: log-scale quantiles, plus ratio-scale ``mu_ratio`` /
+        ``theta_new_ratio``; ``p_positive`` (and ``p_ratio_gt_1`` for ratio measures) is
+        ``prob("mu", ">", 0)``."""
+        p_positive = self.prob("mu", ">", 0.0)
         out: dict[str, Any] = {
             "model": self.model,
             "prior": self.prior,
             "why": self.why,
-            "mu": _nums(self.mu),
-            "tau": _nums(self.tau),
-            "theta_new": _nums(self.theta_new),
-            "theta": {s: _nums(q) for s, q in self.theta.items()},
-            "p_positive": _num(self.p_positive),
+            "mu": self.mu,
+            "tau": self.tau,
+            "theta_new": self.theta_new,
+            "theta": self.theta,
+            "p_positive": p_positive,
         }
         if self.log_scale:
-            out["mu_ratio"] = _nums(self.ratio("mu"))
-            out["theta_new_ratio"] = _nums(self.ratio("theta_new"))
-            out["p_ratio_gt_1"] = _num(self.p_positive)
-        out.update({k: _jsonable(v) for k, v in self.extra.items()})
-        return out
+            out["mu_ratio"] = self.ratio("mu")
+            out["theta_new_ratio"] = self.ratio("theta_new")
+            out["p_ratio_gt_1"] = p_positive
+        out.update(self.extra)
+        return json_safe(out)
 
 
 @dataclass(frozen=True)
@@ -201,6 +218,10 @@ class AnalysisResult:
         Every printed value compared.
     exact : dict[str, BayesSummary]
         Exact normal-normal posteriors, keyed by the prior's label (plan order).
+    prior_comparison : PriorComparison or None
+        The same exact posteriors side by side with what each tau prior says
+        (:func:`sparsemeta.bayes.sensitivity.compare_priors`), keyed alike; ``None`` when
+        the exact model was not fitted.
     mcmc : dict[str, BayesSummary]
         Binomial-likelihood MCMC fits, keyed by the prior's label.
     notes : tuple[str, ...]
@@ -227,6 +248,7 @@ class AnalysisResult:
     notes: tuple[str, ...] = ()
     typos: tuple[Finding, ...] = ()
     leave_one_out: pd.DataFrame | None = None
+    prior_comparison: PriorComparison | None = field(default=None, repr=False)
 
     @property
     def key(self) -> AnalysisKey:
@@ -261,35 +283,37 @@ class AnalysisResult:
             "weights": dict(zip(r.studies, (float(w) for w in r.weights), strict=True)),
         }
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """The record of this analysis in :meth:`ReproduceResult.to_json_dict`."""
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-safe record of this analysis in :meth:`ReproduceResult.to_dict`."""
         a = self.analysis
         published: dict[str, Any] = {
             f: _printed_number(v) for f, v in self.published.items() if f in COMPARED_FIELDS
         }
         published["printed"] = dict(self.published)
         diagnostics = {label: s.extra.get("diagnostics", {}) for label, s in self.mcmc.items()}
-        return {
-            "comparison": a.comparison,
-            "outcome": a.outcome,
-            "timepoint": a.timepoint,
-            "label": a.label,
-            "measure": a.measure,
-            "method": a.method,
-            "status": self.status,
-            "published": published,
-            "reproduced": _jsonable(self.reproduced_values()),
-            "checks": [c.to_json_dict() for c in self.checks],
-            "typos": [_typo_record(f) for f in self.typos],
-            "bayes": {label: s.to_json_dict() for label, s in self.exact.items()},
-            "bayes_mcmc": {label: s.to_json_dict() for label, s in self.mcmc.items()},
-            "diagnostics": diagnostics,
-            "notes": list(self.notes),
-            "note": a.note,
-            "leave_one_out": None
-            if self.leave_one_out is None
-            else _jsonable(self.leave_one_out.to_dict(orient="records")),
-        }
+        return json_safe(
+            {
+                "comparison": a.comparison,
+                "outcome": a.outcome,
+                "timepoint": a.timepoint,
+                "label": a.label,
+                "measure": a.measure,
+                "method": a.method,
+                "status": self.status,
+                "published": published,
+                "reproduced": self.reproduced_values(),
+                "checks": [c.to_dict() for c in self.checks],
+                "typos": [_typo_record(f) for f in self.typos],
+                "bayes": {label: s.to_dict() for label, s in self.exact.items()},
+                "bayes_mcmc": {label: s.to_dict() for label, s in self.mcmc.items()},
+                "diagnostics": diagnostics,
+                "notes": list(self.notes),
+                "note": a.note,
+                "leave_one_out": None
+                if self.leave_one_out is None
+                else self.leave_one_out.to_dict(orient="records"),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -350,29 +374,71 @@ class ReproduceResult:
         values = "value" if len(typos) == 1 else "values"
         return f"{counts}; {len(typos)} printed {values} flagged as a likely typo ({listing})"
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """JSON-ready record (NaN and infinities become ``None``).
+    def summary(self) -> pd.DataFrame:
+        """One row per analysis: ``comparison, outcome, timepoint, measure, status, k``, the
+        frequentist estimate and CI on the analysis scale (``estimate, ci_low, ci_high``)
+        and, under the plan's default tau prior, the exact posterior of ``mu`` in the
+        columns ``mean, sd, median, lower, upper, level`` (NaN where not computed)."""
+        default = self.plan.default_prior.label
+        nan = math.nan
+        rows = []
+        for r in self.analyses:
+            a, f = r.analysis, r.frequentist
+            post = r.exact[default].posterior if default in r.exact else None
+            mu = (
+                post.summary().iloc[0]
+                if post is not None
+                else dict.fromkeys(("mean", "sd", "median", "lower", "upper", "level"), nan)
+            )
+            rows.append(
+                {
+                    "comparison": a.comparison,
+                    "outcome": a.outcome,
+                    "timepoint": a.timepoint,
+                    "measure": a.measure,
+                    "status": r.status,
+                    "k": nan if f is None else f.k,
+                    "estimate": nan if f is None else f.estimate,
+                    "ci_low": nan if f is None else f.ci_low,
+                    "ci_high": nan if f is None else f.ci_high,
+                    "tau_prior": default,
+                    **{c: mu[c] for c in ("mean", "sd", "median", "lower", "upper", "level")},
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        frame = self.summary().drop(columns=["comparison", "level"])
+        return f"Reproduction of {self.plan.id}: {self.headline()}\n" + frame.to_string(
+            index=False, float_format="%.4g"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record (NaN and infinities written as ``"NaN"``, ``"Infinity"``,
+        ``"-Infinity"``; see :mod:`sparsemeta.results`).
 
         Shape: ``{"review", "analyses": [...], "findings": [...], "counts",
         "typos_flagged", "seconds"}``;
-        see :meth:`AnalysisResult.to_json_dict`. Estimates and CIs of ratio measures are on
+        see :meth:`AnalysisResult.to_dict`. Estimates and CIs of ratio measures are on
         the ratio scale, Bayesian quantiles on the log scale.
         """
         p = self.plan
-        return {
-            "review": {
-                "id": p.id,
-                "title": p.title,
-                "citation": p.citation,
-                "also": list(p.also),
-                "plan": str(p.path),
-            },
-            "analyses": [r.to_json_dict() for r in self.analyses],
-            "findings": [f.to_json_dict() for f in self.findings],
-            "counts": self.counts(),
-            "typos_flagged": len(self.typos()),
-            "seconds": self.seconds,
-        }
+        return json_safe(
+            {
+                "review": {
+                    "id": p.id,
+                    "title": p.title,
+                    "citation": p.citation,
+                    "also": list(p.also),
+                    "plan": str(p.path),
+                },
+                "analyses": [r.to_dict() for r in self.analyses],
+                "findings": [f.to_dict() for f in self.findings],
+                "counts": self.counts(),
+                "typos_flagged": len(self.typos()),
+                "seconds": self.seconds,
+            }
+        )
 
 
 # ----------------------------------------------------------------------- entry point
@@ -446,13 +512,25 @@ def _analysis(
     typos = tuple(findings.heterogeneity_typo(a, rows, row)) if row else ()
     checks = _compare(rows, result, row, {f.details["field"] for f in typos})
     status = _status(row, checks)
-    exact_fits = _exact_fits(plan, a, rows, result, notes) if "exact" in a.models else {}
+    exact_fits, comparison = (
+        _exact_fits(plan, a, rows, result, notes) if "exact" in a.models else ({}, None)
+    )
     mcmc_fits: dict[str, BayesSummary] = {}
     if mcmc and "binomial" in a.models:
         mcmc_fits = _mcmc_fits(plan, a, rows, result, notes, cache)
     loo = _leave_one_out(plan, a, rows, result) if result.k >= 2 else None
     return AnalysisResult(
-        a, status, row, result, checks, exact_fits, mcmc_fits, tuple(notes), typos, loo
+        a,
+        status,
+        row,
+        result,
+        checks,
+        exact_fits,
+        mcmc_fits,
+        tuple(notes),
+        typos,
+        loo,
+        comparison,
     )
 
 
@@ -548,24 +626,33 @@ def _estimable(
 
 def _exact_fits(
     plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str]
-) -> dict[str, BayesSummary]:
+) -> tuple[dict[str, BayesSummary], PriorComparison | None]:
     y, se, labels, n = _estimable(rows, r)
     if y.size == 0:
         notes.append("exact normal-normal model not fitted: no study has an estimable effect")
-        return {}
+        return {}, None
     assert a.measure is not None  # analyses with study data always have a measure
-    mu_prior = plan.mu_prior_for(a.measure)
-    out: dict[str, BayesSummary] = {}
-    for choice in plan.priors_for(a):
-        prior = choice.build(n, se)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)
-            post = exact.posterior(y, se, prior, mu_prior, labels)
-        for w in caught:
-            if (text := f"exact model: {w.message}") not in notes:
-                notes.append(text)
-        out[choice.label] = _exact_summary(choice, prior, post, r.log_scale)
-    return out
+    choices = {choice.label: choice for choice in plan.priors_for(a)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        comparison = compare_priors(
+            y,
+            {label: choice.build(n, se) for label, choice in choices.items()},
+            measure=a.measure,
+            mu_prior=plan.mu_prior_for(a.measure),
+            se=se,
+            labels=labels,
+        )
+    for w in caught:
+        if (text := f"exact model: {w.message}") not in notes:
+            notes.append(text)
+    fits = {
+        label: _exact_summary(
+            choice, comparison.priors[label], comparison.posteriors[label], r.log_scale
+        )
+        for label, choice in choices.items()
+    }
+    return fits, comparison
 
 
 def _exact_summary(
@@ -582,9 +669,9 @@ def _exact_summary(
         tau=_quantiles(post.tau),
         theta_new=_quantiles(post.theta_new),
         theta={s: _quantiles(post.theta[s]) for s in post.labels},
-        p_positive=post.prob("mu", ">", 0.0),
         log_scale=log_scale,
         extra=extra,
+        posterior=post,
     )
 
 
@@ -628,16 +715,19 @@ def _mcmc_fits(
                 f"the {family} model keeps {study}, which RevMan drops ({reason}): "
                 f"{result.k} of {result.k} studies used"
             )
-    summary = result.summary
+    summary = result.summary()
 
     def q(param: str, study: str | None = None) -> dict[str, float]:
         rows_ = summary[summary["param"] == param]
         if study is not None:
             rows_ = rows_[rows_["study"] == study]
         row = rows_.iloc[0]
-        return {"q025": float(row["q025"]), "q50": float(row["median"]), "q975": float(row["q975"])}
+        return {
+            "q025": float(row["lower"]),
+            "q50": float(row["median"]),
+            "q975": float(row["upper"]),
+        }
 
-    mu_row = summary[summary["param"] == "mu"].iloc[0]
     diagnostics = {
         **result.diagnostics.to_dict(),
         "engine": result.engine,
@@ -657,7 +747,6 @@ def _mcmc_fits(
             tau=q("tau"),
             theta_new=q("theta_new"),
             theta={s: q("theta", s) for s in result.labels},
-            p_positive=1.0 - float(mu_row["p_lt_0"]),
             log_scale=r.log_scale,
             extra={"diagnostics": diagnostics},
             idata=result.idata,
@@ -666,17 +755,6 @@ def _mcmc_fits(
 
 
 # ----------------------------------------------------------------------- JSON helpers
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _nums(d: Mapping[str, Any]) -> dict[str, float | None]:
-    return {k: _num(v) for k, v in d.items()}
 
 
 def _printed_number(text: str) -> float | str:
@@ -692,21 +770,7 @@ def _typo_record(f: Finding) -> dict[str, Any]:
     return {
         "field": d["field"],
         "printed": _printed_number(d["printed"]),
-        "computed": _num(d["computed"]),
+        "computed": d["computed"],
         "equals": list(d.get("equals", [])),
         "why": f.message,
     }
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, bool | str) or x is None:
-        return x
-    if isinstance(x, int | np.integer):
-        return int(x)
-    if isinstance(x, float | np.floating):
-        return _num(x)
-    return str(x)

@@ -55,7 +55,6 @@ Friede T, Röver C, Wandel S, Neuenschwander B (2017). Biom J 59(4):658-671.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -75,6 +74,7 @@ from tqdm import tqdm
 
 from sparsemeta import frequentist
 from sparsemeta.errors import DataError, SingleStudyWarning
+from sparsemeta.results import json_safe
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -454,8 +454,8 @@ def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, f
                 )
             except DiagnosticsWarning:
                 return math.nan, math.nan, math.nan
-        row = res.summary.set_index("param").loc["mu"]
-        return float(row["median"]), float(row["q025"]), float(row["q975"])
+        row = res.summary().set_index("param").loc["mu"]
+        return float(row["median"]), float(row["lower"]), float(row["upper"])
 
     return fn
 
@@ -662,27 +662,33 @@ class Calibration:
             str(m): float(r["reps"] / r[col]) if r[col] > 0 else math.inf for m, r in per.iterrows()
         }
 
+    def summary(self) -> pd.DataFrame:
+        """The calibration table (see :attr:`table`; a copy)."""
+        return self.table.copy()
+
+    def __str__(self) -> str:
+        head = f"Calibration: {', '.join(self.methods)}; {self.fits} fits in {self.seconds:.1f} s"
+        cols = ["method", "k", "tau", "reps", "coverage", "width_median", "bias", "rmse"]
+        return head + "\n" + self.table[cols].to_string(index=False, float_format="%.4g")
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary: ``results`` (table rows), ``fits_per_second``, ``seconds``, …"""
-        rows = json.loads(self.table.to_json(orient="records", double_precision=15))
-        return {
-            "results": rows,
-            "fits_per_second": self.fits_per_second,
-            "seconds": self.seconds,
-            "fits": self.fits,
-            # a rate over an unmeasurably short time is reported as null, not Infinity
-            "method_fits_per_second": _finite(self.method_fits_per_second()),
-            "method_fits_per_cpu_second": _finite(self.method_fits_per_second(cpu=True)),
-            "design": {key: value for key, value in asdict(self.design).items()},
-        }
+        """JSON-safe summary: ``results`` (table rows), ``fits_per_second``, ``seconds``, …
+        (a rate over an unmeasurably short time is ``"Infinity"``)."""
+        return json_safe(
+            {
+                "results": self.table,
+                "fits_per_second": self.fits_per_second,
+                "seconds": self.seconds,
+                "fits": self.fits,
+                "method_fits_per_second": self.method_fits_per_second(),
+                "method_fits_per_cpu_second": self.method_fits_per_second(cpu=True),
+                "design": asdict(self.design),
+            }
+        )
 
     def plot(self, path: str | os.PathLike[str] | None = None) -> Figure:
         """Coverage and width against τ (see :func:`plot`)."""
         return plot(self.table, path)
-
-
-def _finite(rates: dict[str, float]) -> dict[str, float | None]:
-    return {key: value if math.isfinite(value) else None for key, value in rates.items()}
 
 
 def simulate(
