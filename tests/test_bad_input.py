@@ -783,7 +783,7 @@ def _plan_key(key: str, value: str) -> str:
 
 
 PLAN_CASES = [
-    pytest.param("", ("plan_version",), id="empty-plan"),
+    pytest.param("", ("the file is empty",), id="empty-plan"),
     pytest.param("this is not toml", ("not valid TOML", "line 1"), id="not-toml"),
     pytest.param(
         GOOD_PLAN[: GOOD_PLAN.index("[[analyses]]")],
@@ -1005,12 +1005,12 @@ CLI_CASES = [
     ),
     pytest.param(
         ["fit", *FIT, "semicolons.csv"],
-        ("semicolons.csv", "'study'", "missing"),
+        ("semicolons.csv", "delimiter", "';'"),
         id="fit-csv-semicolon-delimiter",
     ),
     pytest.param(["fit", *FIT, "latin1.csv"], ("latin1.csv", "utf-8"), id="fit-csv-latin1"),
     pytest.param(
-        ["fit", *FIT, "empty.csv"], ("empty.csv", "not a readable CSV"), id="fit-empty-csv"
+        ["fit", *FIT, "empty.csv"], ("empty.csv", "the file is empty"), id="fit-empty-csv"
     ),
     pytest.param(
         ["fit", *FIT, "negative.csv"],

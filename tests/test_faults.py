@@ -10,6 +10,7 @@ exact engine is used) so that the file runs in well under a minute.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -349,3 +350,188 @@ def test_sigint_on_a_first_run_leaves_no_folder_and_no_traceback(tiny_plan):
     assert (status, out) == (130, "")
     assert err.splitlines() == ["sparsemeta reproduce: interrupted (SIGINT); nothing written"]
     assert sorted(p.name for p in folder.iterdir()) == ["plan.toml", "studies.csv"]
+
+
+# ----------------------------------------------------------------------------- special files
+
+
+def _cli(argv, cwd, timeout=60):
+    """``sparsemeta ARGV`` in a subprocess (a hang fails the test instead of the run)."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from sparsemeta.cli import main; sys.exit(main())",
+            *argv,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("reader", ["read_table", "read_revman", "plan", "published"])
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "directory"])
+def test_special_files_are_refused_up_front(reader, special, fifo, tmp_path):
+    from sparsemeta.errors import SparsemetaError
+    from sparsemeta.io import read_revman, read_table
+    from sparsemeta.review import plan as plan_mod
+
+    target = {"fifo": fifo, "/dev/zero": "/dev/zero", "directory": tmp_path}[special]
+    if reader == "published":
+        (tmp_path / "plan.toml").write_text(
+            PLAN.replace("[[analyses]]", 'published = "p"\n\n[[analyses]]')
+        )
+        (tmp_path / "studies.csv").write_text(STUDIES)
+        link = tmp_path / "p"
+        if special == "directory":
+            link.mkdir()
+        else:
+            link.symlink_to(target)
+        plan = plan_mod.load(tmp_path / "plan.toml", check_data=False)
+        call = plan.published_table
+    elif reader == "read_revman" and special == "directory":
+        pytest.skip("a folder is a Cochrane data package for read_revman")
+    else:
+        call = {"read_table": read_table, "read_revman": read_revman, "plan": plan_mod.load}[reader]
+        call = functools.partial(call, target)
+    what = {"fifo": "named pipe", "/dev/zero": "character device", "directory": "directory"}
+    with pytest.raises(SparsemetaError, match=what[special]):
+        call()
+
+
+def test_fifo_as_plan_on_the_command_line_does_not_hang(fifo, tmp_path):
+    status, out, err = _cli(["reproduce", str(fifo), "--out", "r", "--no-mcmc"], tmp_path)
+    assert (status, out) == (2, "")
+    assert err.splitlines() == [
+        f"sparsemeta reproduce: error: {fifo}: cannot read file (it is a named pipe (FIFO), "
+        "not a regular file)"
+    ]
+
+
+def test_input_larger_than_the_limit_is_refused_with_its_size(tmp_path):
+    from sparsemeta.errors import PlanError
+    from sparsemeta.io import files
+    from sparsemeta.review import plan as plan_mod
+
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * plan_mod.MAX_PLAN_BYTES + b"\n")
+    with pytest.raises(PlanError, match=r"more than 1,048,576 bytes: 1,048,579"):
+        plan_mod.load(big)
+    with pytest.raises(PlanError, match="more than 10 bytes"):
+        files.read_input(tmp_path / "big.toml", "test", PlanError, limit=10)
+
+
+# ----------------------------------------------------------------------------- hostile inputs
+
+
+def test_plan_with_a_utf8_byte_order_mark_is_read(tiny_plan):
+    from sparsemeta.review import plan as plan_mod
+
+    tiny_plan.write_bytes(b"\xef\xbb\xbf" + PLAN.encode())
+    assert plan_mod.load(tiny_plan).id == "tiny"
+
+
+PUBLISHED_HEADER = "comparison,outcome,timepoint,measure,estimate,ci_low,ci_high\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        pytest.param(
+            PUBLISHED_HEADER + "A vs B,Death,,RR,0.48,0.23,0.99,extra\n",
+            ("line 2", "8 fields where the header has 7"),
+            id="extra-field",
+        ),
+        pytest.param("", ("the file is empty",), id="empty"),
+        pytest.param(
+            (PUBLISHED_HEADER + "A vs B,Décès,,RR,0.48,0.23,0.99\n").encode("latin-1"),
+            ("line 2", "byte 0xe9", "not UTF-8"),
+            id="latin-1",
+        ),
+        pytest.param(
+            PUBLISHED_HEADER + "A vs B,Death,,RR,0·48,0.23,0.99\n",
+            ("line 2", "field 'estimate'", "is not a number"),
+            id="not-a-number",
+        ),
+        pytest.param(
+            "comparison,outcome\nA vs B,Death\n",
+            ("line 1", "missing column(s) 'timepoint'"),
+            id="missing-column",
+        ),
+    ],
+)
+def test_published_table_errors_name_file_line_and_field(tiny_plan, content, fragments):
+    from sparsemeta.errors import PlanError
+    from sparsemeta.review import plan as plan_mod
+
+    folder = tiny_plan.parent
+    tiny_plan.write_text(PLAN.replace("[[analyses]]", 'published = "pub.csv"\n\n[[analyses]]'))
+    (folder / "pub.csv").write_bytes(content.encode() if isinstance(content, str) else content)
+    plan = plan_mod.load(tiny_plan, check_data=False)
+    with pytest.raises(PlanError) as info:
+        plan.published_table(printed=False)
+    message = str(info.value)
+    assert "pub.csv" in message and "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("halfnormal(" + "(" * 100 + "0.5" + ")" * 100 + ")", "nested 101 deep"),
+        ("halfnormal(" + "-" * 10_000 + "1)", "more than the 1000"),
+        ("halfnormal(" + "-" * 50 + "1)", "more than one sign"),
+        ("[" * 200_000, "more than the 1000"),
+    ],
+)
+def test_hostile_prior_strings_fail_with_one_line(text, fragment):
+    from sparsemeta.bayes import priors
+    from sparsemeta.errors import PriorError
+
+    with pytest.raises(PriorError, match=fragment):
+        priors.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        ({"draws": 1, "chains": 1}, "draws must be an integer >= 4"),
+        ({"draws": 100, "chains": 1}, "chains must be an integer >= 2"),
+        ({"draws": 3}, "draws must be an integer >= 4"),
+        ({"tune": -1}, "tune must be an integer >= 0"),
+        ({"draws": 10.5}, "draws must be an integer"),
+        ({"seed": -3}, "seed must be an integer >= 0"),
+    ],
+)
+def test_sampler_settings_keep_diagnostics_computable(settings, fragment):
+    from sparsemeta.errors import DataError
+
+    with pytest.raises(DataError, match=fragment):
+        sample.sample(_model(), **settings)
+
+
+def test_plan_and_command_line_refuse_one_chain_of_one_draw(tiny_plan, capsys):
+    from sparsemeta.cli import main
+    from sparsemeta.errors import PlanError
+    from sparsemeta.review import plan as plan_mod
+
+    tiny_plan.write_text(PLAN + "\n[bayes.mcmc]\ndraws = 1\nchains = 1\n")
+    with pytest.raises(PlanError, match=r"\[bayes.mcmc\].draws: expected an integer >= 4"):
+        plan_mod.load(tiny_plan)
+    table = tiny_plan.parent / "studies.csv"
+    argv = ["fit", str(table), "--measure", "RR", "--tau-prior", "halfnormal(0.5)"]
+    assert main([*argv, "--engine", "mcmc", "--draws", "1", "--chains", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sparsemeta fit: error: fit: draws must be an integer >= 4")
+    assert len(err.splitlines()) == 1

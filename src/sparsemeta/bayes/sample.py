@@ -77,10 +77,12 @@ __all__ = [
     "DEFAULT_TARGET_ACCEPT",
     "ESS_MIN",
     "MEASURE_OF_FAMILY",
+    "MIN_SETTINGS",
     "RHAT_MAX",
     "Diagnostics",
     "FitResult",
     "cache_dir",
+    "check_settings",
     "clear_cache",
     "diagnose",
     "prepare",
@@ -101,6 +103,10 @@ DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
     None: 0.95,
 }
 
+#: smallest sampler settings with computable diagnostics: rank-normalised split R-hat
+#: compares at least two chains, and ArviZ computes R-hat and ESS from 4 draws per chain
+MIN_SETTINGS: dict[str, int] = {"draws": 4, "tune": 0, "chains": 2, "seed": 0}
+
 #: the measure (analysis scale) of each arm-level model family
 MEASURE_OF_FAMILY: dict[str, str] = {
     "binomial-normal": "OR",
@@ -109,6 +115,22 @@ MEASURE_OF_FAMILY: dict[str, str] = {
 }
 _DATA_OF_FAMILY = {"binomial-normal": "binary", "binomial-rr": "binary", "arm-normal": "continuous"}
 _COMPILED: dict[tuple[Any, ...], Any] = {}
+
+
+def check_settings(**settings: object) -> None:
+    """Validate sampler settings (``draws``, ``tune``, ``chains``, ``seed``).
+
+    Raises
+    ------
+    DataError
+        A setting that is not an integer (bools and fractional numbers included) or is
+        below :data:`MIN_SETTINGS` (then the diagnostics gate could not be computed).
+    """
+    for name, value in settings.items():
+        least = MIN_SETTINGS[name]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            why = " (R-hat and ESS need at least 2 chains of 4 draws)" if least > 0 else ""
+            raise DataError(f"fit: {name} must be an integer >= {least}{why}, got {value!r}")
 
 
 # ----------------------------------------------------------------------------- results
@@ -1003,9 +1025,7 @@ def sample(
     t_start = time.perf_counter()
     if engine not in ("nutpie", "pymc"):
         raise DataError(f"fit: unknown engine {engine!r}; use 'nutpie' or 'pymc'")
-    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if int(value) != value or value < (0 if name == "tune" else 1):
-            raise DataError(f"fit: {name} must be a positive integer, got {value!r}")
+    check_settings(draws=draws, tune=tune, chains=chains, seed=seed)
     if target_accept is not None and not (
         isinstance(target_accept, int | float) and 0 < target_accept < 1
     ):

@@ -26,7 +26,6 @@ import math
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparsemeta import measures
@@ -140,24 +139,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read(path: str, outcome: str | None, measure: str) -> pd.DataFrame:
-    """Read the CSV, fill in optional label columns and select one analysis."""
-    import pandas as pd
+    """Read the CSV (:func:`sparsemeta.io.read_table`; the label columns and, for generic
+    data, ``log_scale`` may be left out) and select one analysis."""
+    from sparsemeta.io import read_table
 
-    if not Path(path).is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        df = pd.read_csv(path, skipinitialspace=True, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: not a readable CSV study table ({first})") from None
-    if "study" not in df.columns:
-        raise DataError(f"{path}: column 'study' is missing (found {list(df.columns)})")
-    df["study"] = df["study"].astype(str)
-    for col in ("comparison", "outcome"):
-        if col not in df.columns:
-            df[col] = col
-    if "effect" in df.columns and "log_scale" not in df.columns:
-        df["log_scale"] = measures.lookup(measure).log_scale
+    df = read_table(
+        path,
+        defaults={
+            "comparison": "comparison",
+            "outcome": "outcome",
+            "log_scale": measures.lookup(measure).log_scale,
+        },
+    )
     if outcome is not None:
         df = df[df["outcome"].astype(str) == outcome]
         if df.empty:

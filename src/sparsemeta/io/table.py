@@ -20,14 +20,15 @@ import csv
 import io
 import os
 import re
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from sparsemeta import data
 from sparsemeta.errors import DataError
-from sparsemeta.io.files import read_input
+from sparsemeta.io.files import decode_text, read_input
 
-__all__ = ["read_table"]
+__all__ = ["read_table", "read_text_table"]
 
 _REQUIRED = ("comparison", "outcome", "study")
 _DATA_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -46,29 +47,8 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _position(raw: bytes, offset: int) -> str:
-    line = raw.count(b"\n", 0, offset) + 1
-    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
-    return f"line {line}: byte 0x{raw[offset]:02x} at byte {column} of the line, offset {offset}"
-
-
 def _decode(raw: bytes, name: str) -> str:
-    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
-    nul = raw.find(b"\x00")
-    if utf16 or nul >= 0:
-        at = _position(raw, 0 if utf16 else nul)
-        what = "a UTF-16 byte-order mark" if utf16 else "a NUL byte"
-        raise DataError(
-            f"{name}, {at} of the file: not UTF-8 text ({what}: UTF-16 text or a binary "
-            "file); save the file as UTF-8 CSV"
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{name}, {_position(raw, exc.start)} of the file: not UTF-8 text; save the file "
-            "as UTF-8 (in Excel: 'CSV UTF-8'), or convert it, e.g. iconv -f latin1 -t utf-8"
-        ) from None
+    return decode_text(raw, name, DataError, "save the file as UTF-8 CSV (in Excel: 'CSV UTF-8')")
 
 
 def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
@@ -86,7 +66,7 @@ def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
     return records
 
 
-def _check_header(header: list[str], where: str) -> None:
+def _check_header(header: list[str], where: str, filled: Mapping[str, object]) -> None:
     seen: dict[str, int] = {}
     for position, column in enumerate(header, start=1):
         if not column:
@@ -96,7 +76,7 @@ def _check_header(header: list[str], where: str) -> None:
                 f"{where}: column {column!r} appears twice (columns {seen[column]} and {position})"
             )
         seen[column] = position
-    missing = [c for c in _REQUIRED if c not in seen]
+    missing = [c for c in _REQUIRED if c not in seen and c not in filled]
     if missing:
         found = ", ".join(repr(_shorten(c)) for c in list(seen)[:12])
         found += ", ..." if len(seen) > 12 else ""
@@ -116,7 +96,10 @@ def _check_header(header: list[str], where: str) -> None:
             f"table needs {', '.join(_REQUIRED)} and the data columns of one data type "
             f"({_TYPES}); found {found}{hint}"
         )
-    gaps = {kind: [c for c in columns if c not in seen] for kind, columns in _DATA_COLUMNS.items()}
+    gaps = {
+        kind: [c for c in columns if c not in seen and c not in filled]
+        for kind, columns in _DATA_COLUMNS.items()
+    }
     if all(gaps.values()):
         present = {k: len(_DATA_COLUMNS[k]) - len(v) for k, v in gaps.items()}
         kind = max(present, key=lambda k: present[k])
@@ -149,7 +132,9 @@ def _flag(text: str, where: str) -> bool | None:
     raise DataError(f"{where}, field 'log_scale': must be TRUE or FALSE, got {_shorten(text)!r}")
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike[str], *, defaults: Mapping[str, object] | None = None
+) -> pd.DataFrame:
     """Read a study table from a comma-separated UTF-8 file and validate it.
 
     Parameters
@@ -158,6 +143,9 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         The CSV file: a header line with the study-table column names of
         :mod:`sparsemeta.data`, then one line per study per analysis. Cells are converted
         as the module documentation says (extra columns stay text).
+    defaults : mapping, optional
+        Columns the file may leave out, with the value every row then gets (e.g. the
+        label columns of a file holding one analysis).
 
     Returns
     -------
@@ -193,7 +181,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             raise DataError(
                 f"{header_at}: column {i + 1} has no name but line {used} has a value in it"
             )
-    _check_header(header, header_at)
+    filled = {k: v for k, v in (defaults or {}).items() if k not in header}
+    _check_header(header, header_at, filled)
     if not rows:
         raise DataError(f"{name}: the file has a header line but no studies")
     columns: dict[str, list[object]] = {c: [] for c in header if c}
@@ -204,7 +193,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
                 f'{len(header)} (a label with a comma must be quoted: "Smith, 2001")'
             )
         cells = dict(zip(header, record, strict=True))
-        for label in _REQUIRED:
+        for label in (c for c in _REQUIRED if c in cells):
             if not cells[label].strip():
                 raise DataError(
                     f"{name}, line {line}, field {label!r}: empty; every row needs "
@@ -219,7 +208,79 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
                 values.append(_flag(text, where))
             else:
                 values.append(text if text.strip() else None)
+    for column, value in filled.items():
+        columns[column] = [value] * len(rows)
     try:
         return data.study_table(pd.DataFrame(columns))
     except DataError as exc:
         raise DataError(f"{name}: {exc}") from None
+
+
+def read_text_table(
+    path: str | os.PathLike[str],
+    required: Sequence[str],
+    *,
+    numeric: Sequence[str] = (),
+    caller: str = "read_text_table",
+) -> pd.DataFrame:
+    """Read a comma-separated UTF-8 file of text cells (e.g. a published-results table).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file: a header line, then one record per line (blank lines skipped).
+    required : sequence of str
+        Columns the header must have.
+    numeric : sequence of str
+        Columns (where present) converted to numbers: a plain decimal number, or empty /
+        ``NA`` / ``NaN`` / ``N/A`` for missing.
+    caller : str
+        Named in the message when ``path`` is not a path.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per header name, text cells as written (an empty cell is ``""``), the
+        ``numeric`` columns as floats; rows in file order with a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    DataError
+        Naming the file and, where possible, the line and column: not a regular file, too
+        large, empty, not UTF-8, not valid CSV, a duplicate or unnamed column, a missing
+        required column, a line with the wrong number of fields, a cell of a ``numeric``
+        column that is not a number.
+    """
+    name, raw, _ = read_input(path, caller, DataError)
+    records = _records(_decode(raw, name), name)
+    header_at = f"{name}, line {records[0][0]}"
+    header = [cell.strip() for cell in records[0][1]]
+    seen: dict[str, int] = {}
+    for position, column in enumerate(header, start=1):
+        if not column:
+            raise DataError(f"{header_at}: column {position} has no name")
+        if column in seen:
+            raise DataError(
+                f"{header_at}: column {column!r} appears twice (columns {seen[column]} and "
+                f"{position})"
+            )
+        seen[column] = position
+    missing = [c for c in required if c not in seen]
+    if missing:
+        raise DataError(
+            f"{header_at}: missing column(s) {', '.join(map(repr, missing))}; found "
+            f"{', '.join(repr(_shorten(c)) for c in header[:12])}"
+        )
+    columns: dict[str, list[object]] = {c: [] for c in header}
+    for line, record in records[1:]:
+        if len(record) != len(header):
+            raise DataError(
+                f"{name}, line {line}: {len(record)} fields where the header has "
+                f'{len(header)} (a text with a comma must be quoted: "Smith, 2001")'
+            )
+        for column, text in zip(header, record, strict=True):
+            if column in numeric:
+                columns[column].append(_number(text, f"{name}, line {line}", column))
+            else:
+                columns[column].append(text)
+    return pd.DataFrame(columns, dtype=object).astype({c: float for c in numeric if c in columns})

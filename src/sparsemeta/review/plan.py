@@ -12,6 +12,7 @@ Packaged plans (``sparsemeta/plans/*.toml``) are found by name with :func:`packa
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,9 +26,12 @@ import pandas as pd
 from sparsemeta import data as data_mod
 from sparsemeta import datasets, frequentist, measures
 from sparsemeta.bayes import priors
+from sparsemeta.bayes.sample import MIN_SETTINGS
 from sparsemeta.data import AnalysisKey
 from sparsemeta.errors import DataError, PlanError, PriorError
 from sparsemeta.io import RevManReview, read_revman, read_table
+from sparsemeta.io.files import decode_text, read_input
+from sparsemeta.io.table import read_text_table
 
 __all__ = [
     "CI_METHODS",
@@ -61,6 +65,8 @@ MODELS: tuple[str, ...] = ("exact", "binomial")
 #: measures a binomial-likelihood model is available for
 BINOMIAL_MEASURES: tuple[str, ...] = ("RR", "OR")  # binomial-rr, binomial-normal
 _DATASET_PREFIX = "dataset:"
+#: largest plan file read (bytes); a plan is a few KiB
+MAX_PLAN_BYTES = 2**20
 _PUBLISHED_COLUMNS = ("comparison", "outcome", "timepoint")
 
 _TOP_KEYS = {"plan_version", "review", "defaults", "bayes", "relations", "analyses"}
@@ -78,7 +84,8 @@ _ANALYSIS_KEYS = {
 #: Data sources read with :func:`sparsemeta.io.read_revman` (a folder is a data package).
 _REVMAN_SUFFIXES = (".rm5", ".zip")
 _BAYES_KEYS = {"mu_prior", "mcmc", "tau_priors"}
-_MCMC_KEYS = {"draws", "tune", "chains", "seed"}
+_MCMC_DEFAULTS = {"draws": 2000, "tune": 1000, "chains": 4, "seed": 0}
+_MCMC_KEYS = set(_MCMC_DEFAULTS)
 _PRIOR_KEYS = {"prior", "why", "default", "measures", "comparisons", "uisd_from_data"}
 _RELATION_KEYS = {"name", "sum", "equals", "comparisons", "timepoint"}
 
@@ -383,17 +390,14 @@ def load(path: str | Path, *, check_data: bool = True) -> Plan:
         data set that does not exist; data inconsistent with the plan.
     """
     path = Path(path)
+    if not os.path.lexists(path):
+        raise PlanError(f"plan file {str(path)!r} does not exist")
+    name, content, _ = read_input(path, "plan", PlanError, limit=MAX_PLAN_BYTES)
+    text = decode_text(content, name, PlanError, "save the plan as UTF-8 text")
     try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise PlanError(f"plan file {str(path)!r} does not exist") from None
-    except OSError as exc:
-        raise PlanError(f"plan file {str(path)!r} cannot be read: {exc}") from None
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise PlanError(f"{path}: not UTF-8 text: {exc}") from None
     plan = _build(path, raw)
     if check_data:
         _check_data(plan)
@@ -683,10 +687,10 @@ def _bayes(path: Path, raw: Any) -> tuple[str, McmcSettings, tuple[TauPriorChoic
             ) from None
     mc = _check_keys(path, "[bayes.mcmc]", table.get("mcmc", {}), _MCMC_KEYS)
     mcmc = McmcSettings(
-        draws=_int(path, "[bayes.mcmc].draws", mc.get("draws", 2000), 1),
-        tune=_int(path, "[bayes.mcmc].tune", mc.get("tune", 1000), 0),
-        chains=_int(path, "[bayes.mcmc].chains", mc.get("chains", 4), 1),
-        seed=_int(path, "[bayes.mcmc].seed", mc.get("seed", 0), 0),
+        **{
+            name: _int(path, f"[bayes.mcmc].{name}", mc.get(name, default), MIN_SETTINGS[name])
+            for name, default in _MCMC_DEFAULTS.items()
+        }
     )
     entries = table["tau_priors"]
     if not isinstance(entries, list) or not entries:
@@ -819,7 +823,7 @@ def _check_source(path: Path, where: str, source: str) -> None:
             )
         return
     file = path.parent / source
-    if not (file.is_file() or file.is_dir()):
+    if not os.path.lexists(file):  # other problems (a FIFO, a device) are named on reading
         raise _fail(path, where, f"data file {str(file)!r} does not exist")
 
 
@@ -844,23 +848,19 @@ def _read_studies(path: Path, source: str) -> pd.DataFrame:
 
 
 def _read_published(path: Path, source: str, *, printed: bool) -> pd.DataFrame:
+    """The published table: a packaged data set's, or a CSV file of text cells read by
+    ``io.table.read_text_table`` (its DataError, naming the file, line and column, becomes a
+    PlanError that also names the plan file)."""
     name = _dataset_name(source)
+    if name is not None:
+        return datasets.load(name, "published", printed=printed)
+    numeric = () if printed else datasets.PUBLISHED_NUMERIC
     try:
-        if name is not None:
-            return datasets.load(name, "published", printed=printed)
-        df = pd.read_csv(path.parent / source, dtype=str, keep_default_na=False)
-    except OSError as exc:
-        raise PlanError(f"{path}: [review].published {source!r} cannot be read: {exc}") from None
-    missing = [c for c in _PUBLISHED_COLUMNS if c not in df.columns]
-    if missing:
-        raise PlanError(
-            f"{path}: [review].published {source!r}: required column {missing[0]!r} is missing"
+        return read_text_table(
+            path.parent / source, _PUBLISHED_COLUMNS, numeric=numeric, caller="published"
         )
-    if not printed:
-        for column in datasets.PUBLISHED_NUMERIC:
-            if column in df.columns:
-                df[column] = pd.to_numeric(df[column].replace("", None), errors="coerce")
-    return df
+    except DataError as exc:
+        raise PlanError(f"{path}: [review].published {source!r}: {exc}") from None
 
 
 def _check_data(plan: Plan) -> None:

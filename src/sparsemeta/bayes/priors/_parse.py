@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import MISSING, fields
 from typing import Any
 
 from sparsemeta.errors import PriorError
+
+#: longest prior string parsed (the longest real one, a Turner et al. 2015 prior with its
+#: outcome and comparison names, has about 100 characters)
+MAX_LENGTH = 1000
+#: deepest bracket nesting parsed (``name(...)`` needs one level)
+MAX_DEPTH = 2
 
 
 def parse_call(
@@ -20,10 +27,25 @@ def parse_call(
     """
     if not isinstance(text, str):
         raise PriorError(f"{kind} prior must be given as a string, got {text!r}")
+    if len(text) > MAX_LENGTH:
+        raise PriorError(
+            f"cannot parse {kind} prior {text[:40]!r}...: {len(text)} characters, more than "
+            f"the {MAX_LENGTH} a prior string may have"
+        )
+    depth = deepest = 0
+    for char in re.sub(r'"[^"]*"|\'[^\']*\'', "", text):  # brackets outside quotes
+        depth += (char in "([{") - (char in ")]}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise PriorError(
+            f"cannot parse {kind} prior {text[:40]!r}...: brackets nested {deepest} deep; "
+            f"a prior is name(arguments) with plain literals as arguments"
+        )
     try:
         node = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError as exc:
-        raise PriorError(f"cannot parse {kind} prior {text!r}: {exc.msg}") from None
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        msg = exc.msg if isinstance(exc, SyntaxError) else "nested too deeply"
+        raise PriorError(f"cannot parse {kind} prior {text!r}: {msg}") from None
     if isinstance(node, ast.Name):
         func, args, keywords = node.id, [], []
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -69,6 +91,8 @@ def parse_call(
 
 def _literal(func: str, key: str, node: ast.expr) -> Any:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        if isinstance(node.operand, ast.UnaryOp):
+            raise PriorError(f"{func}: parameter {key!r} has more than one sign")
         inner = _literal(func, key, node.operand)
         if isinstance(inner, str):
             raise PriorError(f"{func}: parameter {key!r} must be a number or a string literal")
