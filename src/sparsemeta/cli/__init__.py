@@ -75,15 +75,15 @@ def _signals_and_warnings(command: str) -> Iterator[None]:
     if threading.current_thread() is threading.main_thread():
         handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    def one_line(message: Warning | str, *_args: object, **_kwargs: object) -> str:
+    def show(message: Warning | str, *_args: object, **_kwargs: object) -> None:
         text = " ".join(str(message).split())
-        return f"sparsemeta {command}: warning: {text}\n"
+        print(f"sparsemeta {command}: warning: {text}", file=sys.stderr)
 
-    formatter, warnings.formatwarning = warnings.formatwarning, one_line
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
     finally:
-        warnings.formatwarning = formatter
         for s, handler in handlers.items():
             signal.signal(s, handler)
 
