@@ -261,3 +261,16 @@ def test_influential_flags_equal_effects_match_metafor(bcg):
     inf = influence(y=eff.yi, v=eff.vi, tau2_method=None, studies=eff.study.tolist())
     assert int(inf.influential.sum()) == 3
     assert np.all(inf.tau2_del == 0.0)
+
+
+def test_latitude_model_fitted_values_match_metafor(bcg):
+    # metafor tests/testthat/test_misc_list_rma.r (commit 191d2cb):
+    # predict(rma(yi, vi, mods = ~ ablat, data=dat)), first three studies, pred and se
+    r = _ablat(bcg, "z")
+    np.testing.assert_allclose(
+        r.fitted[:3], [-1.02900878645837, -1.34912705666653, -0.97080546460234], rtol=1e-4
+    )
+    se_fit = np.sqrt(np.einsum("ij,jk,ik->i", r.X, r.vcov, r.X))
+    np.testing.assert_allclose(
+        se_fit[:3], [0.140375124151501, 0.201103941277043, 0.131456743392091], rtol=1e-4
+    )
