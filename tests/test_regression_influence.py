@@ -129,6 +129,12 @@ def test_regression_bad_input(bcg):
     t.loc[2, "ablat"] = np.nan
     with pytest.raises(DataError, match=r"Rosenthal et al 1960.*'ablat'"):
         design_matrix(t, ["ablat"])
+    t = table.astype({"ablat": str})  # as a CSV reader may leave an extra column
+    X, names = design_matrix(t, ["ablat"])
+    assert names == ("intercept", "ablat") and X[0, 1] == 44.0
+    t.loc[4, "ablat"] = " "
+    with pytest.raises(DataError, match=r"Frimodt-Moller et al.*'ablat'.*missing"):
+        design_matrix(t, ["ablat"])
     with pytest.raises(DataError, match="tau2_method"):
         meta_regression(eff.yi, eff.vi, np.ones(13), tau2_method="ML")
 

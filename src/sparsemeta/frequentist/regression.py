@@ -516,9 +516,10 @@ def design_matrix(
 ) -> tuple[_Array, tuple[str, ...]]:
     """Design matrix and coefficient names from covariate columns of a study table.
 
-    Numeric columns enter as they are; a text (or categorical, or boolean) column is a
-    subgroup factor coded as dummies against its first level in sorted order (R's
-    treatment contrasts), named ``column[level]``.
+    A column whose every value is a number (numeric, or text that reads as numbers, as a
+    CSV reader may leave it) enters as it is; any other text (or categorical, or boolean)
+    column is a subgroup factor coded as dummies against its first level in sorted order
+    (R's treatment contrasts), named ``column[level]``.
 
     Raises
     ------
@@ -534,13 +535,14 @@ def design_matrix(
                 f"covariate {col!r}: no such column (found {', '.join(map(str, table.columns))})"
             )
         values = table[col]
-        missing = values.isna().to_numpy()
+        missing = (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             who = studies[i] if studies else f"row {i + 1}"
             raise DataError(f"study {who!r}, field {col!r}: covariate value is missing")
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            columns.append(values.to_numpy(dtype=float))
+        numbers = _as_numbers(values)
+        if numbers is not None:
+            columns.append(numbers)
             names.append(str(col))
             continue
         text = values.astype(str)
@@ -549,3 +551,13 @@ def design_matrix(
             columns.append((text == level).to_numpy(dtype=float))
             names.append(f"{col}[{level}]")
     return np.column_stack(columns), tuple(names)
+
+
+def _as_numbers(values: pd.Series) -> _Array | None:
+    """The column as floats when every value is a number, else ``None``."""
+    if pd.api.types.is_bool_dtype(values):
+        return None
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=float)
+    converted = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    return None if converted.isna().any() else converted.to_numpy(dtype=float)
