@@ -78,14 +78,12 @@ def test_marginal_mode_and_random_draws_match_brute_force(post):
     )
     mean_mu = integrate.trapezoid(marginal_mu * mu, mu)
     mean_tau = integrate.trapezoid(integrate.trapezoid(dens, mu, axis=1) * tau, tau)
-    draws = exact_extras.random_draws(post, 40000, seed=7)
+    draws = post.draws(40000, seed=7)
     n = len(draws)
     assert abs(draws["tau"].mean() - mean_tau) < 4 * draws["tau"].std() / math.sqrt(n)
     assert abs(draws["mu"].mean() - mean_mu) < 4 * draws["mu"].std() / math.sqrt(n)
     assert list(draws.columns[:3]) == ["tau", "mu", "theta_new"] and "theta[C]" in draws
-    assert exact_extras.random_draws(post, 5, seed=1).equals(
-        exact_extras.random_draws(post, 5, seed=1)
-    )
+    assert post.draws(5, seed=1).equals(post.draws(5, seed=1))
 
 
 def test_i2_posterior(post):

@@ -169,15 +169,16 @@ def test_summary_protocol_columns_and_records():
     X = np.column_stack([np.ones(13), datasets.bcg_colditz1994()["ablat"]])
     post = regression.regression(y, se, X, "halfnormal(0.5)", names=["intrcpt", "ablat"])
     s = post.summary()
-    assert list(s.columns[:8]) == [
+    assert list(s.columns[:9]) == [
         "param",
         "study",
-        "coefficient",
         "mean",
         "sd",
         "median",
         "lower",
         "upper",
+        "level",
+        "coefficient",
     ]
     assert s["param"].tolist().count("beta") == 2 and s["param"].tolist().count("theta") == 13
     coefs = post.coefficients()

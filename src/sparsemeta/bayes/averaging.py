@@ -54,6 +54,7 @@ from scipy import optimize, special, stats
 
 from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError, PriorError
+from sparsemeta.results import json_safe
 
 __all__ = ["MODELS", "ModelAverage", "model_average"]
 
@@ -148,12 +149,14 @@ class ModelAverage:
     def to_dict(self) -> dict[str, Any]:
         """``{"models": [...], "inclusion_bf": {...}, "mu": {...}, "level"}``: the
         ``model_average`` field of ``sparsemeta fit --json``."""
-        return {
-            "models": self.models.to_dict(orient="records"),
-            "inclusion_bf": dict(self.inclusion_bf),
-            "mu": self.mu(),
-            "level": self.level,
-        }
+        return json_safe(
+            {
+                "models": self.models.to_dict(orient="records"),
+                "inclusion_bf": dict(self.inclusion_bf),
+                "mu": self.mu(),
+                "level": self.level,
+            }
+        )
 
     def __str__(self) -> str:
         mu = self.mu()

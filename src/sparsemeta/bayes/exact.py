@@ -1181,55 +1181,52 @@ class ExactPosterior:
         head = f"Exact posterior (normal-normal), k = {self.k}; tau prior {self.tau_prior}, mu prior {mu}"
         return head + "\n" + self.summary().to_string(index=False, float_format="%.4g")
 
-    def to_inference_data(self, draws: int = 4000, seed: int | None = 0) -> az.InferenceData:
-        """Independent joint draws as an ArviZ ``InferenceData`` (one chain), so ArviZ tools
-        (``az.summary``, ``az.plot_posterior``, ...) work on exact and MCMC results alike.
+    def conditional(self, tau: ArrayLike) -> tuple[NDArray[np.float64], ...]:
+        """``log p(y | tau)``, ``m̂(tau)`` and ``V(tau)`` at the given tau values (1-D):
+        the conditional posterior of mu given tau is ``N(m̂(tau), V(tau))``."""
+        data = _Data(self.y[None, :], self.se[None, :], np.ones((1, self.k), bool), self.mu_prior)
+        loglik, mhat, vmu = data.conditional(np.atleast_1d(np.asarray(tau, dtype=float))[None, :])
+        return loglik[0], mhat[0], vmu[0]
 
-        ``tau`` is drawn by inverting its exact cdf at uniform draws; then
-        ``mu | tau, y ~ N(m̂(τ), V(τ))`` with the conditional mean and variance interpolated
-        between quadrature nodes; ``theta_i | mu, tau, y ~ N((y_i/s_i² + mu/τ²)/(1/s_i² +
-        1/τ²), 1/(1/s_i² + 1/τ²))`` (``theta_i = mu`` at τ = 0) and ``theta_new | mu, tau ~
-        N(mu, τ²)`` (Gelman et al. 2013, *Bayesian Data Analysis*, 3rd ed., Sec. 5.4).
-        Variables ``mu``, ``tau``, ``theta_new`` and ``theta`` (dim ``study``).
+    def draws(self, n: int, seed: int | None = 0) -> pd.DataFrame:
+        """``n`` independent draws of the joint posterior: columns ``tau, mu, theta_new`` and
+        ``theta[label]`` (bayesmeta's ``rposterior``).
 
-        Parameters
-        ----------
-        draws : int
-            Number of draws (> 0).
-        seed : int or None
-            Seed of ``numpy.random.default_rng``; the same seed gives the same draws.
+        ``tau`` by inverting its exact cdf at uniform draws, then
+        ``mu | tau, y ~ N(m̂(τ), V(τ))``, ``theta_new | mu, tau ~ N(mu, τ²)`` and
+        ``theta_i | mu, tau, y ~ N(b_i mu + (1 - b_i) y_i, (1 - b_i) s_i²)`` with
+        ``b_i = s_i²/(s_i² + τ²)`` (Gelman et al. 2013, *Bayesian Data Analysis*, 3rd ed.,
+        Sec. 5.4). ``seed`` seeds ``numpy.random.default_rng``: same seed, same draws.
         """
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise DataError(f"draws: n must be a positive integer, got {n!r}")
+        rng = np.random.default_rng(seed)
+        tau = np.asarray(self.tau.quantile(rng.uniform(size=int(n))), dtype=float)
+        _, mhat, vmu = self.conditional(tau)
+        mu = mhat + np.sqrt(vmu) * rng.standard_normal(tau.size)
+        out = {"tau": tau, "mu": mu, "theta_new": mu + tau * rng.standard_normal(tau.size)}
+        se2 = self.se**2
+        b = se2[None, :] / (se2[None, :] + tau[:, None] ** 2)
+        mean = b * mu[:, None] + (1 - b) * self.y[None, :]
+        theta = mean + np.sqrt((1 - b) * se2[None, :]) * rng.standard_normal(mean.shape)
+        for i, lab in enumerate(self.labels):
+            out[f"theta[{lab}]"] = theta[:, i]
+        return pd.DataFrame(out)
+
+    def to_inference_data(self, draws: int = 4000, seed: int | None = 0) -> az.InferenceData:
+        """:meth:`draws` as an ArviZ ``InferenceData`` (one chain), so ArviZ tools
+        (``az.summary``, ``az.plot_posterior``, ...) work on exact and MCMC results alike.
+        Variables ``mu``, ``tau``, ``theta_new`` and ``theta`` (dim ``study``)."""
         import arviz as az
 
-        if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
-            raise DataError(
-                f"to_inference_data, argument 'draws': expected an integer > 0, got {draws!r}"
-            )
-        rng = np.random.default_rng(seed)
-        tau = np.asarray(self.tau.quantile(rng.uniform(size=draws)), dtype=float)
-        g = self._grid
-        order = np.argsort(g.tau[0])
-        nodes = g.tau[0, order]
-        mhat = np.interp(tau, nodes, g.mhat[0, order])
-        vmu = np.interp(tau, nodes, g.vmu[0, order])
-        mu = mhat + np.sqrt(vmu) * rng.standard_normal(draws)
-        prec_y = 1.0 / self.se[:, None] ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            prec_t = np.where(tau > 0, 1.0 / tau**2, np.inf)[None, :]
-            mean = np.where(
-                np.isinf(prec_t),
-                mu[None, :],
-                (self.y[:, None] * prec_y + mu * prec_t) / (prec_y + prec_t),
-            )
-            sd = np.where(np.isinf(prec_t), 0.0, np.sqrt(1.0 / (prec_y + prec_t)))
-        theta = mean + sd * rng.standard_normal((self.k, draws))
-        theta_new = mu + tau * rng.standard_normal(draws)
+        d = self.draws(draws, seed)
+        theta = d[[f"theta[{lab}]" for lab in self.labels]].to_numpy()
         return az.from_dict(
             posterior={
-                "mu": mu[None, :],
-                "tau": tau[None, :],
-                "theta_new": theta_new[None, :],
-                "theta": theta.T[None, :, :],
+                "mu": d["mu"].to_numpy()[None, :],
+                "tau": d["tau"].to_numpy()[None, :],
+                "theta_new": d["theta_new"].to_numpy()[None, :],
+                "theta": theta[None, :, :],
             },
             coords={"study": list(self.labels)},
             dims={"theta": ["study"]},

@@ -1,4 +1,4 @@
-r"""bayesmeta's extras on the exact posterior: modes, joint MAP, random draws, the I² posterior,
+r"""bayesmeta's extras on the exact posterior: modes, joint MAP, the I² posterior,
 posterior study weights and moments conditional on tau.
 
 All take an :class:`~sparsemeta.bayes.exact.ExactPosterior` (notation of
@@ -11,8 +11,8 @@ All take an :class:`~sparsemeta.bayes.exact.ExactPosterior` (notation of
   largest at :math:`\mu = \hat\mu(\tau)`, where it equals
   :math:`p(\tau \mid y) / \sqrt{2\pi V(\tau)}`, so the MAP maximises
   :math:`\log p(\tau \mid y) - \tfrac12 \log V(\tau)` over tau (bayesmeta's ``MAP["joint", ]``);
-* :func:`random_draws`: tau by inversion of its cdf, then mu, theta_new and every theta_i
-  from their normal conditionals (bayesmeta's ``rposterior``);
+* random draws (bayesmeta's ``rposterior``) are
+  :meth:`~sparsemeta.bayes.exact.ExactPosterior.draws`;
 * :func:`i2_posterior`: :math:`I^2 = \tau^2 / (\tau^2 + \tilde s^2)` with the typical
   within-study variance :math:`\tilde s^2 = (k - 1)\sum w_i / ((\sum w_i)^2 - \sum w_i^2)`,
   :math:`w_i = \sigma_i^{-2}` (Higgins & Thompson 2002), a monotone transform of tau whose
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,7 @@ from scipy import optimize
 
 from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError
+from sparsemeta.results import json_safe
 
 __all__ = [
     "I2Posterior",
@@ -55,19 +57,9 @@ __all__ = [
     "i2_posterior",
     "joint_map",
     "posterior_mode",
-    "random_draws",
     "shrinkage_weights",
     "study_weights",
 ]
-
-
-def _conditional(
-    post: exact.ExactPosterior, tau: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], ...]:
-    """log p(y | tau), mhat and V at tau (1-D)."""
-    data = exact._Data(post.y[None, :], post.se[None, :], np.ones((1, post.k), bool), post.mu_prior)
-    loglik, mhat, vmu = data.conditional(np.asarray(tau, dtype=float)[None, :])
-    return loglik[0], mhat[0], vmu[0]
 
 
 def posterior_mode(post: exact.ExactPosterior, param: str = "mu") -> float:
@@ -98,7 +90,7 @@ def joint_map(post: exact.ExactPosterior) -> dict[str, float]:
     def neg(tau: float) -> float:
         t = np.array([max(tau, 0.0)])
         log_post = float(post._grid.log_post(t[None, :])[0, 0])
-        return -(log_post - 0.5 * math.log(float(_conditional(post, t)[2][0])))
+        return -(log_post - 0.5 * math.log(float(post.conditional(t)[2][0])))
 
     hi = float(post.tau.quantile(0.999))
     grid = np.linspace(0.0, hi, 801)
@@ -113,26 +105,7 @@ def joint_map(post: exact.ExactPosterior) -> dict[str, float]:
             options={"xatol": 1e-10},
         )
         tau = float(res.x)
-    return {"tau": tau, "mu": float(_conditional(post, np.array([tau]))[1][0])}
-
-
-def random_draws(post: exact.ExactPosterior, n: int, seed: int = 0) -> pd.DataFrame:
-    """``n`` independent draws of the joint posterior: columns ``tau, mu, theta_new`` and
-    ``theta[label]`` (seeded ``numpy.random.default_rng``)."""
-    if int(n) != n or n < 1:
-        raise DataError(f"random_draws: n must be a positive integer, got {n!r}")
-    rng = np.random.default_rng(seed)
-    tau = np.asarray(post.tau.quantile(rng.uniform(size=int(n))), dtype=float)
-    _, mhat, vmu = _conditional(post, tau)
-    mu = mhat + np.sqrt(vmu) * rng.standard_normal(tau.size)
-    out = {"tau": tau, "mu": mu, "theta_new": mu + tau * rng.standard_normal(tau.size)}
-    se2 = post.se**2
-    b = se2[None, :] / (se2[None, :] + tau[:, None] ** 2)
-    mean = b * mu[:, None] + (1 - b) * post.y[None, :]
-    theta = mean + np.sqrt((1 - b) * se2[None, :]) * rng.standard_normal(mean.shape)
-    for i, lab in enumerate(post.labels):
-        out[f"theta[{lab}]"] = theta[:, i]
-    return pd.DataFrame(out)
+    return {"tau": tau, "mu": float(post.conditional(np.array([tau]))[1][0])}
 
 
 @dataclass(frozen=True)
@@ -194,6 +167,18 @@ class I2Posterior:
             ]
         )
 
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-safe record: the typical within-study variance and the summary row."""
+        return json_safe({"s2": self.s2, "level": level, "summary": self.summary(level)})
+
+    def __str__(self) -> str:
+        row = self.summary().iloc[0]
+        return (
+            f"I² posterior (typical within-study variance {self.s2:.4g})\n"
+            f"median {row['median']:.3f}, mean {row['mean']:.3f}, "
+            f"95% interval [{row['lower']:.3f}, {row['upper']:.3f}]"
+        )
+
 
 def i2_posterior(post: exact.ExactPosterior) -> I2Posterior:
     """Posterior of I² (Higgins & Thompson's typical within-study variance)."""
@@ -243,7 +228,7 @@ def conditional_moments(post: exact.ExactPosterior, tau: ArrayLike | float) -> p
     t = np.atleast_1d(np.asarray(tau, dtype=float))
     if np.any(~np.isfinite(t) | (t < 0)):
         raise DataError(f"conditional_moments: tau must be finite and >= 0, got {tau!r}")
-    _, mhat, vmu = _conditional(post, t)
+    _, mhat, vmu = post.conditional(t)
     rows = []
     se2 = post.se**2
     for ti, m, v in zip(t, mhat, vmu, strict=True):

@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError
+from sparsemeta.results import json_safe
 
 __all__ = ["LeaveOneOut", "leave_one_out"]
 
@@ -144,13 +145,15 @@ class LeaveOneOut:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record: priors, level, the full-data row and :meth:`records`."""
         full = self.all_studies
-        return {
-            "tau_prior": str(self.tau_prior),
-            "mu_prior": _describe_mu(self.mu_prior),
-            "level": self.level,
-            "full": {k: float(v) for k, v in full.items() if k != "study"},
-            "leave_one_out": self.records(),
-        }
+        return json_safe(
+            {
+                "tau_prior": str(self.tau_prior),
+                "mu_prior": _describe_mu(self.mu_prior),
+                "level": self.level,
+                "full": {k: float(v) for k, v in full.items() if k != "study"},
+                "leave_one_out": self.records(),
+            }
+        )
 
     def __str__(self) -> str:
         cols = ["study", "mu_median", "mu_lower", "mu_upper", "mu_shift", "mu_kl"]

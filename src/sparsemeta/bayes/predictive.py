@@ -47,6 +47,7 @@ from scipy import special, stats
 
 from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError
+from sparsemeta.results import json_safe
 
 __all__ = ["PPPValue", "pppvalue"]
 
@@ -105,18 +106,28 @@ class PPPValue:
         """Number of Monte Carlo replicates."""
         return len(self.replicates)
 
+    def summary(self) -> pd.DataFrame:
+        """One row: ``parameter, null_value, alternative, statistic_name, statistic,
+        p_value, n``."""
+        cols = ["parameter", "null_value", "alternative", "statistic_name", "statistic"]
+        return pd.DataFrame(
+            [{**{c: getattr(self, c) for c in cols}, "p_value": self.p_value, "n": self.n}]
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record (without the replicates)."""
-        return {
-            "p_value": self.p_value,
-            "statistic": self.statistic,
-            "statistic_name": self.statistic_name,
-            "parameter": self.parameter,
-            "null_value": self.null_value,
-            "alternative": self.alternative,
-            "rejection_region": self.rejection_region,
-            "n": self.n,
-        }
+        """JSON-safe record (without the replicates)."""
+        return json_safe(
+            {
+                "p_value": self.p_value,
+                "statistic": self.statistic,
+                "statistic_name": self.statistic_name,
+                "parameter": self.parameter,
+                "null_value": self.null_value,
+                "alternative": self.alternative,
+                "rejection_region": self.rejection_region,
+                "n": self.n,
+            }
+        )
 
     def __str__(self) -> str:
         return (

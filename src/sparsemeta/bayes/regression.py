@@ -63,6 +63,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError, PriorError
+from sparsemeta.results import json_safe, summary_frame
 
 __all__ = ["RegressionPosterior", "regression", "subgroup_design"]
 
@@ -378,7 +379,7 @@ class RegressionPosterior:
         """One row per coefficient (``param`` ``"beta"``, name in ``coefficient``), ``tau``
         and each shrunken ``theta``: ``mean, sd, median, lower, upper`` (equal-tailed),
         ``level`` and the shortest interval ``shortest_lower, shortest_upper``."""
-        return pd.DataFrame(self._rows(level))
+        return summary_frame(self._rows(level), level)
 
     def coefficients(self, level: float = 0.95) -> dict[str, dict[str, float]]:
         """``{name: {"mean", "median", "lower", "upper"}}`` (equal-tailed interval)."""
@@ -404,21 +405,23 @@ class RegressionPosterior:
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
         """JSON-ready record: inputs, priors and the summary rows."""
         mean, sd = self.beta_prior
-        return {
-            "k": self.k,
-            "labels": list(self.labels),
-            "coefficients": list(self.names),
-            "X": self.X.tolist(),
-            "y": self.y.tolist(),
-            "se": self.se.tolist(),
-            "tau_prior": str(self.tau_prior),
-            "beta_prior": [
-                "flat" if not math.isfinite(s) else {"mean": float(m), "sd": float(s)}
-                for m, s in zip(mean, sd, strict=True)
-            ],
-            "level": level,
-            "summary": self.summary(level).to_dict(orient="records"),
-        }
+        return json_safe(
+            {
+                "k": self.k,
+                "labels": list(self.labels),
+                "coefficients": list(self.names),
+                "X": self.X.tolist(),
+                "y": self.y.tolist(),
+                "se": self.se.tolist(),
+                "tau_prior": str(self.tau_prior),
+                "beta_prior": [
+                    "flat" if not math.isfinite(s) else {"mean": float(m), "sd": float(s)}
+                    for m, s in zip(mean, sd, strict=True)
+                ],
+                "level": level,
+                "summary": self.summary(level),
+            }
+        )
 
     def __str__(self) -> str:
         priors = ", ".join(

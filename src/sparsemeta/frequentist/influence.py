@@ -36,6 +36,7 @@ from sparsemeta.errors import DataError
 from sparsemeta.frequentist.analysis import MetaResult, meta_analysis
 from sparsemeta.frequentist.estimators import h_squared_tau2, i_squared_tau2
 from sparsemeta.frequentist.regression import MetaRegression, _q_e, _tau2, _wls
+from sparsemeta.results import json_safe
 
 __all__ = ["Influence", "LeaveOneOut", "influence", "leave_one_out"]
 
@@ -149,11 +150,13 @@ class LeaveOneOut:
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python record: ``leave_one_out`` rows ``{study, estimate, lower, upper, tau2,
         i2, ...}`` on the analysis scale (``scale`` says which)."""
-        return {
-            "measure": self.measure,
-            "scale": "log" if self.log_scale else "identity",
-            "leave_one_out": self.to_frame().to_dict(orient="records"),
-        }
+        return json_safe(
+            {
+                "measure": self.measure,
+                "scale": "log" if self.log_scale else "identity",
+                "leave_one_out": self.to_frame(),
+            }
+        )
 
     def __str__(self) -> str:
         f = self.to_frame()
@@ -267,7 +270,7 @@ class Influence:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python record: the rows of :meth:`to_frame`."""
-        return {"measure": self.measure, "influence": self.to_frame().to_dict(orient="records")}
+        return json_safe({"measure": self.measure, "influence": self.to_frame()})
 
     def __str__(self) -> str:
         frame = self.to_frame()

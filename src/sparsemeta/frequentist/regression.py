@@ -36,6 +36,7 @@ from scipy import optimize, special
 from sparsemeta import measures
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.estimators import _zcrit
+from sparsemeta.results import json_safe
 
 __all__ = ["MetaRegression", "design_matrix", "meta_regression"]
 
@@ -312,27 +313,29 @@ class MetaRegression:
                 strict=True,
             )
         }
-        return {
-            "measure": self.measure,
-            "scale": "log" if self.log_scale else "identity",
-            "k": self.k,
-            "tau2_method": self.tau2_method,
-            "ci_method": self.ci_method,
-            "level": self.level,
-            "df": self.df,
-            "coefficients": coefs,
-            "tau2": self.tau2,
-            "tau": self.tau,
-            "qe": self.qe,
-            "qe_df": self.qe_df,
-            "qe_p": self.qe_p,
-            "qm": self.qm,
-            "qm_df": self.qm_df,
-            "qm_p": self.qm_p,
-            "i2": self.i2,
-            "h2": self.h2,
-            "r2": self.r2,
-        }
+        return json_safe(
+            {
+                "measure": self.measure,
+                "scale": "log" if self.log_scale else "identity",
+                "k": self.k,
+                "tau2_method": self.tau2_method,
+                "ci_method": self.ci_method,
+                "level": self.level,
+                "df": self.df,
+                "coefficients": coefs,
+                "tau2": self.tau2,
+                "tau": self.tau,
+                "qe": self.qe,
+                "qe_df": self.qe_df,
+                "qe_p": self.qe_p,
+                "qm": self.qm,
+                "qm_df": self.qm_df,
+                "qm_p": self.qm_p,
+                "i2": self.i2,
+                "h2": self.h2,
+                "r2": self.r2,
+            }
+        )
 
     def __str__(self) -> str:
         test = "t" if self.df is not None else "z"
