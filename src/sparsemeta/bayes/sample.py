@@ -50,6 +50,7 @@ import json
 import math
 import os
 import stat
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -571,6 +572,7 @@ def _sample_nutpie(
     chains: int,
     seed: int,
     target_accept: float,
+    progress: bool = False,
 ) -> tuple[az.InferenceData, float, bool]:
     import nutpie
 
@@ -580,6 +582,10 @@ def _sample_nutpie(
     if cached:
         compiled = _COMPILED[key].with_data(**info.data)
     else:
+        if progress:
+            family = info.family if info is not None else "user"
+            note = f"compiling the {family} model (once per model family and process)..."
+            print(note, file=sys.stderr, flush=True)
         compiled = nutpie.compile_pymc_model(model, var_names=_stored_vars(model, info))
         if key is not None:
             _COMPILED[key] = compiled
@@ -592,7 +598,7 @@ def _sample_nutpie(
         cores=min(chains, os.cpu_count() or 1),
         seed=seed,
         target_accept=target_accept,
-        progress_bar=False,
+        progress_bar=progress,
         save_warmup=False,
     )
     return idata, compile_seconds, cached
@@ -620,6 +626,7 @@ def _sample_pymc(
     chains: int,
     seed: int,
     target_accept: float,
+    progress: bool = False,
 ) -> az.InferenceData:
     import pymc as pm
 
@@ -631,7 +638,7 @@ def _sample_pymc(
             cores=1,
             random_seed=seed,
             target_accept=target_accept,
-            progressbar=False,
+            progressbar=progress,
             compute_convergence_checks=False,
             nuts_sampler="pymc",
             var_names=_stored_vars(model, info),
@@ -960,6 +967,7 @@ def sample(
     target_accept: float | None = None,
     cache: bool = False,
     covariates: Sequence[str] = (),
+    progress: bool | None = None,
 ) -> FitResult:
     r"""Fit one random-effects meta-analysis by MCMC and apply the diagnostics gate.
 
@@ -1001,6 +1009,10 @@ def sample(
     covariates : sequence of str
         Covariate columns of the table for a meta-regression (see :func:`prepare`); the
         posterior then holds ``beta`` (dims ``covariate``) and ``mu`` is the intercept.
+    progress : bool, optional
+        Show the sampler's progress (nutpie's bars per chain with draws and divergences so
+        far, or PyMC's) and say when a model is being compiled. Default: on when standard
+        error is a terminal, off otherwise (pipes, files, CI logs).
 
     Returns
     -------
@@ -1061,11 +1073,12 @@ def sample(
     idata = _load_fit(disk, record) if disk is not None and record is not None else None
     from_disk = idata is not None
     if idata is None:
+        show = sys.stderr.isatty() if progress is None else bool(progress)
         t_sample = time.perf_counter()
         if engine == "nutpie":
             try:
                 raw, compile_seconds, cached = _sample_nutpie(
-                    pm_model, info, draws, tune, chains, seed, target_accept
+                    pm_model, info, draws, tune, chains, seed, target_accept, show
                 )
             except (KeyboardInterrupt, SystemExit):
                 raise
@@ -1078,7 +1091,7 @@ def sample(
                 used = "pymc"
         if used == "pymc":
             t_sample = time.perf_counter()
-            raw = _sample_pymc(pm_model, info, draws, tune, chains, seed, target_accept)
+            raw = _sample_pymc(pm_model, info, draws, tune, chains, seed, target_accept, show)
         sampling_seconds = time.perf_counter() - t_sample - compile_seconds
         idata = _posterior_only(raw, [str(lab) for lab in labels])
         if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:

@@ -130,6 +130,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no MCMC progress bars (they are shown only when stderr is a terminal)",
+    )
+    p.add_argument(
         "--plot",
         metavar="FILE",
         help="write a forest plot (observed and shrunken study effects, mu, theta_new; "
@@ -244,6 +249,7 @@ def _run_mcmc(
             chains=args.chains,
             seed=args.seed,
             covariates=tuple(args.covariate),
+            progress=not (args.json or args.quiet) and sys.stderr.isatty(),
         )
     for w in caught:
         if not issubclass(w.category, DiagnosticsWarning):

@@ -702,6 +702,7 @@ def _mcmc_fits(
             chains=plan.mcmc.chains,
             seed=plan.mcmc.seed,
             cache=cache,
+            progress=False,  # reproduce shows its own progress per analysis
         )
     for w in caught:
         if issubclass(w.category, CacheWarning):  # about the cache, not the analysis
