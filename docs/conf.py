@@ -24,6 +24,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 shipped with the package and copied into the build: formulas render without
+    # network access (sphinx.ext.mathjax alone loads MathJax from a CDN)
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
 ]

@@ -13,7 +13,9 @@ executes the notebooks. Skipped when the ``docs`` extra is not installed.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +59,7 @@ def test_documentation_builds_without_warnings(tmp_path):
     pytest.importorskip("myst_nb")
     pytest.importorskip("numpydoc")
     pytest.importorskip("pydata_sphinx_theme")
+    pytest.importorskip("sphinx-mathjax-offline")
     env = {**os.environ, "SPARSEMETA_DOCS_EXECUTE": "off"}
     proc = subprocess.run(
         [
@@ -79,3 +82,33 @@ def test_documentation_builds_without_warnings(tmp_path):
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
+    # offline: no page loads a script or a style sheet from the network
+    for page in (tmp_path / "html").rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(?:https?:)?//[^"]*"', text)
+        assert not remote, (page.name, remote[:3])
+
+
+def test_documentation_renders_math_without_network():
+    # checked statically, so it runs without the docs extra: conf.py loads MathJax from the
+    # files sphinx-mathjax-offline ships (the extension sets mathjax_path to a local copy),
+    # the extra installs it, and neither conf.py nor a template names a remote URL
+    conf = (REPO / "docs" / "conf.py").read_text(encoding="utf-8")
+    tree = ast.parse(conf)
+    assigned = {
+        t.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+    extensions = ast.literal_eval(assigned["extensions"])
+    assert "sphinx.ext.mathjax" in extensions and "sphinx-mathjax-offline" in extensions
+    assert "mathjax_path" not in assigned
+    assert not re.search(r"https?://", conf)
+    templates = REPO / "docs" / "_templates"
+    for path in templates.rglob("*") if templates.is_dir() else ():
+        assert not re.search(r"https?://", path.read_text(encoding="utf-8")), path
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    docs_extra = pyproject.split("docs = [", 1)[1].split("]", 1)[0]
+    assert "sphinx-mathjax-offline" in docs_extra
