@@ -150,6 +150,7 @@ def test_summarise_counts() -> None:
     )
     row = sim.summarise(0.0, "x", 2, 0.0, intervals)
     assert row["reps"] == 5 and row["n"] == 4
+    assert row["replicates_analysed"] == 4  # the count under its own name
     assert row["coverage"] == 0.75
     assert row["coverage_se"] == pytest.approx(math.sqrt(0.75 * 0.25 / 4))
     assert row["width_median"] == pytest.approx(1.5)

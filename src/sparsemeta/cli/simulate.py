@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "method",
         "k",
         "tau",
-        "n",
+        "replicates_analysed",
         "coverage",
         "coverage_se",
         "width_median",

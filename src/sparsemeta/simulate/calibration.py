@@ -596,8 +596,9 @@ def summarise(
     r"""Calibration summary of one method in one cell.
 
     ``intervals`` has columns (estimate, low, high), one row per replicate. Rows with a
-    missing limit are not analysable and are left out of every statistic (``n`` counts the
-    others). Coverage :math:`\hat c` = share of intervals containing μ, with Monte Carlo SE
+    missing limit are not analysable and are left out of every statistic
+    (``replicates_analysed`` counts the others; ``n`` is the same count under its earlier
+    name). Coverage :math:`\hat c` = share of intervals containing μ, with Monte Carlo SE
     :math:`\sqrt{\hat c(1-\hat c)/n}`; width = high − low; bias = mean(estimate − μ) with
     SE sd/√n; RMSE = :math:`\sqrt{\mathrm{mean}((\hat\mu-\mu)^2)}`.
     """
@@ -613,7 +614,8 @@ def summarise(
         "k": k,
         "tau": tau,
         "reps": len(valid),
-        "n": n,
+        "replicates_analysed": n,
+        "n": n,  # the same as replicates_analysed (kept for earlier readers of the table)
         "coverage": cover,
         "coverage_se": math.sqrt(cover * (1 - cover) / n) if n else np.nan,
         "width_median": float(np.median(width)) if n else np.nan,
