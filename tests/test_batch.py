@@ -121,6 +121,7 @@ def test_reanalyse_synthetic_review(review_dir) -> None:
     assert row["mu_q500"] == pytest.approx(math.exp(post["mu"].quantile(0.5)), rel=1e-9)
     assert row["tau_q975"] == pytest.approx(post["tau"].quantile(0.975), rel=1e-9)
     assert row["mu_q025"] < row["mu_q500"] < row["mu_q975"]
+    assert (row["mu_scale"], row["tau_scale"]) == ("ratio", "log ratio")
     assert row["theta_new_q025"] <= row["mu_q025"] and row["theta_new_q975"] >= row["mu_q975"]
     # HN(1.0)/HN(0.5) density ratio increases in tau: the posterior of tau is stochastically
     # larger under HN(1.0) (monotone likelihood ratio), so every tau quantile is larger.

@@ -200,3 +200,22 @@ def test_top_level_name_and_text_and_plots():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_plot_keeps_proper_priors_readable_beside_an_improper_one():
+    # Jeffreys' prior (improper) gives far wider intervals than the half-normal priors;
+    # the axes follow the proper priors and the improper one is drawn clipped
+    matplotlib.use("Agg")
+    y, se = np.array([1.2, 0.4]), np.array([0.5, 0.8])
+    comp = sensitivity.compare_priors(
+        y, ["halfnormal(0.5)", "halfnormal(1.0)", "jeffreys"], measure="RR", se=se
+    )
+    t = comp.table
+    proper, improper = t.iloc[:2], t.iloc[2]
+    fig = comp.plot()
+    eff_ax, tau_ax = fig.axes[:2]
+    lo, hi = eff_ax.get_xlim()
+    assert lo <= math.exp(proper["mu_low"].min()) and hi >= math.exp(proper["mu_high"].max())
+    assert hi < math.exp(improper["mu_high"]) or lo > math.exp(improper["mu_low"])
+    assert tau_ax.get_xlim()[1] >= proper["tau_high"].max()
+    assert tau_ax.get_xlim()[1] < improper["tau_high"]

@@ -279,7 +279,14 @@ def _run_mcmc(
         p_mu_lt_0=result.prob("mu", "<", 0.0),
         p_mu_beyond={f"{t:g}": result.prob("mu", "<" if t < 0 else ">", t) for t in args.threshold},
         diagnostics=result.diagnostics.to_dict(),
-        sampler={**result.settings, "backend": result.engine, "cached": result.cached},
+        sampler={
+            **result.settings,
+            "backend": result.engine,
+            "cached": result.cached,
+            "from_disk": result.from_disk,
+            "compile_seconds": result.compile_seconds,
+            "sampling_seconds": result.sampling_seconds,
+        },
     )
     if args.covariate:
         coefs = {"intercept": mu}
@@ -322,9 +329,10 @@ def run(args: argparse.Namespace) -> int:
     args.tau_prior_default = args.tau_prior is None
     args.tau_prior = priors.tau_prior(args.tau_prior, scale)
     mu_prior = priors.mu_prior(args.mu_prior, scale)
-    from sparsemeta.present.forest import check_plot_path, save_forest
+    if args.plot:  # matplotlib is imported only when a plot is asked for
+        from sparsemeta.present.forest import check_plot_path
 
-    check_plot_path(args.plot)
+        check_plot_path(args.plot)
     df = _read(args.data, args.outcome, args.measure)
     if (args.leave_one_out or args.model_average) and args.model != "normal-normal":
         raise DataError(
@@ -338,6 +346,8 @@ def run(args: argparse.Namespace) -> int:
     _add_ratio_scale(record)
     extras = _extras(args, df, mu_prior, engine, record)
     if args.plot:
+        from sparsemeta.present.forest import save_forest
+
         save_forest(args.fitted, args.plot, measure=record["measure"])
         record["plot"] = args.plot
     record["seconds"] = time.perf_counter() - t0
@@ -362,14 +372,14 @@ def _extras(
 ) -> str:
     """Add the ``coefficients``, ``leave_one_out`` and ``model_average`` fields asked for;
     returns their text."""
+    if not (args.covariate or args.leave_one_out or args.model_average):
+        return ""
     import numpy as np
 
     from sparsemeta.bayes import averaging, leave_one_out, regression
     from sparsemeta.effects import as_effects
     from sparsemeta.frequentist import design_matrix
 
-    if not (args.covariate or args.leave_one_out or args.model_average):
-        return ""
     mu = None if getattr(mu_prior, "name", None) == "flat" else mu_prior
     texts = []
     if args.covariate and engine == "mcmc":

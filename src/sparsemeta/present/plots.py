@@ -22,6 +22,7 @@ from sparsemeta import measures
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from pandas import DataFrame
 
     from sparsemeta.bayes.sensitivity import PriorComparison
     from sparsemeta.review.reproduce import AnalysisResult
@@ -162,15 +163,25 @@ def _effect_label(measure: str, log_scale: bool) -> str:
     return f"{measures.plain_name(measure)}" + (" (log scale)" if log_scale else "")
 
 
+def _scaled_rows(comp: PriorComparison) -> DataFrame:
+    """The rows of ``comp.table`` that set the axes: those of proper tau priors when the
+    comparison has any (an improper prior's wide intervals are drawn clipped, with arrows,
+    so that they do not squash the others), else every row."""
+    proper = [lab for lab in comp.table.index if getattr(comp.priors.get(str(lab)), "proper", True)]
+    return comp.table.loc[proper] if proper else comp.table
+
+
 def _effect_limits(comps: Sequence[PriorComparison]) -> tuple[float, float]:
-    """Limits of the effect panel: every credible interval of mu, and prediction
-    intervals as far as ratios of 1/100..100 (ratios) allow; beyond that arrows."""
+    """Limits of the effect panel: every credible interval of mu under a proper tau prior
+    (any prior when none is proper), and prediction intervals as far as ratios of
+    1/100..100 (ratios) allow; beyond that arrows."""
     log = comps[0].log_scale
     f = _scale(log)
-    mu_lo = min(float(f(c.table["mu_low"].min())) for c in comps)
-    mu_hi = max(float(f(c.table["mu_high"].max())) for c in comps)
-    pr_lo = min(float(f(c.table["pred_low"].min())) for c in comps)
-    pr_hi = max(float(f(c.table["pred_high"].max())) for c in comps)
+    tables = [_scaled_rows(c) for c in comps]
+    mu_lo = min(float(f(t["mu_low"].min())) for t in tables)
+    mu_hi = max(float(f(t["mu_high"].max())) for t in tables)
+    pr_lo = min(float(f(t["pred_low"].min())) for t in tables)
+    pr_hi = max(float(f(t["pred_high"].max())) for t in tables)
     if log:
         pr_lo, pr_hi = max(pr_lo, min(mu_lo, 1e-2)), min(pr_hi, max(mu_hi, 1e2))
     return _limits([mu_lo, pr_lo], [mu_hi, pr_hi], log)
@@ -218,6 +229,11 @@ def _prior_rows(
         _log_ticks(eff_ax, *limits)
     else:
         eff_ax.set_xlim(*limits)
+    tau_hi = 1.1 * max(
+        max(float(_scaled_rows(c)["tau_high"].max()), float(c.table["prior_tau_q95"].max()))
+        for c in comps
+    )
+    tau_limits = (0.0, tau_hi if math.isfinite(tau_hi) and tau_hi > 0 else None)
     centres, y = [], 0.0
     for comp in comps:
         labels = list(comp.table.index)
@@ -230,7 +246,10 @@ def _prior_rows(
             lo, hi = float(f(r.mu_low)), float(f(r.mu_high))
             _interval(eff_ax, y, lo, hi, limits, color=c, lw=4.0)
             eff_ax.plot([float(f(r.mu_median))], [y], "o", color="white", mec=c, ms=5, mew=1.5)
-            tau_ax.plot([r.tau_low, r.tau_high], [y, y], color=c, lw=4.0, solid_capstyle="butt")
+            if tau_limits[1] is None:
+                tau_ax.plot([r.tau_low, r.tau_high], [y, y], color=c, lw=4.0, solid_capstyle="butt")
+            else:
+                _interval(tau_ax, y, r.tau_low, r.tau_high, tau_limits, color=c, lw=4.0)
             tau_ax.plot([r.tau_median], [y], "o", color="white", mec=c, ms=5, mew=1.5)
             if math.isfinite(r.prior_tau_median):
                 yp = y + 0.32
@@ -240,7 +259,7 @@ def _prior_rows(
         y += 1.0
     _effect_axis(eff_ax, log, _effect_label(comps[0].measure, log))
     tau_ax.set_xlabel("tau (between-study SD, analysis scale)")
-    tau_ax.set_xlim(left=0.0)
+    tau_ax.set_xlim(*tau_limits)
     tau_ax.grid(axis="x", color="0.92", lw=0.6)
     return centres
 

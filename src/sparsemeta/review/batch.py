@@ -27,6 +27,9 @@ Output table (long in priors: one row per analysis level × prior)
   (suffix = probability × 1000, three digits) of μ, τ and the effect θ_new in a new study;
 * ``prob_mu_below_0``: posterior probability that μ < 0 on the analysis scale (ratio < 1
   for ratio measures).
+* ``mu_scale``, ``tau_scale``: the scale of the ``mu_…``/``theta_new_…`` and of the
+  ``tau_…`` quantiles: ``"ratio"`` and ``"log ratio"`` for ratio measures, else
+  ``"difference"`` for both.
 
 The Bayesian overall line pools every estimable study of the outcome in one random-effects
 model, also when RevMan's ``TOTALS="SUB"`` pools subgroup estimates instead. Analyses with
@@ -208,6 +211,9 @@ def _posterior_columns(
             {_quantile_column(param, p): float(v) for p, v in zip(quantiles, q, strict=True)}
         )
     out["prob_mu_below_0"] = float(post.prob("mu", "<", 0.0))
+    # the scale each column is on, in the table itself
+    out["mu_scale"] = "ratio" if ratio else "difference"  # mu_q* and theta_new_q*
+    out["tau_scale"] = "log ratio" if ratio else "difference"  # tau_q*
     return out
 
 

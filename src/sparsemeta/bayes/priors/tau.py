@@ -17,16 +17,25 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from types import ModuleType
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 from sparsemeta.bayes.priors import tables
 from sparsemeta.errors import PriorError
 
 FloatArray = NDArray[np.float64]
+
+
+def _stats() -> ModuleType:
+    """:mod:`scipy.stats`, imported when first needed: importing it costs about as much as
+    an exact fit, and the half-normal prior of an everyday fit never needs it."""
+    from scipy import stats
+
+    return stats
 
 
 # ----------------------------------------------------------------------------------------
@@ -122,10 +131,10 @@ class _HalfT:
 
     def cdf(self, x: ArrayLike) -> FloatArray:
         x = np.asarray(x, dtype=float)
-        return np.where(x > 0, 2.0 * stats.t.cdf(x, self.df, scale=self.scale) - 1.0, 0.0)
+        return np.where(x > 0, 2.0 * _stats().t.cdf(x, self.df, scale=self.scale) - 1.0, 0.0)
 
     def ppf(self, q: ArrayLike) -> FloatArray:
-        return stats.t.ppf((1.0 + np.asarray(q, dtype=float)) / 2.0, self.df, scale=self.scale)
+        return _stats().t.ppf((1.0 + np.asarray(q, dtype=float)) / 2.0, self.df, scale=self.scale)
 
     def mean(self) -> float:
         if self.df <= 1.0:
@@ -140,7 +149,9 @@ class _HalfT:
         )
 
     def rvs(self, size: Any, random_state: np.random.Generator) -> FloatArray:
-        return np.abs(stats.t.rvs(self.df, scale=self.scale, size=size, random_state=random_state))
+        return np.abs(
+            _stats().t.rvs(self.df, scale=self.scale, size=size, random_state=random_state)
+        )
 
 
 @dataclass(frozen=True)
@@ -162,18 +173,18 @@ class _LogT:
         x = np.asarray(x, dtype=float)
         with np.errstate(divide="ignore"):
             lx = np.log(np.where(x > 0, x, 1.0))
-        return np.where(x > 0, stats.t.cdf(lx, self.df, loc=self.loc, scale=self.scale), 0.0)
+        return np.where(x > 0, _stats().t.cdf(lx, self.df, loc=self.loc, scale=self.scale), 0.0)
 
     def ppf(self, q: ArrayLike) -> FloatArray:
         with np.errstate(over="ignore"):
-            return np.exp(stats.t.ppf(q, self.df, loc=self.loc, scale=self.scale))
+            return np.exp(_stats().t.ppf(q, self.df, loc=self.loc, scale=self.scale))
 
     def mean(self) -> float:
         return math.inf  # E exp(X) diverges for every Student-t X
 
     def rvs(self, size: Any, random_state: np.random.Generator) -> FloatArray:
         return np.exp(
-            stats.t.rvs(
+            _stats().t.rvs(
                 self.df, loc=self.loc, scale=self.scale, size=size, random_state=random_state
             )
         )
@@ -333,7 +344,7 @@ class HalfNormal(TauPrior):
         )
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.halfnorm(scale=self.scale)
+        return _stats().halfnorm(scale=self.scale)
 
     def _log_density(self, tau: FloatArray, se: ArrayLike | None) -> FloatArray:
         z = tau / self.scale
@@ -368,7 +379,7 @@ class HalfCauchy(TauPrior):
         return _GELMAN2006
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.halfcauchy(scale=self.scale)
+        return _stats().halfcauchy(scale=self.scale)
 
     def _log_density(self, tau: FloatArray, se: ArrayLike | None) -> FloatArray:
         z = tau / self.scale
@@ -432,7 +443,7 @@ class Exponential(TauPrior):
         return _ROVER2021
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.expon(scale=self.scale)
+        return _stats().expon(scale=self.scale)
 
     def _log_density(self, tau: FloatArray, se: ArrayLike | None) -> FloatArray:
         return -math.log(self.scale) - tau / self.scale
@@ -465,7 +476,7 @@ class Lomax(TauPrior):
         return _ROVER2021
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.lomax(self.shape, scale=self.scale)
+        return _stats().lomax(self.shape, scale=self.scale)
 
     def mean(self, se: ArrayLike | None = None) -> float:
         return self.scale / (self.shape - 1.0) if self.shape > 1.0 else math.inf
@@ -519,7 +530,7 @@ class Uniform(TauPrior):
         return _GELMAN2006
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.uniform(loc=self.lower, scale=self.upper - self.lower)
+        return _stats().uniform(loc=self.lower, scale=self.upper - self.lower)
 
     def to_pymc(self, name: str, **kwargs: Any) -> Any:
         import pymc as pm
@@ -549,7 +560,7 @@ class InvGamma(TauPrior):
         return tables.BARTOS2021_SOURCE
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.invgamma(self.shape, scale=self.scale)
+        return _stats().invgamma(self.shape, scale=self.scale)
 
     def _log_density(self, tau: FloatArray, se: ArrayLike | None) -> FloatArray:
         a, b = self.shape, self.scale
@@ -588,7 +599,7 @@ class LogNormalTau2(TauPrior):
         return tables.TURNER2015_SOURCE
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.lognorm(self.sd_log_tau2 / 2.0, scale=math.exp(self.mean_log_tau2 / 2.0))
+        return _stats().lognorm(self.sd_log_tau2 / 2.0, scale=math.exp(self.mean_log_tau2 / 2.0))
 
     def _log_density(self, tau: FloatArray, se: ArrayLike | None) -> FloatArray:
         # log tau ~ N(m / 2, (s / 2)^2): density phi((log t - m/2) / (s/2)) / (t s/2)
@@ -1144,7 +1155,7 @@ class UniformShrinkage(TauPrior):
         return float(math.sqrt(arr.size / np.sum(arr**-2.0)))
 
     def _dist(self, se: ArrayLike | None) -> _Dist:
-        return stats.fisk(2.0, scale=self.s0(_se_array(self.name, se)))
+        return _stats().fisk(2.0, scale=self.s0(_se_array(self.name, se)))
 
     def _log_density(self, tau: FloatArray, se: ArrayLike | None) -> FloatArray:
         # p(tau) = 2 tau s0^2 / (s0^2 + tau^2)^2
