@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from sparsemeta import measures
 from sparsemeta.errors import DataError
-from sparsemeta.results import json_safe
 
 if TYPE_CHECKING:
     import numpy as np
@@ -352,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
         record["plot"] = args.plot
     record["seconds"] = time.perf_counter() - t0
     if args.json:
-        print(json.dumps(json_safe(record), indent=2, allow_nan=False))
+        print(json.dumps(_json_safe(record), indent=2, allow_nan=False))
     else:
         print(_text(record, engine_line) + extras)
     if not passed:
@@ -384,7 +383,7 @@ def _extras(
     texts = []
     if args.covariate and engine == "mcmc":
         record["coefficients"] = record.pop("_coefficients")
-        texts.append("coefficients: " + json.dumps(json_safe(record["coefficients"])))
+        texts.append("coefficients: " + json.dumps(_json_safe(record["coefficients"])))
     if (args.covariate and engine == "exact") or args.leave_one_out or args.model_average:
         eff = as_effects(df, args.measure, where="fit").require("fit")
         y, se, labels = eff.y, eff.se, list(eff.studies)
@@ -505,3 +504,11 @@ def _text(record: dict[str, Any], engine_line: str) -> str:
         op = "<" if float(t) < 0 else ">"
         lines.append(f"P(mu {op} {t}) = {p:.4f}")
     return "\n".join(lines)
+
+
+def _json_safe(value: Any) -> Any:
+    """:func:`sparsemeta.results.json_safe`, imported when output is written (it loads
+    pandas, which the command-line parser must not)."""
+    from sparsemeta.results import json_safe
+
+    return json_safe(value)

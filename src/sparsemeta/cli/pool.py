@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from sparsemeta.errors import DataError
-from sparsemeta.results import json_safe
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -192,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         _plot(result, loo, args.plot, args.measure)
         record["plot"] = args.plot
     if args.json:
-        print(json.dumps(json_safe(record), indent=2, allow_nan=False))
+        print(json.dumps(_json_safe(record), indent=2, allow_nan=False))
     else:
         print("\n\n".join(texts))
     return 0
@@ -208,3 +207,11 @@ def _plot(result: Any, loo: Any, path: str, measure: str) -> None:
         target = Path(path)
         other = target.with_name(f"{target.stem}-leave-one-out{target.suffix}")
         save_forest(loo, other, measure=measure, title="leave-one-out")
+
+
+def _json_safe(value: Any) -> Any:
+    """:func:`sparsemeta.results.json_safe`, imported when output is written (it loads
+    pandas, which the command-line parser must not)."""
+    from sparsemeta.results import json_safe
+
+    return json_safe(value)
