@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sparsemeta import measures
 from sparsemeta.errors import DataError
 
 
@@ -41,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--measure",
         required=True,
         type=str.upper,
-        choices=["RR", "OR", "RD", "MD", "SMD"],
+        choices=measures.codes(computable=True),
         help="effect measure (ratio measures are analysed on the log scale)",
     )
     p.add_argument(

@@ -382,9 +382,9 @@ def _build(package: _Package, line: int, cells: dict[str, str], rows, subs) -> R
     measure = measures.revman_code(measure_text) or measure_text.upper() or "GENERIC"
     if kind == "binary" and method == "PETO":
         measure = "PETO_OR"
-    if kind == "binary" and measure not in ("RR", "OR", "RD", "PETO_OR"):
+    if kind == "binary" and measure not in measures.codes("binary", computable=True):
         reasons.append(f"Effect measure {measure_text!r} is not a dichotomous RevMan measure")
-    if kind == "continuous" and measure not in ("MD", "SMD"):
+    if kind == "continuous" and measure not in measures.codes("continuous", computable=True):
         reasons.append(f"Effect measure {measure_text!r} is not a continuous RevMan measure")
     model = _text(cells, "analysismodel").lower()
     random = "random" in model
