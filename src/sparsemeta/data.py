@@ -43,6 +43,7 @@ __all__ = [
     "data_type",
     "single_analysis",
     "study_table",
+    "with_placeholders",
 ]
 
 DataType = Literal["binary", "continuous", "generic"]
@@ -355,6 +356,21 @@ def analyses(df: pd.DataFrame) -> Iterator[tuple[AnalysisKey, pd.DataFrame]]:
         yield AnalysisKey(*key), df.iloc[rows]
 
 
+def with_placeholders(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the columns a single analysis may leave out: ``comparison`` and
+    ``outcome`` (placeholders ``"comparison"``/``"outcome"``) and, for generic data,
+    ``log_scale`` (``False``). Other tables are returned as they are."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"study table: expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in ("comparison", "outcome") if c not in df.columns]
+    generic_flag = "effect" in df.columns and "log_scale" not in df.columns
+    if missing or generic_flag:
+        df = df.assign(**{c: c for c in missing})
+        if generic_flag:
+            df["log_scale"] = False
+    return df
+
+
 def single_analysis(df: pd.DataFrame) -> pd.DataFrame:
     """Validate a study table of one analysis and return the normalised copy.
 
@@ -367,15 +383,7 @@ def single_analysis(df: pd.DataFrame) -> pd.DataFrame:
     DataError
         As :func:`study_table`, and for a table that holds several analyses.
     """
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"study table: expected a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in ("comparison", "outcome") if c not in df.columns]
-    generic_flag = "effect" in df.columns and "log_scale" not in df.columns
-    if missing or generic_flag:
-        df = df.assign(**{c: c for c in missing})
-        if generic_flag:
-            df["log_scale"] = False
-    table = study_table(df)
+    table = study_table(with_placeholders(df))
     keys = [key for key, _ in analyses(table)]
     if len(keys) > 1:
         names = "; ".join(f"{k.comparison} / {k.outcome}" for k in keys)
