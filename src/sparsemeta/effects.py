@@ -35,6 +35,7 @@ __all__ = [
     "generic",
     "hedges_g",
     "log_or",
+    "log_ratio_of_means",
     "log_rr",
     "mean_difference",
     "peto_log_or",
@@ -48,6 +49,7 @@ DOUBLE_ZERO = "no events in either arm: the ratio is not estimable"
 DOUBLE_ALL = "all participants had events in both arms: the ratio is not estimable"
 PETO_ZERO = "Peto variance V = 0 (no events or all events in both arms): not estimable"
 SMD_SMALL = "n_t + n_c < 4: Hedges' g is not defined"
+ROM_NONPOSITIVE = "a mean <= 0: the ratio of means needs positive means in both arms"
 
 _Array = np.ndarray
 
@@ -164,6 +166,21 @@ def mean_difference(m1, sd1, n1, m2, sd2, n2) -> tuple[_Array, _Array]:
     return m1 - m2, sd1**2 / n1 + sd2**2 / n2
 
 
+def log_ratio_of_means(m1, sd1, n1, m2, sd2, n2) -> tuple[_Array, _Array]:
+    """Log ratio of means and its delta-method variance.
+
+    ``yi = ln(m1/m2)``, ``vi = sd1²/(n1·m1²) + sd2²/(n2·m2²)`` (Friedrich, Adhikari &
+    Beyene 2008, J Clin Epidemiol 61(1):41-51; metafor's ``measure="ROM"``). Defined for
+    positive means: a study with a mean ≤ 0 gives NaN.
+    """
+    m1, sd1, n1, m2, sd2, n2 = (np.asarray(x, dtype=float) for x in (m1, sd1, n1, m2, sd2, n2))
+    bad = (m1 <= 0) | (m2 <= 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi = np.log(m1 / m2)
+        vi = sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
+    return np.where(bad, np.nan, yi), np.where(bad, np.nan, vi)
+
+
 def hedges_g(m1, sd1, n1, m2, sd2, n2) -> tuple[_Array, _Array]:
     """Standardised mean difference: Hedges' adjusted g with RevMan 5's variance.
 
@@ -226,6 +243,7 @@ _NOT_ESTIMABLE: dict[str, str | Callable[..., _Array]] = {
     "log_or": _ratio_reasons,
     "peto_log_or": PETO_ZERO,
     "hedges_g": SMD_SMALL,
+    "log_ratio_of_means": ROM_NONPOSITIVE,
 }
 #: data columns an effect function takes, in order, per data type
 _ARGUMENTS: dict[str, tuple[str, ...]] = {

@@ -246,6 +246,23 @@ TABLE: tuple[MeasureRow, ...] = (
         "var(SMD) = 1/n per arm against 4/n for the log OR at risk 0.5, half the scale.",
     ),
     MeasureRow(
+        code="ROM",
+        data_type="continuous",
+        log_scale=True,
+        name="ratio of means",
+        axis_label="Ratio of means",
+        methods=("IV",),
+        revman_names=("ratio of means",),
+        scale="logROM",
+        effect="log_ratio_of_means",
+        mu_prior="normal(mean=0.0, sd=2.82)",
+        mu_reason=_RATIO_MU + " Used for the log ratio of means as for the other log ratios "
+        "(our choice): ratios of means in 1/250..250 with 95% probability.",
+        tau_prior="halfnormal(scale=1.0)",
+        tau_reason=_RATIO_TAU + " The calibration is on a generic log-ratio scale; the log "
+        "ratio of means is one.",
+    ),
+    MeasureRow(
         code="GENERIC",
         data_type="generic",
         log_scale=False,
