@@ -61,8 +61,9 @@ def test_fixed_and_dersimonian_laird_pool_by_hand():
     tau2 = max(0.0, (q - 1) / (w.sum() - (w**2).sum() / w.sum()))
     ws = 1 / (V + tau2)
     random = (ws @ Y) / ws.sum()
-    fe = sm.meta_analysis(_table(), "ROM", random=False)
-    re = sm.meta_analysis(_table(), "ROM")
+    table = _table().assign(comparison="X vs Y", outcome="O")
+    fe = sm.meta_analysis(table, "ROM", random=False)
+    re = sm.meta_analysis(table, "ROM")
     assert fe.estimate == pytest.approx(fixed, rel=1e-12)
     assert fe.se == pytest.approx(math.sqrt(1 / w.sum()), rel=1e-12)
     assert re.tau2 == pytest.approx(tau2, rel=1e-10)
@@ -113,8 +114,7 @@ def test_compare_priors_on_the_log_ratio_scale():
 
 
 def test_plan_reproduce_and_report(tmp_path):
-    rows = [line.split(",") for line in CSV.strip().splitlines()]
-    studies = pd.DataFrame(rows[1:], columns=rows[0]).assign(comparison="X vs Y", outcome="O")
+    studies = _table().assign(comparison="X vs Y", outcome="O")
     studies.to_csv(tmp_path / "studies.csv", index=False)
     (tmp_path / "plan.toml").write_text(
         'plan_version = 1\n[review]\nid = "rom"\ndata = "studies.csv"\n[bayes]\n'
@@ -126,7 +126,7 @@ def test_plan_reproduce_and_report(tmp_path):
     result = reproduce.reproduce(plan.load(tmp_path / "plan.toml"), mcmc=False)
     r = result[("X vs Y", "O", None)]
     assert r.frequentist.estimate == pytest.approx(
-        sm.meta_analysis(_table(), "ROM").estimate, rel=1e-14
+        sm.meta_analysis(studies, "ROM").estimate, rel=1e-14
     )
     s = r.exact["halfnormal(scale=1.0)"]
     assert s.mu["q50"] == pytest.approx(float(_exact_by_hand().mu.quantile(0.5)), abs=1e-12)

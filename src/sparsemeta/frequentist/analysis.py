@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import special
 
 from sparsemeta import effects, measures
-from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, study_table, with_placeholders
+from sparsemeta.data import BINARY_COLUMNS, CONTINUOUS_COLUMNS, study_table
 from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.estimators import (
@@ -385,7 +385,7 @@ def _arm_arrays(
                 arr = effects.study_arrays(df, measure)
             if _values_ok(df, arr, kind):
                 return df, arr, tuple(studies)
-    df = study_table(with_placeholders(df))
+    df = study_table(df)
     return df, effects.study_arrays(df, measure), tuple(df["study"].tolist())
 
 
