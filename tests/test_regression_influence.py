@@ -280,3 +280,21 @@ def test_latitude_model_fitted_values_match_metafor(bcg):
     np.testing.assert_allclose(
         se_fit[:3], [0.140375124151501, 0.201103941277043, 0.131456743392091], rtol=1e-4
     )
+
+
+def test_meta_regression_reads_covariates_from_effects(bcg):
+    import json
+    from dataclasses import replace
+
+    table, _ = bcg
+    eff = effects.effect_sizes(table, "RR")  # the Effects value
+    X, names = design_matrix(table, ["ablat"])
+    r = meta_regression(replace(eff, X=X[:, 1:], covariate_names=names[1:]))
+    # metafor README: ablat -0.0291 (Wald SE 0.0072, RoBMA vignette's metafor output)
+    assert r.names == ("intercept", "ablat") and r.measure == "RR"
+    assert (r.estimate[1], r.se[1]) == pytest.approx((-0.0291, 0.0072), abs=1e-4)
+    record = meta_regression(eff, X=np.ones((13, 1)), names=["intercept"]).to_dict()
+    assert record["qm"] == "NaN"  # no moderators: written explicitly, never null
+    json.dumps(record, allow_nan=False)
+    with pytest.raises(DataError, match="no covariates"):
+        meta_regression(eff)

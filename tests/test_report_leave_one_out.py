@@ -36,7 +36,7 @@ def test_reproduce_computes_leave_one_out(secure):
     assert other["estimate"] == pytest.approx(math.log((31 / 46) / (9 / 54)), rel=1e-12)
     # the exact posterior without a study is drawn towards the remaining study
     assert row["mu_median"] > a.frequentist.estimate
-    assert set(a.to_json_dict()["leave_one_out"][0]) >= {"study", "estimate", "mu_median"}
+    assert set(a.to_dict()["leave_one_out"][0]) >= {"study", "estimate", "mu_median"}
 
 
 def test_report_renders_leave_one_out(secure):

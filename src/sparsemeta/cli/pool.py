@@ -171,14 +171,11 @@ def run(args: argparse.Namespace) -> int:
         texts.append(str(loo))
     if args.covariate:
         eff = effects.effect_sizes(df, pooled)
-        ok = eff.to_frame()["estimable"].to_numpy(bool)
-        X, names = design_matrix(df[ok].reset_index(drop=True), args.covariate)
+        rows = df.set_index(df["study"].astype(str).str.strip()).loc[list(eff.studies)]
+        X, names = design_matrix(rows.reset_index(drop=True), args.covariate)
+        eff = replace(eff, X=X[:, 1:], covariate_names=names[1:])
         reg = meta_regression(
-            eff.y,
-            eff.v,
-            X,
-            names=names,
-            studies=list(eff.studies),
+            eff,
             tau2_method=args.tau2,
             ci_method=settings["ci_method"],
             level=args.level,

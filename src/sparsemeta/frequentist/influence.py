@@ -36,7 +36,7 @@ from sparsemeta.errors import DataError
 from sparsemeta.frequentist.analysis import MetaResult, meta_analysis
 from sparsemeta.frequentist.estimators import h_squared_tau2, i_squared_tau2
 from sparsemeta.frequentist.regression import MetaRegression, _q_e, _tau2, _wls
-from sparsemeta.results import json_safe
+from sparsemeta.results import json_safe, summary_frame
 
 __all__ = ["Influence", "LeaveOneOut", "influence", "leave_one_out"]
 
@@ -143,12 +143,10 @@ class LeaveOneOut:
                     "upper": math.nan,
                 }
             )
-        out = pd.DataFrame(rows)
-        out["level"] = self.level
-        return out
+        return summary_frame(rows, self.level)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-Python record: ``leave_one_out`` rows ``{study, estimate, lower, upper, tau2,
+        """JSON-safe record: ``leave_one_out`` rows ``{study, estimate, lower, upper, tau2,
         i2, ...}`` on the analysis scale (``scale`` says which)."""
         return json_safe(
             {
@@ -269,7 +267,7 @@ class Influence:
     summary = to_frame
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-Python record: the rows of :meth:`to_frame`."""
+        """JSON-safe record: the rows of :meth:`to_frame`."""
         return json_safe({"measure": self.measure, "influence": self.to_frame()})
 
     def __str__(self) -> str:

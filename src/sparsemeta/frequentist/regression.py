@@ -34,9 +34,10 @@ import pandas as pd
 from scipy import optimize, special
 
 from sparsemeta import measures
+from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError
 from sparsemeta.frequentist.estimators import _zcrit
-from sparsemeta.results import json_safe
+from sparsemeta.results import json_safe, summary_frame
 
 __all__ = ["MetaRegression", "design_matrix", "meta_regression"]
 
@@ -267,9 +268,7 @@ class MetaRegression:
                     "term": None,
                 }
             )
-        frame = pd.DataFrame(rows)
-        frame.insert(7, "level", self.level)
-        return frame
+        return summary_frame(rows, self.level)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per study: ``study, yi, vi, fitted, residual, hat, weight`` and the
@@ -291,8 +290,9 @@ class MetaRegression:
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-Python record; ``coefficients`` is ``{name: {estimate, se, lower, upper,
-        ...}}`` (NaN where a quantity is undefined, e.g. ``qm`` without moderators)."""
+        """JSON-safe record (:func:`sparsemeta.results.json_safe`); ``coefficients`` is
+        ``{name: {estimate, se, lower, upper, stat, p}}``; ``qm`` is ``"NaN"`` without
+        moderators."""
         coefs = {
             name: {
                 "estimate": float(b),
@@ -362,16 +362,16 @@ def _check(name: str, value: object, choices: tuple[str, ...]) -> None:
 
 
 def meta_regression(
-    y: Sequence[float] | _Array,
-    v: Sequence[float] | _Array,
-    X: Sequence[Sequence[float]] | _Array,
+    y: Sequence[float] | _Array | Effects,
+    v: Sequence[float] | _Array | None = None,
+    X: Sequence[Sequence[float]] | _Array | None = None,
     *,
     names: Sequence[str] | None = None,
     studies: Sequence[str] | None = None,
     tau2_method: Literal["REML", "DL", "PM"] = "REML",
     ci_method: Literal["z", "hksj"] = "z",
     level: float = 0.95,
-    measure: str = "GENERIC",
+    measure: str | None = None,
 ) -> MetaRegression:
     """Mixed-effects meta-regression of effects ``y`` (variances ``v``) on the design ``X``.
 
@@ -379,6 +379,10 @@ def meta_regression(
     ----------
     y, v : array_like, shape (k,)
         Study effects (log scale for ratio measures) and their sampling variances (> 0).
+        Or ``y`` is an :class:`~sparsemeta.effects.Effects` value and ``v`` is omitted:
+        its studies, effects, variances and measure are used, and its covariates ``X``
+        (with an intercept added, coefficient names ``intercept, *covariate_names``)
+        unless ``X`` is given.
     X : array_like, shape (k, p)
         Design matrix; include a column of ones for an intercept (:func:`design_matrix`
         builds one from covariate columns).
@@ -391,8 +395,9 @@ def meta_regression(
         Wald (normal) or Knapp-Hartung (t with ``k − p`` df) inference.
     level : float
         Confidence level.
-    measure : str
-        Label of the effect measure (ratio measures are on the log scale).
+    measure : str, optional
+        Label of the effect measure (ratio measures are on the log scale); default the
+        Effects value's measure, or ``"GENERIC"``.
 
     Returns
     -------
@@ -406,6 +411,19 @@ def meta_regression(
     """
     _check("tau2_method", tau2_method, _TAU2_METHODS)
     _check("ci_method", ci_method, _CI_METHODS)
+    if isinstance(y, Effects):
+        eff = y
+        if X is None:
+            if eff.X is None:
+                raise DataError("meta_regression: the Effects value carries no covariates X")
+            X = np.column_stack([np.ones(eff.k), eff.X])
+            names = ("intercept", *eff.covariate_names)
+        y, v = eff.y, eff.v
+        studies = eff.studies if studies is None else studies
+        measure = eff.measure.code if measure is None else measure
+    if v is None or X is None:
+        raise DataError("meta_regression: give y, v and X, or an Effects value with covariates")
+    measure = "GENERIC" if measure is None else measure
     if not isinstance(level, float | int) or not 0 < float(level) < 1:
         raise DataError(f"meta_regression, argument 'level': must be in (0, 1), got {level!r}")
     y_ = np.asarray(y, dtype=float)
