@@ -106,3 +106,18 @@ def test_text_output_and_refusals(bcg_csv, capsys):
     assert "normal-normal" in capsys.readouterr().err
     assert main(["fit", bcg_csv, *BASE, "--covariate", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mcmc_covariate_coefficients(bcg_csv, capsys):
+    argv = [bcg_csv, *BASE, "--mu-prior", "flat", "--engine", "mcmc", "--covariate", "ablat"]
+    status, out = _json(capsys, argv)
+    assert status == 0
+    assert set(out["coefficients"]) == {"intercept", "ablat"}
+    y, se, labels = _effects()
+    X = np.column_stack([np.ones(13), datasets.bcg_colditz1994()["ablat"]])
+    ref = regression.regression(y, se, X, "halfnormal(0.5)", None, labels, ["intercept", "ablat"])
+    # the posterior sd of the slope is about 0.008; 4,000 draws put the median within 0.002
+    assert out["coefficients"]["ablat"]["median"] == pytest.approx(
+        ref.coef["ablat"].median, abs=2e-3
+    )

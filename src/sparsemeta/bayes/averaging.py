@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
 from sparsemeta.bayes import exact
+from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.results import json_safe
 
@@ -189,24 +190,28 @@ def _prior_probs(prior_probs: Sequence[float] | Mapping[str, float] | None) -> N
 
 
 def model_average(
-    y: ArrayLike,
-    se: ArrayLike,
-    tau_prior: Any,
-    mu_prior: Any,
+    y: ArrayLike | Effects | pd.DataFrame,
+    se: ArrayLike | None = None,
+    tau_prior: Any = None,
+    mu_prior: Any = None,
     labels: Sequence[str] | None = None,
     prior_probs: Sequence[float] | Mapping[str, float] | None = None,
     level: float = 0.95,
+    *,
+    measure: str | None = None,
 ) -> ModelAverage:
     """Exact model averaging over common/random effects and no effect/effect.
 
     Parameters
     ----------
-    y, se, labels
-        As in :func:`sparsemeta.bayes.exact.posterior`.
-    tau_prior : prior value or str
-        Proper tau prior of the random-effects models.
-    mu_prior : normal prior or str
-        Proper (normal) mu prior of the effect models, e.g. ``"normal(0, 1)"``.
+    y, se, labels, measure
+        As in :func:`sparsemeta.bayes.exact.posterior` (an ``Effects`` value, a study table
+        or arrays).
+    tau_prior : prior value, str or None
+        Proper tau prior of the random-effects models (``None``: the measure's default).
+    mu_prior : normal prior, str or None
+        Proper (normal) mu prior of the effect models, e.g. ``"normal(0, 1)"`` (``None``:
+        the measure's default, which must then be normal).
     prior_probs : 4 numbers or mapping, optional
         Prior model probabilities in the order of :data:`MODELS` (or by name; missing
         names get 0); normalised to sum 1. Default: 1/4 each.
@@ -224,10 +229,9 @@ def model_average(
     DataError
         Bad data or prior model probabilities.
     """
-    y_arr, se_arr, labs = exact._check_study_data(y, se, labels)
+    eff, prior, mu = exact._inputs(y, se, labels, measure, tau_prior, mu_prior, "model_average")
+    y_arr, se_arr, labs = eff.y, eff.se, list(eff.studies)
     level = exact._check_level(level, "model_average")
-    prior = exact._tau_prior(tau_prior)
-    mu = exact._mu_prior(mu_prior)
     if mu is None:
         raise PriorError(
             "model averaging needs a proper (normal) mu prior: with a flat prior the marginal "

@@ -189,6 +189,25 @@ def _mu_prior(mu_prior: MuPriorLike) -> _NormalMuPrior | None:
     return _normal_mu(priors.mu_prior(mu_prior))
 
 
+def _inputs(
+    y: ArrayLike | Effects | pd.DataFrame,
+    se: ArrayLike | None,
+    labels: Sequence[str] | None,
+    measure: str | None,
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike,
+    where: str,
+) -> tuple[Effects, Any, _NormalMuPrior | None]:
+    """The studies (:func:`sparsemeta.effects.as_effects`) and the priors (``None``: the
+    measure's defaults) of an exact-engine entry point; k = 1 warns."""
+    eff = as_effects(y, measure, se=se, labels=labels, where=where).require(where)
+    code = eff.measure.code
+    prior = priors.tau_prior(tau_prior, code)
+    mu = _normal_mu(priors.mu_prior(mu_prior, code))
+    _warn_single(eff.studies)
+    return eff, prior, mu
+
+
 def _normal_mu(prior: Any) -> _NormalMuPrior | None:
     """A mu prior value as the quadrature uses it: ``None`` (flat) or its mean and sd."""
     if getattr(prior, "name", None) == "flat":

@@ -39,6 +39,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta.bayes import exact
+from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError
 from sparsemeta.results import json_safe
 
@@ -197,19 +198,22 @@ def _describe_mu(mu_prior: Any) -> str:
 
 
 def leave_one_out(
-    y: ArrayLike,
-    se: ArrayLike,
-    tau_prior: Any,
+    y: ArrayLike | Effects | pd.DataFrame,
+    se: ArrayLike | None = None,
+    tau_prior: Any = None,
     mu_prior: Any = None,
     labels: Sequence[str] | None = None,
     level: float = 0.95,
+    *,
+    measure: str | None = None,
 ) -> LeaveOneOut:
     """Exact posteriors of mu and tau with each study left out in turn (k >= 2).
 
     Parameters
     ----------
-    y, se, tau_prior, mu_prior, labels
-        As in :func:`sparsemeta.bayes.exact.posterior`.
+    y, se, tau_prior, mu_prior, labels, measure
+        As in :func:`sparsemeta.bayes.exact.posterior` (an ``Effects`` value, a study table
+        or arrays; ``None`` priors are the measure's defaults).
     level : float
         Probability of the equal-tailed intervals.
 
@@ -225,13 +229,14 @@ def leave_one_out(
         Bad priors, or a leave-one-out posterior that is improper (e.g. an improper tau
         prior with too few remaining studies).
     """
-    if np.size(y) < 2:
+    if not isinstance(y, Effects | pd.DataFrame) and np.size(y) < 2:
         raise DataError(f"leave-one-out needs at least 2 studies, got {np.size(y)}")
-    y_arr, se_arr, labs = exact._check_study_data(y, se, labels)
+    eff, prior, mu = exact._inputs(y, se, labels, measure, tau_prior, mu_prior, "leave_one_out")
+    if eff.k < 2:
+        raise DataError(f"leave-one-out needs at least 2 studies, got {eff.k}")
+    y_arr, se_arr, labs = eff.y, eff.se, list(eff.studies)
     k = y_arr.size
     level = exact._check_level(level, "leave_one_out")
-    prior = exact._tau_prior(tau_prior)
-    mu = exact._mu_prior(mu_prior)
     valid = np.vstack([np.ones((1, k), bool), ~np.eye(k, dtype=bool)])
     data = exact._Data(np.tile(y_arr, (k + 1, 1)), np.tile(se_arr, (k + 1, 1)), valid, mu)
     grid = exact._build_grid(data, prior, exact._FINE)

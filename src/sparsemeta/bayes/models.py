@@ -395,6 +395,7 @@ def normal_normal(
     measure: str | None = None,
     covariates: ArrayLike | None = None,
     covariate_names: Sequence[str] | None = None,
+    subgroups: Sequence[Any] | None = None,
 ) -> pm.Model:
     r"""Normal-normal hierarchical model with the study effects integrated out.
 
@@ -445,7 +446,8 @@ def normal_normal(
     measure : str, optional
         Measure of a study table, or label of array effects.
     covariates : array_like, shape (k, p), optional
-        Meta-regression (Röver & Friede 2023): :math:`\theta_i \sim N(\mu + x_i'\beta,
+        Default: the covariates an ``Effects`` value carries (``X``). Meta-regression
+        (Röver & Friede 2023): :math:`\theta_i \sim N(\mu + x_i'\beta,
         \tau^2)`, mu the intercept (the effect where every covariate is 0), flat priors on
         the coefficients ``beta`` (dims ``covariate``). Given tau the coefficient vector
         :math:`c = (\mu, \beta)` is normal, :math:`N(\hat c, P^{-1})` with
@@ -456,11 +458,18 @@ def normal_normal(
         standardisation above.
     covariate_names : sequence of str, optional
         Names of the covariate columns (default ``x1, x2, ...``).
+    subgroups : sequence, optional
+        Subgroup of each study: separate ``mu`` and ``tau`` per subgroup (dims
+        ``subgroup``, levels in order of appearance, the same priors in each), i.e.
+        independent meta-analyses fitted together; the mu standardisation is applied per
+        subgroup. Not combined with ``covariates`` (for subgroups sharing one tau use
+        indicator covariates).
 
     Returns
     -------
     pymc.Model
-        Data containers ``y`` and ``se`` (and ``X`` with covariates) (dims ``study``; swap them with
+        Data containers ``y`` and ``se`` (and ``X`` with covariates, ``G`` the study-by-
+        subgroup indicator matrix with subgroups) (dims ``study``; swap them with
         :func:`pymc.set_data`, any k); free variables ``mu_z`` and ``tau``; deterministic
         ``mu``; the deterministic ``location`` (the mean of :math:`\theta_i`, ``mu`` for
         every study); observed ``y_obs``. ``location`` is the hook for extensions: after
@@ -488,9 +497,15 @@ def normal_normal(
     mu_p = _mu_prior(mu_prior, eff.measure.code)
     if mu_p is not None and not all(hasattr(mu_p, a) for a in ("mean", "sd")):
         raise PriorError(f"mu prior {mu_p}: the normal-normal model takes a normal or flat prior")
+    if covariates is None and eff.X is not None:  # the covariates the Effects value carries
+        covariates, covariate_names = eff.X, eff.covariate_names
     cov = _covariates(covariates, covariate_names, labs)
+    if cov is not None and subgroups is not None:
+        raise DataError("normal_normal: give covariates or subgroups, not both")
     if cov is not None:
         return _normal_regression(arrays, labs, tau_p, mu_p, cov)
+    if subgroups is not None:
+        return _normal_subgroups(arrays, labs, tau_p, mu_p, subgroups)
     with pm.Model(coords={"study": labs}) as model:
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
@@ -522,6 +537,55 @@ def _tau_rv(tau_p: Any, se: NDArray[np.float64]) -> Any:
     if getattr(tau_p, "requires_se", False):
         return tau_p.to_pymc("tau", se=se)
     return tau_p.to_pymc("tau")
+
+
+def _normal_subgroups(
+    arrays: dict[str, NDArray[np.float64]],
+    labs: list[str],
+    tau_p: Any,
+    mu_p: Any,
+    subgroups: Sequence[Any],
+) -> pm.Model:
+    """The normal-normal model with separate mu and tau per subgroup (see ``subgroups``)."""
+    values = [str(g) for g in subgroups]
+    if len(values) != len(labs):
+        raise DataError(f"subgroups: {len(values)} values for {len(labs)} studies")
+    for lab, g in zip(labs, values, strict=True):
+        if g in ("", "nan", "None"):
+            raise DataError(f"study {lab!r}: subgroup is missing")
+    levels = list(dict.fromkeys(values))
+    G = np.array([[float(v == lev) for lev in levels] for v in values])
+    with pm.Model(coords={"study": labs, "subgroup": levels}) as model:
+        y_data = pm.Data("y", arrays["y"], dims="study")
+        se_data = pm.Data("se", arrays["se"], dims="study")
+        g_data = pm.Data("G", G, dims=("study", "subgroup"))
+        if getattr(tau_p, "requires_se", False):
+            raise PriorError(f"tau prior {tau_p} depends on the standard errors; not per subgroup")
+        tau = tau_p.to_pymc("tau", dims="subgroup")
+        tau_study = pt.dot(g_data, tau)
+        w = 1.0 / (se_data**2 + tau_study**2)
+        precision, weighted = pt.dot(g_data.T, w), pt.dot(g_data.T, w * y_data)
+        if mu_p is not None:
+            precision = precision + 1.0 / mu_p.sd**2
+            weighted = weighted + mu_p.mean / mu_p.sd**2
+        var_mu = 1.0 / precision
+        mu_z = pm.Flat("mu_z", dims="subgroup")
+        mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z, dims="subgroup")
+        pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu).sum())
+        if mu_p is not None:
+            pm.Potential("mu_prior", (-0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2).sum())
+        location = pm.Deterministic("location", pt.dot(g_data, mu), dims="study")
+        pm.Normal(
+            "y_obs",
+            mu=location,
+            sigma=pt.sqrt(se_data**2 + tau_study**2),
+            observed=y_data,
+            dims="study",
+        )
+    data = {**arrays, "G": G}
+    options = {"subgroups": tuple(levels)}
+    info = ModelInfo("normal-normal", tuple(labs), tau_p, mu_p, data, ("y",), options)
+    return _attach(model, info)
 
 
 def _normal_regression(

@@ -62,6 +62,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta.bayes import exact
+from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.results import json_safe, summary_frame
 
@@ -178,25 +179,28 @@ def _beta_prior(
 
 
 def regression(
-    y: ArrayLike,
-    se: ArrayLike,
-    X: ArrayLike,
-    tau_prior: Any,
+    y: ArrayLike | Effects | pd.DataFrame,
+    se: ArrayLike | None = None,
+    X: ArrayLike | None = None,
+    tau_prior: Any = None,
     beta_prior: Any = None,
     labels: Sequence[str] | None = None,
     names: Sequence[str] | None = None,
+    *,
+    measure: str | None = None,
 ) -> RegressionPosterior:
     """Exact posterior of the normal-normal meta-regression (bayesmeta's ``bmr``).
 
     Parameters
     ----------
-    y, se : array_like
-        Study estimates and standard errors (k of each).
-    X : array_like, shape (k, d)
+    y, se : Effects, study table or array_like
+        The studies, as in :func:`sparsemeta.bayes.exact.posterior` (k of each).
+    X : array_like, shape (k, d), optional
         Regressor matrix, one row per study (include a column of ones for an intercept);
-        full column rank where coefficients are flat.
-    tau_prior : prior value or str
-        As in :func:`sparsemeta.bayes.exact.posterior`.
+        full column rank where coefficients are flat. Default: an intercept and the
+        covariates an ``Effects`` value carries.
+    tau_prior : prior value, str or None
+        As in :func:`sparsemeta.bayes.exact.posterior` (``None``: the measure's default).
     beta_prior : None, "flat" or (means, sds)
         Independent normal priors on the coefficients; ``None``/``"flat"`` (default) is flat
         for all, an ``sd`` of ``inf`` makes that coefficient flat.
@@ -217,7 +221,13 @@ def regression(
     PriorError
         Bad priors or an improper posterior.
     """
-    y_arr, se_arr, labs = exact._check_study_data(y, se, labels)
+    eff, prior, _ = exact._inputs(y, se, labels, measure, tau_prior, "flat", "regression")
+    y_arr, se_arr, labs = eff.y, eff.se, list(eff.studies)
+    if X is None:
+        if eff.X is None:
+            raise DataError("regression: no regressor matrix X (and the Effects carry none)")
+        X = np.column_stack([np.ones(eff.k), eff.X])
+        names = names or ["intercept", *eff.covariate_names]
     Xa, coef_names = _design(X, y_arr.size, names, labs)
     mean, sd, precision = _beta_prior(beta_prior, Xa.shape[1])
     flat = precision == 0
@@ -227,7 +237,6 @@ def regression(
             f"({', '.join(n for n, f in zip(coef_names, flat, strict=True) if f)}) are "
             "linearly dependent; drop a column or give those coefficients normal priors"
         )
-    prior = exact._tau_prior(tau_prior)
     data = _RegressionData(y_arr, se_arr, Xa, mean, precision)
     grid = exact._build_grid(data, prior, exact._FINE)
     return RegressionPosterior(y_arr, se_arr, labs, Xa, coef_names, prior, (mean, sd), grid)

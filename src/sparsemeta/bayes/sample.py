@@ -672,14 +672,18 @@ def _post_process(
     mu, tau = post["mu"], post["tau"]
     shape = mu.shape
     coords = {"study": list(info.labels)}
-    location = mu
+    location, tau_study = mu, tau
     if "X" in info.data:
         X = xr.DataArray(info.data["X"], dims=("study", "covariate"), coords=coords)
         location = mu + xr.dot(X, post["beta"], dim="covariate")
+    if "G" in info.data:  # separate mu and tau per subgroup
+        levels = {"subgroup": list(info.options["subgroups"])}
+        G = xr.DataArray(info.data["G"], dims=("study", "subgroup"), coords={**coords, **levels})
+        location, tau_study = xr.dot(G, mu, dim="subgroup"), xr.dot(G, tau, dim="subgroup")
     if info.family == "normal-normal":
         y = xr.DataArray(info.data["y"], dims="study", coords=coords)
         se = xr.DataArray(info.data["se"], dims="study", coords=coords)
-        b = se**2 / (se**2 + tau**2)
+        b = se**2 / (se**2 + tau_study**2)
         mean = b * location + (1 - b) * y
         sd = np.sqrt((1 - b) * se**2)
         noise = rng.standard_normal(mean.transpose("chain", "draw", "study").shape)
@@ -692,16 +696,19 @@ def _post_process(
     groups: dict[str, xr.Dataset] = {"posterior": post, "sample_stats": idata.sample_stats}
     groups["prior"] = _prior_draws(info, shape[0] * shape[1], rng)
     if info.family == "normal-normal":
-        groups.update(_normal_predictive(info, location, tau, groups["prior"], rng))
+        groups.update(_normal_predictive(info, location, tau_study, groups["prior"], rng))
     elif info.family in ("binomial-normal", "binomial-rr", "arm-normal"):
         groups.update(_arm_predictive(info, post, rng))
     observed = {n: ("study", info.data[n]) for n in info.observed}
+    matrix_dims = {"X": ("study", "covariate"), "G": ("study", "subgroup")}
     constant = {
-        n: (("study", "covariate") if n == "X" else "study", arr)
+        n: (matrix_dims.get(n, "study"), arr)
         for n, arr in info.data.items()
         if n not in info.observed
     }
     groups["observed_data"] = xr.Dataset(observed, coords=coords)
+    if "G" in info.data:
+        coords = {**coords, "subgroup": list(info.options["subgroups"])}
     groups["constant_data"] = xr.Dataset(constant, coords=coords)
     return az.InferenceData(**groups)
 
@@ -735,7 +742,7 @@ def _normal_predictive(
         "log_likelihood": xr.Dataset({"y": loglik}),
         "posterior_predictive": xr.Dataset({"y": y_rep}),
     }
-    if "mu" in prior and "X" not in info.data:
+    if "mu" in prior and "X" not in info.data and "G" not in info.data:
         prior_sd = np.sqrt(se**2 + prior["tau"] ** 2).transpose("chain", "draw", "study")
         prior_loc = (prior["mu"] + 0.0 * se).transpose("chain", "draw", "study")
         draws = prior_loc + prior_sd * rng.standard_normal(prior_sd.shape)

@@ -100,7 +100,7 @@ def subgroups(
     y: ArrayLike,
     se: ArrayLike,
     groups: Sequence[Any],
-    tau_prior: Any,
+    tau_prior: Any = None,
     mu_prior: Any = None,
     labels: Sequence[str] | None = None,
 ) -> SubgroupPosterior:
@@ -122,7 +122,8 @@ def subgroups(
     DataError
         Bad data, a missing subgroup, or groups of the wrong length.
     """
-    y_arr, se_arr, labs = exact._check_study_data(y, se, labels)
+    eff, tau_p, mu_p = exact._inputs(y, se, labels, None, tau_prior, mu_prior, "subgroups")
+    y_arr, se_arr, labs = eff.y, eff.se, list(eff.studies)
     values = [str(g) for g in groups]
     if len(values) != y_arr.size:
         raise DataError(f"{len(values)} subgroup values for {y_arr.size} studies")
@@ -133,6 +134,6 @@ def subgroups(
     for g in dict.fromkeys(values):
         idx = [i for i, v in enumerate(values) if v == g]
         posteriors[g] = exact.posterior(
-            y_arr[idx], se_arr[idx], tau_prior, mu_prior, [labs[i] for i in idx]
+            y_arr[idx], se_arr[idx], tau_p, mu_p, [labs[i] for i in idx]
         )
     return SubgroupPosterior(posteriors)
