@@ -116,8 +116,10 @@ def test_reanalyse_synthetic_review(review_dir) -> None:
     assert row["tau2"] == pytest.approx(tau2, rel=1e-12, abs=1e-15)
     assert row["stored_estimate"] == 0.8125 and row["stored_tau2"] == 0.0123
     assert math.isnan(row["stored_ci_low"])
-    # Bayesian columns: the exact posterior of the same log risk ratios, reported as ratios
-    post = exact.posterior(y, np.sqrt(v), "halfnormal(0.5)")
+    # Bayesian columns: the exact posterior of the same log risk ratios, reported as ratios,
+    # with the risk ratio's default mu prior N(0, 2.82^2) (sparsemeta.measures)
+    assert row["mu_prior"] == "normal(mean=0.0, sd=2.82)"
+    post = exact.posterior(y, np.sqrt(v), "halfnormal(0.5)", "normal(0, 2.82)")
     assert row["mu_q500"] == pytest.approx(math.exp(post["mu"].quantile(0.5)), rel=1e-9)
     assert row["tau_q975"] == pytest.approx(post["tau"].quantile(0.975), rel=1e-9)
     assert row["mu_q025"] < row["mu_q500"] < row["mu_q975"]
@@ -144,7 +146,9 @@ def test_improper_posterior_is_skipped_not_fatal(review_dir) -> None:
     # With one study and a flat mu prior, the likelihood of tau tends to a positive constant
     # as tau grows, so the improper Jeffreys prior (Bodnar et al. 2017) gives an improper
     # posterior: that level is skipped with the reason, the others are analysed.
-    result = batch.reanalyse([review_dir / "sub" / "good.rm5"], "halfnormal(0.5),jeffreys")
+    result = batch.reanalyse(
+        [review_dir / "sub" / "good.rm5"], "halfnormal(0.5),jeffreys", mu_prior="flat"
+    )
     jeffreys = result.table[result.table["prior"] == "jeffreys"]
     assert sorted(jeffreys["k"]) == [2, 2, 3, 3]
     assert len(result.table) == 5 + 4
@@ -185,7 +189,8 @@ def test_cli(review_dir, tmp_path, capsys) -> None:
 
     assert main(["batch", str(review_dir), "--out", str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["analyses_done"] == 3 and doc["files_failed"] == 2 and doc["rows"] == 10
+    # without --priors: each measure's default tau prior alone, so one row per level
+    assert doc["analyses_done"] == 3 and doc["files_failed"] == 2 and doc["rows"] == 5
 
 
 @pytest.mark.parametrize(

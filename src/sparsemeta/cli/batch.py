@@ -34,10 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="DIR_OR_FILE", help="RevMan files or directories")
     p.add_argument(
         "--priors",
-        default="halfnormal(0.5),halfnormal(1.0)",
-        help='comma-separated tau priors (default "halfnormal(0.5),halfnormal(1.0)")',
+        default="default",
+        help='comma-separated tau priors; "default" is the measure\'s default prior '
+        "(sparsemeta.measures; the default)",
     )
-    p.add_argument("--mu-prior", help="prior of mu (default flat)")
+    p.add_argument("--mu-prior", help="prior of mu (default: the measure's default)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="run on a local dask cluster of N workers")
     where.add_argument("--scheduler", help="run on the dask scheduler at this address")

@@ -22,7 +22,8 @@ Output table (long in priors: one row per analysis level × prior)
   stored ``EFFECT_SIZE``, ``CI_START``, ``CI_END``, ``TAU2`` (NaN when not stored or marked
   ``ESTIMABLE="NO"``);
 * ``estimate``, ``ci_low``, ``ci_high``, ``tau2``: the same recomputed by sparsemeta;
-* ``prior``, ``mu_prior``: the τ prior (as given) and the μ prior (``"flat"`` by default);
+* ``prior``, ``mu_prior``: the τ prior (as given; the measure's default prior when given as
+  ``"default"``) and the μ prior used (by default the measure's, :data:`sparsemeta.measures.TABLE`);
 * ``mu_q025``, ``mu_q500``, ``mu_q975``, ``tau_…``, ``theta_new_…``: posterior quantiles
   (suffix = probability × 1000, three digits) of μ, τ and the effect θ_new in a new study;
 * ``prob_mu_below_0``: posterior probability that μ < 0 on the analysis scale (ratio < 1
@@ -226,7 +227,8 @@ def _analysis_rows(
     quantiles: Sequence[float],
     skipped: list[Skipped],
 ) -> list[dict[str, Any]]:
-    from sparsemeta import frequentist
+    from sparsemeta import frequentist, measures
+    from sparsemeta.bayes import priors as pr
 
     ident = {"file": file, "analysis_id": analysis.analysis_id, "outcome": analysis.outcome}
     if analysis.unsupported or analysis.data_type is None:
@@ -292,17 +294,21 @@ def _analysis_rows(
             "ci_high": level.ci_end,
             "tau2": level.tau2,
         }
-        for prior_text, tau_prior in priors:
+        code = analysis.measure if measures.get(analysis.measure) else "GENERIC"
+        for prior_text, given in priors:
             try:
+                tau_prior = pr.tau_prior(given, code)
+                mu = pr.mu_prior(mu_prior[1], code)
                 post = _posterior_columns(
-                    yi[mask], se[mask], tau_prior, mu_prior[1], settings.ratio, quantiles
+                    yi[mask], se[mask], tau_prior, mu, settings.ratio, quantiles
                 )
             except SparsemetaError as exc:
                 skipped.append(
                     Skipped(reason=str(exc), subgroup=label or "overall", prior=prior_text, **ident)
                 )
                 continue
-            rows.append({**common, "prior": prior_text, "mu_prior": mu_prior[0], **post})
+            shown = prior_text if given is not None else str(tau_prior)
+            rows.append({**common, "prior": shown, "mu_prior": str(mu), **post})
     return rows
 
 
@@ -314,9 +320,10 @@ def _parse_priors(
     names = split_list(priors) if isinstance(priors, str) else [p.strip() for p in priors]
     if not names:
         raise DataError("no priors given")
-    parsed = [(name, pr.parse(name)) for name in names]
-    mu = pr.parse_mu(mu_prior) if mu_prior else pr.Flat()
-    return parsed, (str(mu), None if isinstance(mu, pr.Flat) else mu)
+    # "default" stays None: each analysis takes its measure's default (sparsemeta.measures)
+    parsed = [(name, None if name == "default" else pr.parse(name)) for name in names]
+    mu = None if mu_prior in (None, "default") else pr.parse_mu(mu_prior)
+    return parsed, ("default" if mu is None else str(mu), mu)
 
 
 @dataclass(frozen=True)
@@ -362,7 +369,7 @@ def reanalyse_file(
 
 def reanalyse(
     paths: Iterable[str | os.PathLike[str]],
-    priors: Sequence[str] | str = "halfnormal(0.5),halfnormal(1.0)",
+    priors: Sequence[str] | str = "default",
     *,
     mu_prior: str | None = None,
     quantiles: Sequence[float] = QUANTILES,
@@ -379,9 +386,12 @@ def reanalyse(
     paths
         Files and directories.
     priors
-        τ priors (strings for :func:`sparsemeta.bayes.priors.parse`), or one comma-separated string.
+        τ priors (strings for :func:`sparsemeta.bayes.priors.parse`), or one comma-separated
+        string; ``"default"`` is each analysis's measure's default
+        (:data:`sparsemeta.measures.TABLE`), and is the default.
     mu_prior
-        Prior of μ (string for :func:`sparsemeta.bayes.priors.parse_mu`); flat by default.
+        Prior of μ (string for :func:`sparsemeta.bayes.priors.parse_mu`); ``None``: the
+        measure's default.
     quantiles
         Posterior quantiles reported.
     workers, scheduler, dask_client, processes
