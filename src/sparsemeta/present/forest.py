@@ -42,20 +42,8 @@ _BAYES = "#1f77b4"
 
 
 def _summary(result: Any) -> pd.DataFrame:
-    """``param, study, median, lower, upper`` rows of a result's summary.
-
-    Reads the protocol columns, or the equal-tailed ``q025``/``q975`` columns and
-    ``theta[label]`` parameter names of results that predate it.
-    """
-    table = result.summary() if callable(result.summary) else result.summary
-    table = table.rename(columns={"q025": "lower", "q975": "upper"})
-    if "study" not in table.columns:
-        table = table.assign(study=None)
-    table = table.copy()
-    per_study = table["param"].astype(str).str.match(r"^theta\[.*\]$")
-    table.loc[per_study, "study"] = table.loc[per_study, "param"].str[6:-1]
-    table.loc[per_study, "param"] = "theta"
-    return table[["param", "study", "median", "lower", "upper"]]
+    """The ``param, study, median, lower, upper`` columns of a result's protocol summary."""
+    return result.summary()[["param", "study", "median", "lower", "upper"]]
 
 
 def _row(table: pd.DataFrame, param: str) -> tuple[float, float, float] | None:
