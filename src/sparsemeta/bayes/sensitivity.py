@@ -25,7 +25,7 @@ from sparsemeta.bayes import exact
 from sparsemeta.bayes import priors as pri
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError
-from sparsemeta.present import plots
+from sparsemeta.present.format import fixed, fmt
 from sparsemeta.results import Op, check_op, json_safe
 
 if TYPE_CHECKING:
@@ -143,6 +143,8 @@ class PriorComparison:
         -------
         matplotlib.figure.Figure
         """
+        from sparsemeta.present import plots
+
         return plots.prior_comparison(self, ax)
 
     def plot_tau(self, ax: Sequence[Axes] | None = None) -> Figure:
@@ -160,6 +162,8 @@ class PriorComparison:
         -------
         matplotlib.figure.Figure
         """
+        from sparsemeta.present import plots
+
         return plots.tau_densities(self, ax)
 
     def __str__(self) -> str:
@@ -188,13 +192,13 @@ class PriorComparison:
             rows.append(
                 [
                     str(label),
-                    f"{plots.fmt(mid)} [{plots.fmt(lo)}, {plots.fmt(hi)}]",
-                    f"[{plots.fmt(plo)}, {plots.fmt(phi)}]",
+                    f"{fmt(mid)} [{fmt(lo)}, {fmt(hi)}]",
+                    f"[{fmt(plo)}, {fmt(phi)}]",
                     f"{prob:.3f}",
                     f"{r.tau_median:.2f} [{r.tau_low:.2f}, {r.tau_high:.2f}]",
-                    _f(r.kl_tau, 3),
-                    f"{_f(r.prior_tau_median, 2)} / {_f(r.prior_tau_q95, 2)}",
-                    f"{_f(r.prior_p_tau_gt_0_5, 2)} / {_f(r.prior_p_tau_gt_1, 2)}",
+                    fixed(r.kl_tau, 3),
+                    f"{fixed(r.prior_tau_median, 2)} / {fixed(r.prior_tau_q95, 2)}",
+                    f"{fixed(r.prior_p_tau_gt_0_5, 2)} / {fixed(r.prior_p_tau_gt_1, 2)}",
                 ]
             )
         cols = [
@@ -211,10 +215,6 @@ class PriorComparison:
         lines = [*head, "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
         return "\n".join(line.rstrip() for line in lines)
-
-
-def _f(x: float, digits: int) -> str:
-    return "-" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
 # ----------------------------------------------------------------------------- entry point

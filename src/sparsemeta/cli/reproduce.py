@@ -108,10 +108,11 @@ def _short(text: str, width: int) -> str:
 
 
 def _table(result: ReproduceResult, out: Path) -> str:
-    from sparsemeta.present import plots, report
+    from sparsemeta.present import report
+    from sparsemeta.present.format import interval, short_prior_label
 
     default = result.plan.default_prior.label
-    name = plots.short_prior_label(result.plan.default_prior.prior, with_scale=False)
+    name = short_prior_label(result.plan.default_prior.prior, with_scale=False)
     width = min(max(len(a.analysis.label) for a in result.analyses), 76)
     head = (
         f"{'analysis':<{width}} {'status':<13} {'published':<20} {'reproduced':<20} "
@@ -125,9 +126,9 @@ def _table(result: ReproduceResult, out: Path) -> str:
         )
         reproduced = "-"
         if rec.get("estimate") is not None:
-            reproduced = report.interval_text(rec["estimate"], rec["ci_low"], rec["ci_high"])
+            reproduced = interval(rec["estimate"], rec["ci_low"], rec["ci_high"])
         b = a.exact.get(default)
-        bayes = report.interval_text(*report.bayes_quantiles(b, "mu")) if b else "-"
+        bayes = interval(*report.bayes_quantiles(b, "mu")) if b else "-"
         lines.append(
             f"{_short(a.analysis.label, width):<{width}} {a.status:<13} {published:<20} "
             f"{reproduced:<20} {bayes}"

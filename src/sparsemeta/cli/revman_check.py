@@ -13,6 +13,8 @@ import sys
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from sparsemeta.present.format import sci
+
 if TYPE_CHECKING:
     from sparsemeta.review.check import CheckEntry, CheckReport
 
@@ -56,10 +58,6 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1e}"
-
-
 def _line(entry: CheckEntry, width: int) -> str:
     name = entry.outcome if entry.subgroup is None else f"  {entry.subgroup}"
     if len(name) > width:
@@ -70,7 +68,7 @@ def _line(entry: CheckEntry, width: int) -> str:
         detail = entry.reason
     return (
         f"{number:<12} {name:<{width}} {entry.status:<15} "
-        f"{_fmt(entry.max_rel_diff):>8} {_fmt(entry.max_p_diff):>8}  {detail}"
+        f"{sci(entry.max_rel_diff):>8} {sci(entry.max_p_diff):>8}  {detail}"
     )
 
 

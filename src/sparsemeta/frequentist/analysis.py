@@ -30,6 +30,7 @@ from sparsemeta.frequentist.estimators import (
     tau2_qprofile_ci,
     tau2_se,
 )
+from sparsemeta.present.format import effect
 from sparsemeta.results import json_safe, summary_frame
 
 __all__ = ["CI_METHODS", "TAU2_METHODS", "MetaResult", "meta_analysis"]
@@ -164,9 +165,6 @@ class MetaResult:
         if not self.log_scale:
             raise ValueError(f"{self.measure} is not a log-ratio measure; use .estimate")
 
-    def _fmt(self, x: float) -> str:
-        return f"{np.exp(x):.2f}" if self.log_scale else f"{x:.3f}"
-
     def summary(self) -> pd.DataFrame:
         """The pooled effect ``mu`` (CI), ``tau2`` (Q-profile CI), ``theta_new`` (prediction
         interval) and one ``theta`` row per study (its CI), in the columns of
@@ -207,8 +205,8 @@ class MetaResult:
             lines.append("  not estimable: no study could be pooled")
         else:
             lines.append(
-                f"  {self.measure} {self._fmt(self.estimate)} [{pct} CI "
-                f"{self._fmt(self.ci_low)}, {self._fmt(self.ci_high)}]; "
+                f"  {self.measure} {effect(self.estimate, self.log_scale)} [{pct} CI "
+                f"{effect(self.ci_low, self.log_scale)}, {effect(self.ci_high, self.log_scale)}]; "
                 f"Z = {self.z:.2f} (p = {self.p:.3g})"
             )
             het = (
@@ -220,7 +218,7 @@ class MetaResult:
             lines.append(het)
             if self.pi_low is not None and self.pi_high is not None:
                 lines.append(
-                    f"  Prediction interval: [{self._fmt(self.pi_low)}, {self._fmt(self.pi_high)}]"
+                    f"  Prediction interval: [{effect(self.pi_low, self.log_scale)}, {effect(self.pi_high, self.log_scale)}]"
                 )
             else:
                 lines.append(f"  Prediction interval: {self.pi_note}")

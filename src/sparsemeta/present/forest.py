@@ -31,7 +31,8 @@ import pandas as pd
 from sparsemeta import measures
 from sparsemeta.errors import DataError
 from sparsemeta.present import plots
-from sparsemeta.present.plots import ForestRow, fmt
+from sparsemeta.present.format import fmt, short_prior_label
+from sparsemeta.present.plots import ForestRow
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -257,7 +258,7 @@ def forest(
         rows = _study_rows(list(result.labels), result.y, result.se, log)
         colors = plots.prior_colors(list(result.posteriors))
         for label, post in result.posteriors.items():
-            name = plots.short_prior_label(result.priors[label])
+            name = short_prior_label(result.priors[label])
             rows += _bayes_rows(_summary(post), log, name, colors[label])
         header = "median [95% interval]"
         footer = "Diamonds: posterior of μ; dashed: θ_new, one colour per τ prior"

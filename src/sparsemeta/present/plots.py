@@ -8,7 +8,6 @@ on the ratio scale with a logarithmic axis and a reference line at 1.
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,12 @@ import numpy as np
 from scipy import stats
 
 from sparsemeta import measures
+from sparsemeta.present.format import (
+    fmt,
+    interval,
+    short_prior_label,
+    short_prior_label_from_string,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,14 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ForestRow",
-    "fmt",
     "forest",
     "forest_rows",
     "prior_colors",
     "prior_comparison",
     "sensitivity_overview",
-    "short_prior_label",
-    "short_prior_label_from_string",
     "tau_densities",
     "wrap",
 ]
@@ -57,30 +59,6 @@ def wrap(text: str, width: int = 30) -> str:
 def prior_colors(labels: Sequence[str]) -> dict[str, str]:
     """One colour per prior label, in order (the same order gives the same colours)."""
     return {lab: _PALETTE[i % len(_PALETTE)] for i, lab in enumerate(labels)}
-
-
-def short_prior_label(prior: Any, *, with_scale: bool = True) -> str:
-    """A short name for a tau prior, for legends: ``HN(0.5)``, ``HC(0.5)``, ``Turner 2015 (...)``.
-
-    Half-normal, half-Cauchy and the UISD-scaled half-normal get their usual abbreviations
-    (the latter with its scale unless ``with_scale=False``); literature priors their author,
-    year and comparison; any other prior its canonical string.
-    """
-    name = getattr(prior, "name", "")
-    params = getattr(prior, "params", {})
-    if name == "halfnormal":
-        return f"HN({params['scale']:g})"
-    if name == "halfcauchy":
-        return f"HC({params['scale']:g})"
-    if name == "uisd_halfnormal":
-        frac = params["fraction"]
-        scale = f" = {params['uisd'] * frac:.2f}" if with_scale else ""
-        return f"HN(UISD×{frac:g}{scale})"
-    match = re.fullmatch(r"([a-z]+)(\d{4})", name)
-    if match:
-        author = f"{match.group(1).capitalize()} {match.group(2)}"
-        return f"{author} ({params['comparison']})" if "comparison" in params else author
-    return str(prior)
 
 
 def _new_axes(ncols: int, figsize: tuple[float, float]) -> tuple[Figure, list[Axes]]:
@@ -393,7 +371,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 yi,
                 lo,
                 hi,
-                f"{_est_text(f(yi), f(lo), f(hi))}   weight {weights.get(study, math.nan):.1f}%",
+                f"{interval(f(yi), f(lo), f(hi))}   weight {weights.get(study, math.nan):.1f}%",
                 weights.get(study, math.nan),
             )
         )
@@ -406,7 +384,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 r.estimate,
                 r.ci_low,
                 r.ci_high,
-                _est_text(f(r.estimate), f(r.ci_low), f(r.ci_high)),
+                interval(f(r.estimate), f(r.ci_low), f(r.ci_high)),
             )
         )
         if r.pi_low is None or not math.isfinite(r.pi_low):
@@ -455,7 +433,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 bayes.mu["q50"],
                 bayes.mu["q025"],
                 bayes.mu["q975"],
-                _est_text(f(bayes.mu["q50"]), f(bayes.mu["q025"]), f(bayes.mu["q975"])),
+                interval(f(bayes.mu["q50"]), f(bayes.mu["q025"]), f(bayes.mu["q975"])),
                 color="#1f77b4",
             )
         )
@@ -479,7 +457,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
                 s.mu["q50"],
                 s.mu["q025"],
                 s.mu["q975"],
-                _est_text(f(s.mu["q50"]), f(s.mu["q025"]), f(s.mu["q975"])),
+                interval(f(s.mu["q50"]), f(s.mu["q025"]), f(s.mu["q975"])),
                 color="#d62728",
             )
         )
@@ -504,33 +482,6 @@ def _printed_interval(printed: dict[str, str]) -> tuple[float, float, float] | N
     except (KeyError, ValueError):
         return None
     return (est, lo, hi) if all(map(math.isfinite, (est, lo, hi))) else None
-
-
-def short_prior_label_from_string(text: str) -> str:
-    """:func:`short_prior_label` of a canonical prior string (the string itself if unparsable)."""
-    from sparsemeta.bayes import priors
-    from sparsemeta.errors import PriorError
-
-    try:
-        return short_prior_label(priors.parse(text))
-    except PriorError:
-        return text
-
-
-def fmt(x: float | None) -> str:
-    """A ratio or effect as RevMan prints it: 2 decimals (1 from 100, none from 1000);
-    2 significant digits below 0.01."""
-    if x is None or not math.isfinite(x):
-        return "-"
-    if abs(x) >= 1000:
-        return f"{x:.0f}"
-    if 0 < abs(x) < 0.01:
-        return f"{x:.2g}"
-    return f"{x:.1f}" if abs(x) >= 100 else f"{x:.2f}"
-
-
-def _est_text(est: float, lo: float, hi: float) -> str:
-    return f"{fmt(est)} [{fmt(lo)}, {fmt(hi)}]"
 
 
 def forest(

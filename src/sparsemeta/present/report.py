@@ -47,14 +47,21 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import __version__, data, measures
-from sparsemeta.bayes.sensitivity import PriorComparison
 from sparsemeta.errors import DataError
 from sparsemeta.present import plots
+from sparsemeta.present.format import (
+    fixed,
+    fmt,
+    interval,
+    short_prior_label,
+    short_prior_label_from_string,
+)
 from sparsemeta.review import provenance
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from sparsemeta.bayes.sensitivity import PriorComparison
     from sparsemeta.review.reproduce import AnalysisResult, BayesSummary, ReproduceResult
 
 __all__ = [
@@ -63,7 +70,6 @@ __all__ = [
     "bayes_quantiles",
     "check_destination",
     "failed",
-    "interval_text",
     "prior_comparison_of",
     "report_steps",
     "write_report",
@@ -207,11 +213,6 @@ def _to_html(blocks: Iterable[_Block], title: str, root: Path) -> str:
 # ----------------------------------------------------------------------------- numbers
 
 
-def interval_text(est: float, lo: float, hi: float) -> str:
-    """``"est [lo, hi]"`` at RevMan-like precision."""
-    return f"{plots.fmt(est)} [{plots.fmt(lo)}, {plots.fmt(hi)}]"
-
-
 def bayes_quantiles(s: BayesSummary, param: str) -> tuple[float, float, float]:
     """Median and 95% interval of ``mu`` or ``theta_new``, on the ratio scale for ratios."""
     q = getattr(s, param)
@@ -301,8 +302,7 @@ def prior_comparison_of(result: ReproduceResult, a: AnalysisResult) -> PriorComp
     if comp is None:
         return None
     short = {
-        label: plots.short_prior_label(prior, with_scale=False)
-        for label, prior in comp.priors.items()
+        label: short_prior_label(prior, with_scale=False) for label, prior in comp.priors.items()
     }
     if len(set(short.values())) < len(short):  # two priors with one short name
         short = {label: str(prior) for label, prior in comp.priors.items()}
@@ -778,7 +778,7 @@ def _provenance_section(result: ReproduceResult, by_key: dict[Any, pd.DataFrame]
 
 def _summary_section(result: ReproduceResult, by_key: dict[Any, pd.DataFrame]) -> list[_Block]:
     default = result.plan.default_prior
-    name = plots.short_prior_label(default.prior, with_scale=False)
+    name = short_prior_label(default.prior, with_scale=False)
     has_mcmc = any(a.mcmc for a in result.analyses)
     header = [
         "Analysis",
@@ -799,15 +799,15 @@ def _summary_section(result: ReproduceResult, by_key: dict[Any, pd.DataFrame]) -
             f"{pub['estimate']} [{pub['ci_low']}, {pub['ci_high']}]" if "estimate" in pub else "-"
         )
         reproduced = (
-            interval_text(rec["estimate"], rec["ci_low"], rec["ci_high"])
+            interval(rec["estimate"], rec["ci_low"], rec["ci_high"])
             if rec.get("estimate") is not None
             else "-"
         )
         b = a.exact.get(default.label)
         scale = _scale_text(a)
-        mu = f"{scale} {interval_text(*bayes_quantiles(b, 'mu'))}".strip() if b else "-"
-        pred = "[{1}, {2}]".format(*map(plots.fmt, bayes_quantiles(b, "theta_new"))) if b else "-"
-        tau = interval_text(b.tau["q50"], b.tau["q025"], b.tau["q975"]) if b else "-"
+        mu = f"{scale} {interval(*bayes_quantiles(b, 'mu'))}".strip() if b else "-"
+        pred = "[{1}, {2}]".format(*map(fmt, bayes_quantiles(b, "theta_new"))) if b else "-"
+        tau = interval(b.tau["q50"], b.tau["q025"], b.tau["q975"]) if b else "-"
         if b and _prior_only(a):
             tau += " (prior only: k = 1)"
         k = "-" if r is None else str(len(r.studies))
@@ -824,7 +824,7 @@ def _summary_section(result: ReproduceResult, by_key: dict[Any, pd.DataFrame]) -
         row = [a.analysis.label, k, status, published, reproduced, mu, pred, tau]
         if has_mcmc:
             row.append(
-                "; ".join(interval_text(*bayes_quantiles(s, "mu")) for s in a.mcmc.values()) or "-"
+                "; ".join(interval(*bayes_quantiles(s, "mu")) for s in a.mcmc.values()) or "-"
             )
         rows.append(tuple(row))
     legend = tuple(f"**{s}**: {t}" for s, t in _STATUS_TEXT.items())
@@ -851,7 +851,7 @@ def _findings_section(result: ReproduceResult) -> list[_Block]:
 def _priors_section(result: ReproduceResult) -> list[_Block]:
     items = []
     for c in result.plan.tau_priors:
-        name = plots.short_prior_label(c.prior, with_scale=False)
+        name = short_prior_label(c.prior, with_scale=False)
         mark = " (default)" if c.default else ""
         items.append(f"**{name}**{mark} `{c.label}`: {c.why}")
     return [
@@ -898,30 +898,26 @@ def _prior_table(comp: PriorComparison) -> _Table:
     prob_of = comp.prob("mu", ">", 0.0) if ratio else comp.prob("mu", "<", 0.0)
     for label, r in comp.table.iterrows():
         if ratio:
-            mu = interval_text(r.ratio_median, r.ratio_low, r.ratio_high)
-            pred = f"[{plots.fmt(r.pred_ratio_low)}, {plots.fmt(r.pred_ratio_high)}]"
+            mu = interval(r.ratio_median, r.ratio_low, r.ratio_high)
+            pred = f"[{fmt(r.pred_ratio_low)}, {fmt(r.pred_ratio_high)}]"
             prob = prob_of[label]
         else:
-            mu = interval_text(r.mu_median, r.mu_low, r.mu_high)
-            pred = f"[{plots.fmt(r.pred_low)}, {plots.fmt(r.pred_high)}]"
+            mu = interval(r.mu_median, r.mu_low, r.mu_high)
+            pred = f"[{fmt(r.pred_low)}, {fmt(r.pred_high)}]"
             prob = prob_of[label]
         rows.append(
             (
-                plots.short_prior_label(comp.priors[str(label)]),
+                short_prior_label(comp.priors[str(label)]),
                 mu,
                 pred,
                 f"{prob:.3f}",
                 f"{r.tau_median:.2f} [{r.tau_low:.2f}, {r.tau_high:.2f}]",
-                _fixed(r.kl_tau, 3),
-                f"{_fixed(r.prior_tau_median, 2)} / {_fixed(r.prior_tau_q95, 2)}",
-                f"{_fixed(r.prior_p_tau_gt_0_5, 2)} / {_fixed(r.prior_p_tau_gt_1, 2)}",
+                fixed(r.kl_tau, 3),
+                f"{fixed(r.prior_tau_median, 2)} / {fixed(r.prior_tau_q95, 2)}",
+                f"{fixed(r.prior_p_tau_gt_0_5, 2)} / {fixed(r.prior_p_tau_gt_1, 2)}",
             )
         )
     return _Table(header, tuple(rows))
-
-
-def _fixed(x: float, digits: int) -> str:
-    return f"{x:.{digits}f}" if math.isfinite(x) else "-"
 
 
 def _analysis_section(
@@ -1001,13 +997,13 @@ def _leave_one_out_blocks(table: pd.DataFrame, log_scale: bool, default: str) ->
     for r in table.itertuples(index=False):
         row = [
             str(r.study),
-            interval_text(float(f(r.estimate)), float(f(r.lower)), float(f(r.upper))),
+            interval(float(f(r.estimate)), float(f(r.lower)), float(f(r.upper))),
             f"{r.tau2:.3g}",
             f"{r.i2:.0f}%",
         ]
         if bayes:
             row += [
-                interval_text(float(f(r.mu_median)), float(f(r.mu_lower)), float(f(r.mu_upper))),
+                interval(float(f(r.mu_median)), float(f(r.mu_lower)), float(f(r.mu_upper))),
                 f"{r.mu_shift:+.2f}",
             ]
         rows.append(tuple(row))
@@ -1024,7 +1020,7 @@ def _mcmc_text(s: BayesSummary) -> str:
     """One sentence on an MCMC fit: model, prior, sampler and its diagnostics gate."""
     d = s.extra.get("diagnostics") or {}
     settings = d.get("settings") or {}
-    name = plots.short_prior_label_from_string(s.prior)
+    name = short_prior_label_from_string(s.prior)
     text = f"MCMC fit, {s.model} model, tau prior {name}"
     if settings:
         text += (
