@@ -132,6 +132,7 @@ class MeasureRow:
         return self.effect is not None
 
 
+#: every effect measure of the package, one row each
 TABLE: tuple[MeasureRow, ...] = (
     MeasureRow(
         code="RR",
