@@ -28,6 +28,7 @@ import time
 from distributed import Client
 
 from sparsemeta import simulate as sim
+from sparsemeta._parallel import client
 
 PRIOR = "halfnormal(0.5)"
 GRID_METHODS = ("dl", "hksj", "halfnormal(0.5)", "halfnormal(1.0)")
@@ -69,7 +70,7 @@ def main() -> None:
         f" {'2 workers (CPU, per worker)':>28}"
     )
     in_process = {k: exact_in_process(k, args.reps, args.repeat) for k in (2, 3, 5)}
-    with sim.client(workers=2) as c:
+    with client(workers=2) as c:
         sim.simulate(
             sim.Design(k=2, taus=(0.0,), reps=20, se=(0.5,), chunk_size=10), [PRIOR], dask_client=c
         )
@@ -96,7 +97,7 @@ def main() -> None:
     print(f"  in process : {serial.seconds:6.2f} s")
     tables = [serial.table]
     for workers in (1, 2):
-        with sim.client(workers=workers) as c:
+        with client(workers=workers) as c:
             sim.simulate(
                 sim.Design(k=2, taus=(0.0,), reps=20, se=(0.5,)), ["dl", PRIOR], dask_client=c
             )

@@ -21,6 +21,7 @@ import argparse
 from pathlib import Path
 
 from sparsemeta import simulate as sim
+from sparsemeta.io.output import atomic_path
 
 METHODS = ("dl", "hksj", "mkh", "halfnormal(0.5)", "halfnormal(1.0)")
 LABELS = {
@@ -65,7 +66,7 @@ def main() -> None:
     result = sim.simulate(design, METHODS, workers=args.workers, progress=True)
     table = result.table
     OUT.mkdir(parents=True, exist_ok=True)
-    with sim.atomic_path(OUT / "calibration.csv") as tmp:
+    with atomic_path(OUT / "calibration.csv") as tmp:
         table.drop(columns=["seconds", "cpu_seconds"]).to_csv(tmp, index=False)
     labelled = table.assign(method=table["method"].map(LABELS))
     sim.plot(labelled, OUT / "calibration.png")

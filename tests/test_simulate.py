@@ -25,8 +25,10 @@ import pytest
 from scipy import stats
 
 from sparsemeta import simulate as sim
+from sparsemeta.bayes.priors import split_list
 from sparsemeta.cli import main
 from sparsemeta.errors import DataError, PriorError
+from sparsemeta.io.output import atomic_path, check_output_path
 
 
 def within_mc(coverage: float, nominal: float, reps: int, z: float = 3.0) -> bool:
@@ -38,19 +40,19 @@ def within_mc(coverage: float, nominal: float, reps: int, z: float = 3.0) -> boo
 
 def test_split_list_keeps_commas_inside_brackets_and_quotes() -> None:
     text = "dl, halfnormal(0.5),turner2015(outcome=\"pain, other\", comparison='a,b'), hksj"
-    assert sim.split_list(text) == [
+    assert split_list(text) == [
         "dl",
         "halfnormal(0.5)",
         "turner2015(outcome=\"pain, other\", comparison='a,b')",
         "hksj",
     ]
-    assert sim.split_list("a,,b, ") == ["a", "b"]
+    assert split_list("a,,b, ") == ["a", "b"]
 
 
 @pytest.mark.parametrize("text", ["halfnormal(0.5", "dl)", 'x("a)', "f(]"])
 def test_split_list_rejects_unbalanced(text: str) -> None:
     with pytest.raises(DataError):
-        sim.split_list(text)
+        split_list(text)
 
 
 def test_parse_se() -> None:
@@ -271,12 +273,12 @@ def test_plot_refuses_a_bad_figure_path_and_writes_nothing(tmp_path) -> None:
 
 
 def test_output_paths_are_checked_and_named(tmp_path) -> None:
-    sim.check_output_path(tmp_path / "table.csv")
-    sim.check_output_path(tmp_path / "figure.PDF", figure=True)  # case does not matter
+    check_output_path(tmp_path / "table.csv")
+    check_output_path(tmp_path / "figure.PDF", figure=True)  # case does not matter
     missing = tmp_path / "nowhere" / "table.csv"
     with pytest.raises(DataError, match=r"nowhere/table\.csv'.*folder .*nowhere' does not exist"):
-        sim.check_output_path(missing)
-    with pytest.raises(DataError, match=r"nowhere/table\.csv"), sim.atomic_path(missing):
+        check_output_path(missing)
+    with pytest.raises(DataError, match=r"nowhere/table\.csv"), atomic_path(missing):
         pass  # pragma: no cover - atomic_path raises before the block runs
     assert not (tmp_path / "nowhere").exists()
 

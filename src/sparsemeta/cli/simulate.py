@@ -102,12 +102,13 @@ def design_from_args(args: argparse.Namespace) -> sim.Design:
 def run(args: argparse.Namespace) -> int:
     """Run the study; print a table (or JSON) and write the requested files."""
     from sparsemeta import simulate as sim
+    from sparsemeta.io.output import atomic_path, check_output_path
 
     design = design_from_args(args)
     if args.out:
-        sim.check_output_path(args.out)
+        check_output_path(args.out)
     if args.figure:
-        sim.check_output_path(args.figure, figure=True)
+        check_output_path(args.figure, figure=True)
     result = sim.simulate(
         design,
         args.methods,
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.json and sys.stderr.isatty(),
     )
     if args.out:
-        with sim.atomic_path(args.out) as tmp:
+        with atomic_path(args.out) as tmp:
             result.table.to_csv(tmp, index=False)
     if args.figure:
         result.plot(args.figure)

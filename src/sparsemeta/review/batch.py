@@ -57,10 +57,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sparsemeta._parallel import client
+from sparsemeta.bayes.priors import split_list
 from sparsemeta.errors import DataError, SingleStudyWarning, SparsemetaError
+from sparsemeta.io.output import atomic_path
 from sparsemeta.results import json_safe
 from sparsemeta.review.check import revman_settings
-from sparsemeta.simulate import atomic_path, client, split_list
 
 if TYPE_CHECKING:
     from distributed import Client

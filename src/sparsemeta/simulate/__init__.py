@@ -7,9 +7,6 @@ from sparsemeta.simulate.calibration import (
     Interval,
     Method,
     Replicates,
-    atomic_path,
-    check_output_path,
-    client,
     draw,
     evaluate,
     method,
@@ -17,7 +14,6 @@ from sparsemeta.simulate.calibration import (
     parse_se,
     plot,
     simulate,
-    split_list,
     summarise,
 )
 
@@ -27,9 +23,6 @@ __all__ = [
     "Interval",
     "Method",
     "Replicates",
-    "atomic_path",
-    "check_output_path",
-    "client",
     "draw",
     "evaluate",
     "method",
@@ -37,6 +30,5 @@ __all__ = [
     "parse_se",
     "plot",
     "simulate",
-    "split_list",
     "summarise",
 ]

@@ -55,16 +55,12 @@ Friede T, Röver C, Wandel S, Neuenschwander B (2017). Biom J 59(4):658-671.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,7 +69,10 @@ from scipy import special
 from tqdm import tqdm
 
 from sparsemeta import frequentist
+from sparsemeta._parallel import client
+from sparsemeta.bayes.priors import split_list
 from sparsemeta.errors import DataError, SingleStudyWarning
+from sparsemeta.io.output import atomic_path, check_output_path
 from sparsemeta.results import json_safe
 
 if TYPE_CHECKING:
@@ -86,9 +85,6 @@ __all__ = [
     "Interval",
     "Method",
     "Replicates",
-    "atomic_path",
-    "check_output_path",
-    "client",
     "draw",
     "evaluate",
     "method",
@@ -96,7 +92,6 @@ __all__ = [
     "parse_se",
     "plot",
     "simulate",
-    "split_list",
     "summarise",
 ]
 
@@ -120,41 +115,6 @@ _CI_ALIASES = {"mkh": "mhk"}
 
 
 # --------------------------------------------------------------------------- parsing
-
-
-def split_list(text: str) -> list[str]:
-    """Split a comma-separated list, keeping commas inside brackets and quotes.
-
-    ``'dl,halfnormal(0.5),turner2015(outcome="pain", comparison="pharm vs placebo")'`` gives
-    three items. Empty items are dropped; surrounding whitespace is stripped.
-
-    Raises
-    ------
-    DataError
-        Unbalanced brackets or an unterminated quote.
-    """
-    items: list[str] = []
-    quote, start = "", 0
-    pairs = {")": "(", "]": "[", "}": "{"}
-    stack: list[str] = []
-    for pos, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "([{":
-            stack.append(char)
-        elif char in pairs:
-            if not stack or stack.pop() != pairs[char]:
-                raise DataError(f"unbalanced {char!r} at position {pos} in {text!r}")
-        elif char == "," and not stack:
-            items.append(text[start:pos])
-            start = pos + 1
-    if quote or stack:
-        raise DataError(f"unterminated {'quote' if quote else 'bracket'} in {text!r}")
-    items.append(text[start:])
-    return [item.strip() for item in items if item.strip()]
 
 
 def parse_floats(text: str, what: str = "value") -> tuple[float, ...]:
@@ -554,42 +514,6 @@ def _run_chunk(
     return out
 
 
-@contextmanager
-def client(
-    workers: int | None = None, scheduler: str | None = None, processes: bool = True
-) -> Iterator[Client]:
-    """A ``dask.distributed`` client: to ``scheduler`` if given, else a new local cluster.
-
-    The local cluster has ``workers`` single-threaded workers (processes, or threads of this
-    process with ``processes=False``); it is closed on exit. Its worker processes start
-    without the ``MALLOC_TRIM_THRESHOLD_`` that dask sets by default: with it, glibc hands
-    every large temporary array back to the system and the quadrature of the exact path
-    spends about half its CPU time in page faults (measured: 6,800 instead of 15,700 fits per
-    CPU second).
-    """
-    import dask
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler) as c:
-            yield c
-        return
-    environ = dask.config.get("distributed.nanny.pre-spawn-environ", {})
-    environ = {key: value for key, value in environ.items() if key != "MALLOC_TRIM_THRESHOLD_"}
-    with (
-        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
-        LocalCluster(
-            n_workers=workers or 1,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,  # e.g. slow worker shutdown on a busy machine
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
-
-
 def summarise(
     mu: float, method_name: str, k: int, tau: float, intervals: np.ndarray
 ) -> dict[str, Any]:
@@ -796,75 +720,6 @@ def _table(design: Design, names: tuple[str, ...], results: list[dict[str, Any]]
 
 
 # --------------------------------------------------------------------------- output
-
-
-def check_output_path(path: str | os.PathLike[str], *, figure: bool = False) -> None:
-    """Check that ``path`` can be an output file, before any work is done.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file to be written.
-    figure : bool, default False
-        ``path`` is a figure: its extension must be a format matplotlib can write.
-
-    Raises
-    ------
-    DataError
-        The folder of ``path`` does not exist (or is not a folder), or, for a figure, the
-        extension is missing or not a format matplotlib supports (the message lists them).
-    """
-    target = Path(path)
-    folder = target.parent
-    if not folder.is_dir():
-        raise DataError(f"cannot write {str(path)!r}: the folder {str(folder)!r} does not exist")
-    if figure:
-        from matplotlib.backend_bases import FigureCanvasBase
-
-        formats = FigureCanvasBase.get_supported_filetypes()
-        ext = target.suffix.lower().removeprefix(".")
-        if ext not in formats:
-            problem = (
-                f"extension {ext!r} is not a figure format matplotlib can write"
-                if ext
-                else "no extension to name the figure format"
-            )
-            raise DataError(
-                f"figure {str(path)!r}: {problem}; use one of {', '.join(sorted(formats))}"
-            )
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it onto ``path`` atomically.
-
-    The temporary file keeps ``path``'s suffix (so writers that pick a format from it work)
-    and is removed if the block raises.
-
-    Raises
-    ------
-    DataError
-        Naming ``path`` (not the temporary file) when its folder does not exist or the
-        temporary file cannot be created there.
-    """
-    target = Path(path)
-    check_output_path(target)
-    try:
-        fd, tmp = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix
-        )
-    except OSError as exc:
-        raise DataError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot(table: pd.DataFrame, path: str | os.PathLike[str] | None = None) -> Figure:

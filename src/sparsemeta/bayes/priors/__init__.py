@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
         ("MU_PRIORS", "Flat", "MuPrior", "Normal", "mu_prior_default", "mu_prior_reason"), "mu"
     ),
     "library": "registry",
+    "split_list": "_parse",
     **dict.fromkeys(("SCALES", "PriorSummary", "describe"), "summary"),
     **dict.fromkeys(
         (
@@ -228,6 +229,7 @@ __all__ = [
     "mu_prior_reason",
     "parse",
     "parse_mu",
+    "split_list",
     "tau_prior",
     "uisd",
 ]

@@ -7,7 +7,7 @@ import re
 from dataclasses import MISSING, fields
 from typing import Any
 
-from sparsemeta.errors import PriorError
+from sparsemeta.errors import DataError, PriorError
 
 #: longest prior string parsed (the longest real one, a Turner et al. 2015 prior with its
 #: outcome and comparison names, has about 100 characters)
@@ -106,3 +106,38 @@ def _literal(func: str, key: str, node: ast.expr) -> Any:
     raise PriorError(
         f"{func}: parameter {key!r} must be a number or a string literal, got {ast.unparse(node)!r}"
     )
+
+
+def split_list(text: str) -> list[str]:
+    """Split a comma-separated list, keeping commas inside brackets and quotes.
+
+    ``'dl,halfnormal(0.5),turner2015(outcome="pain", comparison="pharm vs placebo")'`` gives
+    three items. Empty items are dropped; surrounding whitespace is stripped.
+
+    Raises
+    ------
+    DataError
+        Unbalanced brackets or an unterminated quote.
+    """
+    items: list[str] = []
+    quote, start = "", 0
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    for pos, char in enumerate(text):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            stack.append(char)
+        elif char in pairs:
+            if not stack or stack.pop() != pairs[char]:
+                raise DataError(f"unbalanced {char!r} at position {pos} in {text!r}")
+        elif char == "," and not stack:
+            items.append(text[start:pos])
+            start = pos + 1
+    if quote or stack:
+        raise DataError(f"unterminated {'quote' if quote else 'bracket'} in {text!r}")
+    items.append(text[start:])
+    return [item.strip() for item in items if item.strip()]
