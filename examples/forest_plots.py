@@ -28,8 +28,7 @@ OUTPUT.mkdir(parents=True, exist_ok=True)
 FAVOURS = ("favours BCG", "favours no vaccine")
 
 bcg = datasets.bcg_colditz1994()
-fx = effects.effect_sizes(bcg, "RR")
-y, se, labels = fx["yi"].to_numpy(), fx["sei"].to_numpy(), fx["study"].tolist()
+fx = effects.effect_sizes(bcg, "RR")  # the per-study log risk ratios (an Effects value)
 
 
 def save(fig, kind: str) -> None:
@@ -51,7 +50,7 @@ save(
 )
 
 # %% exact posterior (normal-normal, half-normal(0.5) prior on tau, flat mu prior)
-post = sm.posterior(y, se, "halfnormal(0.5)", None, labels)
+post = sm.posterior(fx, tau_prior="halfnormal(0.5)")
 save(sm.forest(post, measure="RR", favours=FAVOURS, title="Exact posterior"), "exact")
 
 # %% MCMC fit of the binomial-normal model (log odds ratio)
@@ -66,12 +65,15 @@ fit = sm.sample(
     seed=1,
 )
 print(fit.diagnostics)
-save(sm.forest(fit, favours=FAVOURS, title="MCMC, binomial-normal model"), "mcmc")
+if fit.diagnostics.passed:  # MCMC numbers only with diagnostics that pass
+    save(sm.forest(fit, favours=FAVOURS, title="MCMC, binomial-normal model"), "mcmc")
+else:
+    print("MCMC diagnostics gate failed: no figure (raise the draws)")
 
 # %% comparison of tau priors and exact leave-one-out
 comp = sm.compare_priors(bcg, ["halfnormal(0.5)", "halfcauchy(0.5)", "halfnormal(1.0)"], "RR")
 save(sm.forest(comp, favours=FAVOURS, title="Three tau priors"), "prior-comparison")
-loo = exact_leave_one_out(y, se, "halfnormal(0.5)", None, labels)
+loo = exact_leave_one_out(fx, tau_prior="halfnormal(0.5)")
 save(
     sm.forest(loo, measure="RR", favours=FAVOURS, title="Exact leave-one-out"),
     "exact-leave-one-out",
