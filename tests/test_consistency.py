@@ -163,3 +163,26 @@ def test_every_entry_point_gives_the_same_priors_and_quantiles(folder, measure):
         # batch reports ratios: its log loses at most a few ulps of the log scale
         tol = 1e-12 if name != "batch" else 1e-12 + 4 * np.finfo(float).eps * max(map(abs, got))
         assert got == pytest.approx(reference, abs=tol, rel=0), name
+
+
+def test_plan_without_a_default_prior_takes_the_measure_default(folder):
+    BINARY.assign(comparison=COMPARISON, outcome=CASES["RR"][0]).to_csv(
+        folder / "rr_studies.csv", index=False
+    )
+    (folder / "rr_only.toml").write_text(
+        'plan_version = 1\n[review]\nid = "rr"\ndata = "rr_studies.csv"\n[bayes]\n'
+        f'[[analyses]]\ncomparison = "{COMPARISON}"\noutcome = "{CASES["RR"][0]}"\n'
+        'measure = "RR"\nmodels = ["exact"]\n',
+        encoding="utf-8",
+    )
+    p = plan.load(folder / "rr_only.toml")
+    assert p.default_prior.label == _defaults("RR")[0]
+    assert "calibration" in p.default_prior.why
+    (folder / "both.toml").write_text(
+        (folder / "rr_only.toml").read_text(encoding="utf-8").replace("rr_studies", "studies")
+        + f'[[analyses]]\ncomparison = "{COMPARISON}"\noutcome = "{CASES["SMD"][0]}"\n'
+        'measure = "SMD"\nmodels = ["exact"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(sm.errors.PlanError, match=r"RR: halfnormal.*SMD: halfnormal"):
+        plan.load(folder / "both.toml")

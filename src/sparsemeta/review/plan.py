@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -511,7 +511,9 @@ def _build(path: Path, raw: Mapping[str, Any]) -> Plan:
         _check_source(path, "[review].data", data_source)
         ids = _revman_ids(path, data_source)
     analyses = _analyses(path, raw["analyses"], defaults, ids)
-    mu_prior, mcmc, tau_priors = _bayes(path, raw.get("bayes", {}))
+    mu_prior, mcmc, tau_priors = _bayes(
+        path, raw.get("bayes", {}), tuple(dict.fromkeys(a.measure for a in analyses if a.measure))
+    )
     relations = _relations(path, raw.get("relations", []), analyses)
     published = review.get("published")
     plan = Plan(
@@ -675,8 +677,10 @@ def _parse_prior(path: Path, where: str, text: str, from_data: bool) -> priors.T
         raise _fail(path, where, f"prior {text!r} does not parse: {exc}") from None
 
 
-def _bayes(path: Path, raw: Any) -> tuple[str, McmcSettings, tuple[TauPriorChoice, ...]]:
-    table = _check_keys(path, "[bayes]", raw, _BAYES_KEYS, ("tau_priors",))
+def _bayes(
+    path: Path, raw: Any, plan_measures: tuple[str, ...]
+) -> tuple[str, McmcSettings, tuple[TauPriorChoice, ...]]:
+    table = _check_keys(path, "[bayes]", raw, _BAYES_KEYS)
     mu_prior = _string(path, "[bayes].mu_prior", table.get("mu_prior", "default"))
     if mu_prior != "default":
         try:
@@ -692,8 +696,8 @@ def _bayes(path: Path, raw: Any) -> tuple[str, McmcSettings, tuple[TauPriorChoic
             for name, default in _MCMC_DEFAULTS.items()
         }
     )
-    entries = table["tau_priors"]
-    if not isinstance(entries, list) or not entries:
+    entries = table.get("tau_priors", [])
+    if not isinstance(entries, list):
         raise _fail(path, "[[bayes.tau_priors]]", "expected at least one [[bayes.tau_priors]]")
     choices: list[TauPriorChoice] = []
     for i, entry in enumerate(entries):
@@ -730,6 +734,9 @@ def _bayes(path: Path, raw: Any) -> tuple[str, McmcSettings, tuple[TauPriorChoic
                 )
         choices.append(choice)
     defaults = [c for c in choices if c.default]
+    if not defaults:
+        choices = _measure_default(path, choices, plan_measures)
+        defaults = [c for c in choices if c.default]
     if len(defaults) != 1:
         raise _fail(
             path,
@@ -744,6 +751,32 @@ def _bayes(path: Path, raw: Any) -> tuple[str, McmcSettings, tuple[TauPriorChoic
             "analysis (no measures or comparisons restriction)",
         )
     return mu_prior, mcmc, tuple(choices)
+
+
+def _measure_default(
+    path: Path, choices: list[TauPriorChoice], plan_measures: tuple[str, ...]
+) -> list[TauPriorChoice]:
+    """No prior marked ``default = true``: the default is the measures' default tau prior
+    (:data:`sparsemeta.measures.TABLE`), when every analysis's measure has the same one;
+    listed already (unrestricted) it is marked default, else it is added with its reason."""
+    rows = [measures.lookup(m) for m in plan_measures]
+    texts = {r.tau_prior for r in rows}
+    if len(texts) != 1 or None in texts:
+        named = ", ".join(f"{r.code}: {r.tau_prior or 'none'}" for r in rows)
+        raise _fail(
+            path,
+            "[[bayes.tau_priors]]",
+            "exactly one prior must have default = true, or none when every analysis's "
+            f"measure has the same default tau prior; the measures' defaults are {named}",
+        )
+    row = rows[0]
+    prior = priors.parse(row.tau_prior)
+    for i, c in enumerate(choices):
+        if c.label == str(prior) and c.measures is None and c.comparisons is None:
+            return [*choices[:i], replace(c, default=True), *choices[i + 1 :]]
+    why = f"The default tau prior of {', '.join(plan_measures)} (sparsemeta.measures): "
+    added = TauPriorChoice(row.tau_prior, prior, why + row.tau_reason, default=True)
+    return [added, *choices]
 
 
 def _relations(path: Path, raw: Any, analyses: Sequence[Analysis]) -> tuple[Relation, ...]:
