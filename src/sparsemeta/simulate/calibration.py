@@ -366,9 +366,9 @@ def _bayes(prior_text: str, mu_prior: str | None) -> Callable[[np.ndarray, np.nd
     :func:`sparsemeta.bayes.exact.posterior_batch`."""
     from sparsemeta.bayes import exact, priors
 
-    tau_prior = priors.parse(prior_text)
-    mu = priors.parse_mu(mu_prior) if mu_prior else None
-    mu = None if isinstance(mu, priors.Flat) else mu
+    # normal design: generic effects, whose default mu prior is flat (sparsemeta.measures)
+    tau_prior = priors.tau_prior(prior_text)
+    mu = priors.mu_prior(mu_prior)
 
     def fn(y: np.ndarray, se: np.ndarray) -> Interval:
         with warnings.catch_warnings():  # single-study replicates are expected here
@@ -393,8 +393,8 @@ def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, f
     from sparsemeta.bayes import priors, sample
     from sparsemeta.errors import DiagnosticsWarning
 
-    tau_prior = priors.parse(prior_text)
-    mu = priors.parse_mu(mu_prior) if mu_prior else "default"
+    tau_prior = priors.tau_prior(prior_text, "OR")
+    mu = priors.mu_prior(mu_prior, "OR")
 
     def fn(events_t, n_t, events_c, n_c, seed: int) -> tuple[float, float, float]:
         table = pd.DataFrame(
