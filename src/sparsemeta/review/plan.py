@@ -318,10 +318,8 @@ class Plan:
         return tuple(sorted(chosen, key=lambda p: not p.default))
 
     def mu_prior_for(self, measure: str) -> priors.MuPrior:
-        """The mu prior of an analysis with this measure."""
-        if self.mu_prior == "default":
-            return priors.mu_prior_default(measure)
-        return priors.parse_mu(self.mu_prior)
+        """The mu prior of an analysis with this measure (``"default"``: the measure's)."""
+        return priors.mu_prior(self.mu_prior, measure)
 
     def analysis(self, key: AnalysisKey) -> Analysis:
         """The analysis with this key; :class:`PlanError` if the plan has none."""
