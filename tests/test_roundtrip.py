@@ -134,7 +134,7 @@ def _comparable(table: pd.DataFrame) -> pd.DataFrame:
         if col in out:  # label values, whatever string dtype pandas inferred
             out[col] = pd.Series([None if pd.isna(v) else str(v) for v in out[col]], dtype=object)
     if "log_scale" in out:
-        out["log_scale"] = [None if v is None or v != v else bool(v) for v in out["log_scale"]]
+        out["log_scale"] = [None if v is None or pd.isna(v) else bool(v) for v in out["log_scale"]]
     return out
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,9 @@ from sparsemeta.bayes import exact
 from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.results import json_safe
+
+if TYPE_CHECKING:
+    from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 
 __all__ = ["MODELS", "ModelAverage", "model_average"]
 
@@ -192,8 +195,8 @@ def _prior_probs(prior_probs: Sequence[float] | Mapping[str, float] | None) -> N
 def model_average(
     y: ArrayLike | Effects | pd.DataFrame,
     se: ArrayLike | None = None,
-    tau_prior: Any = None,
-    mu_prior: Any = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     labels: Sequence[str] | None = None,
     prior_probs: Sequence[float] | Mapping[str, float] | None = None,
     level: float = 0.95,

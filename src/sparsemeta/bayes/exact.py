@@ -103,6 +103,8 @@ from sparsemeta.results import Op, check_op, json_safe, prob_from_cdf, summary_f
 if TYPE_CHECKING:
     import arviz as az
 
+    from sparsemeta.bayes.priors import TauPrior
+
 __all__ = [
     "ExactPosterior",
     "NormalMixture",
@@ -179,7 +181,7 @@ def _check_study_data(
     return eff.y, eff.se, list(eff.studies)
 
 
-def _tau_prior(tau_prior: TauPriorLike) -> Any:
+def _tau_prior(tau_prior: TauPriorLike) -> TauPrior:
     """The tau prior of array effects (:func:`sparsemeta.bayes.priors.tau_prior`)."""
     return priors.tau_prior(tau_prior)
 
@@ -286,7 +288,7 @@ class _Data:
         return loglik, mhat, 1.0 / sw
 
 
-def _check_proper(prior: Any, data: _Data) -> None:
+def _check_proper(prior: TauPrior, data: _Data) -> None:
     """Raise PriorError when an improper tau prior gives an improper posterior.
 
     For large tau the marginal likelihood decays like tau^-(k - 1) (flat mu prior) or
@@ -464,7 +466,7 @@ class _Grid:
         return np.where(p >= 1.0, np.inf, tau)
 
 
-def _build_grid(data: _Data, prior: Any, resolution: _Resolution) -> _Grid:
+def _build_grid(data: _Data, prior: TauPrior, resolution: _Resolution) -> _Grid:
     _check_proper(prior, data)
     n = data.y.shape[0]
     se_nan = np.where(data.valid, data.se, np.nan)
@@ -1013,7 +1015,7 @@ class ExactPosterior:
         y: NDArray[np.float64],
         se: NDArray[np.float64],
         labels: list[str],
-        tau_prior: Any,
+        tau_prior: TauPriorLike,
         mu_prior: _NormalMuPrior | None,
         grid: _Grid,
     ) -> None:
@@ -1354,8 +1356,8 @@ def _check_batch(Y: ArrayLike, SE: ArrayLike) -> tuple[NDArray[np.float64], ...]
 def posterior_batch(
     Y: ArrayLike,
     SE: ArrayLike,
-    tau_prior: Any,
-    mu_prior: Any = None,
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike = None,
     quantiles: Sequence[float] = (0.025, 0.5, 0.975),
     level: float = 0.95,
     shortest: bool = False,

@@ -32,7 +32,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from sparsemeta.bayes import exact
 from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError
 from sparsemeta.results import json_safe
+
+if TYPE_CHECKING:
+    from sparsemeta.bayes.priors import MuPrior, MuPriorLike, TauPrior, TauPriorLike
 
 __all__ = ["LeaveOneOut", "leave_one_out"]
 
@@ -69,8 +72,8 @@ class LeaveOneOut:
 
     table: pd.DataFrame
     level: float
-    tau_prior: Any
-    mu_prior: Any
+    tau_prior: TauPrior | None
+    mu_prior: MuPrior | None
     y: NDArray[np.float64]
     se: NDArray[np.float64]
     studies: tuple[str, ...]
@@ -193,15 +196,15 @@ class LeaveOneOut:
         return ax
 
 
-def _describe_mu(mu_prior: Any) -> str:
+def _describe_mu(mu_prior: MuPriorLike) -> str:
     return "flat" if mu_prior is None else f"normal({mu_prior.mean:g}, {mu_prior.sd:g})"
 
 
 def leave_one_out(
     y: ArrayLike | Effects | pd.DataFrame,
     se: ArrayLike | None = None,
-    tau_prior: Any = None,
-    mu_prior: Any = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     labels: Sequence[str] | None = None,
     level: float = 0.95,
     *,

@@ -47,7 +47,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,9 @@ from sparsemeta.bayes import priors
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
+
+if TYPE_CHECKING:
+    from sparsemeta.bayes.priors import MuPrior, TauPrior
 
 __all__ = [
     "ARMS",
@@ -113,8 +116,8 @@ class ModelInfo:
 
     family: str
     labels: tuple[str, ...]
-    tau_prior: Any
-    mu_prior: Any
+    tau_prior: TauPrior | None
+    mu_prior: MuPrior | None
     data: dict[str, NDArray[Any]] = field(repr=False)
     observed: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
@@ -245,7 +248,9 @@ def _mu_prior(mu_prior: MuPriorLike, measure: str) -> Any:
     return mu_prior
 
 
-def _add_mu_tau(tau_prior: Any, mu_prior: Any, se: NDArray[np.float64] | None) -> tuple[Any, Any]:
+def _add_mu_tau(
+    tau_prior: TauPriorLike, mu_prior: MuPriorLike, se: NDArray[np.float64] | None
+) -> tuple[Any, Any]:
     """Create ``mu`` and ``tau`` in the current model; ``se`` goes to priors that need it."""
     mu = pm.Flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")
     if getattr(tau_prior, "requires_se", False):
@@ -596,7 +601,7 @@ def _normal_regression(
     cov: _Covariates,
 ) -> pm.Model:
     """The normal-normal meta-regression of :func:`normal_normal` (see ``covariates``)."""
-    import pytensor.tensor.slinalg as slinalg
+    from pytensor.tensor import slinalg
 
     p = len(cov.names) + 1
     lam0 = np.zeros(p)

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,9 @@ from sparsemeta.bayes import exact
 from sparsemeta.effects import Effects
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.results import json_safe, summary_frame
+
+if TYPE_CHECKING:
+    from sparsemeta.bayes.priors import TauPriorLike
 
 __all__ = ["RegressionPosterior", "regression", "subgroup_design"]
 
@@ -182,7 +185,7 @@ def regression(
     y: ArrayLike | Effects | pd.DataFrame,
     se: ArrayLike | None = None,
     X: ArrayLike | None = None,
-    tau_prior: Any = None,
+    tau_prior: TauPriorLike = None,
     beta_prior: Any = None,
     labels: Sequence[str] | None = None,
     names: Sequence[str] | None = None,
@@ -264,7 +267,7 @@ class RegressionPosterior:
         labels: list[str],
         X: NDArray[np.float64],
         names: list[str],
-        tau_prior: Any,
+        tau_prior: TauPriorLike,
         beta_prior: tuple[NDArray[np.float64], NDArray[np.float64]],
         grid: Any,
     ) -> None:

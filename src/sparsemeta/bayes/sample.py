@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from sparsemeta.bayes.models import ModelInfo
+    from sparsemeta.bayes.priors import MuPrior, TauPrior
 
 __all__ = [
     "DEFAULT_TARGET_ACCEPT",
@@ -220,8 +221,8 @@ class FitResult:
     diagnostics: Diagnostics
     family: str | None
     measure: str | None
-    tau_prior: Any
-    mu_prior: Any
+    tau_prior: TauPrior | None
+    mu_prior: MuPrior | None
     engine: str
     labels: list[str]
     excluded: pd.DataFrame

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from numpy.typing import ArrayLike
 
 from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError
+
+if TYPE_CHECKING:
+    from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 
 __all__ = ["SubgroupPosterior", "subgroups"]
 
@@ -100,8 +103,8 @@ def subgroups(
     y: ArrayLike,
     se: ArrayLike,
     groups: Sequence[Any],
-    tau_prior: Any = None,
-    mu_prior: Any = None,
+    tau_prior: TauPriorLike = None,
+    mu_prior: MuPriorLike = None,
     labels: Sequence[str] | None = None,
 ) -> SubgroupPosterior:
     """Exact posteriors of each subgroup with its own mu and tau.

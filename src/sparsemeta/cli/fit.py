@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
+
 _PROBS = {"q025": 0.025, "q50": 0.5, "q975": 0.975}
 
 
@@ -183,8 +185,8 @@ def _head(
     family: str,
     engine: str,
     measure: str,
-    tau_prior: Any,
-    mu_prior: Any,
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike,
     labels: list[str],
     excluded: pd.DataFrame,
 ) -> dict[str, Any]:
@@ -367,7 +369,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _extras(
-    args: argparse.Namespace, df: pd.DataFrame, mu_prior: Any, engine: str, record: dict[str, Any]
+    args: argparse.Namespace,
+    df: pd.DataFrame,
+    mu_prior: MuPriorLike,
+    engine: str,
+    record: dict[str, Any],
 ) -> str:
     """Add the ``coefficients``, ``leave_one_out`` and ``model_average`` fields asked for;
     returns their text."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sparsemeta.bayes.priors import TauPrior
 
 __all__ = [
     "effect",
@@ -51,7 +54,7 @@ def effect(x: float, log_scale: bool) -> str:
     return f"{math.exp(x):.2f}" if log_scale else f"{x:.3f}"
 
 
-def short_prior_label(prior: Any, *, with_scale: bool = True) -> str:
+def short_prior_label(prior: TauPrior, *, with_scale: bool = True) -> str:
     """A short name for a tau prior, for legends: ``HN(0.5)``, ``HC(0.5)``, ``Turner 2015 (...)``.
 
     Half-normal, half-Cauchy and the UISD-scaled half-normal get their usual abbreviations

@@ -67,6 +67,7 @@ from sparsemeta.review.check import revman_settings
 if TYPE_CHECKING:
     from distributed import Client
 
+    from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
     from sparsemeta.io import RevManAnalysis
 
 __all__ = [
@@ -194,8 +195,8 @@ def _stored(values: Any) -> dict[str, float]:
 def _posterior_columns(
     y: np.ndarray,
     se: np.ndarray,
-    tau_prior: Any,
-    mu_prior: Any,
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike,
     ratio: bool,
     quantiles: Sequence[float],
 ) -> dict[str, float]:

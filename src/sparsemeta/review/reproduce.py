@@ -33,7 +33,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from sparsemeta.results import Op, json_safe, prob_from_draws
 from sparsemeta.review import check, findings
 from sparsemeta.review.findings import Finding
 from sparsemeta.review.plan import Analysis, Plan, TauPriorChoice, published_row
+
+if TYPE_CHECKING:
+    from sparsemeta.bayes.priors import TauPrior
 
 __all__ = [
     "COMPARED_FIELDS",
@@ -656,7 +659,7 @@ def _exact_fits(
 
 
 def _exact_summary(
-    choice: TauPriorChoice, prior: Any, post: exact.ExactPosterior, log_scale: bool
+    choice: TauPriorChoice, prior: TauPrior, post: exact.ExactPosterior, log_scale: bool
 ) -> BayesSummary:
     extra: dict[str, Any] = {}
     if getattr(prior, "proper", True):
