@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from sparsemeta import datasets, effects
-from sparsemeta.bayes import exact, models, priors, sample
+from sparsemeta.bayes import diagnostics, exact, models, priors, sample
 from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
 
 pytestmark = pytest.mark.slow
@@ -350,7 +350,7 @@ def test_diagnose_reports_divergences_and_rhat():
     idata = az.from_dict(
         posterior={"mu": bad, "tau": np.abs(good)}, sample_stats={"diverging": diverging}
     )
-    diag = sample.diagnose(idata)
+    diag = diagnostics.diagnose(idata)
     assert diag.divergences == 1
     assert diag.r_hat_max > 1.1
     assert any("R-hat of mu" in f for f in diag.failures)
@@ -358,7 +358,7 @@ def test_diagnose_reports_divergences_and_rhat():
     clean = az.from_dict(
         posterior={"mu": good}, sample_stats={"diverging": np.zeros((4, 1000), bool)}
     )
-    assert sample.diagnose(clean).passed
+    assert diagnostics.diagnose(clean).passed
 
 
 def test_pymc_engine_agrees_with_exact():

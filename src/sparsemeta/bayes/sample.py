@@ -14,7 +14,7 @@ Post-processing (seeded numpy generator ``numpy.random.default_rng(seed)``, draw
 * the ``prior`` group holds draws of ``mu`` and ``tau`` from their priors (``mu`` only
   when its prior is proper) and ``theta_new`` from the prior predictive.
 
-Diagnostics gate (Vehtari et al. 2021, *Bayesian Analysis* 16(2):667-718): no divergent
+Diagnostics gate (:mod:`sparsemeta.bayes.diagnostics`; Vehtari et al. 2021): no divergent
 transitions, rank-normalised split R-hat <= 1.01 and bulk and tail ESS >= 400 for every
 posterior quantity. A failed gate warns with :class:`~sparsemeta.errors.DiagnosticsWarning`
 naming the parameter, its value and what to do; ``strict=True`` raises
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import stat
 import sys
@@ -62,6 +61,14 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import measures
+from sparsemeta.bayes.diagnostics import (
+    ESS_MIN,
+    RHAT_MAX,
+    Diagnostics,
+    convergence,
+    gate,
+    gate_message,
+)
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import CacheWarning, DataError, DiagnosticsError, DiagnosticsWarning
@@ -86,14 +93,9 @@ __all__ = [
     "cache_dir",
     "check_settings",
     "clear_cache",
-    "diagnose",
     "prepare",
     "sample",
 ]
-
-#: gate thresholds
-RHAT_MAX: float = 1.01
-ESS_MIN: float = 400.0
 
 #: default NUTS target acceptance per family, chosen so that the test examples (k = 2 with
 #: zero-event arms, half-normal(0.5) to half-Cauchy(0.5) priors) run without divergences
@@ -136,44 +138,6 @@ def check_settings(**settings: object) -> None:
 
 
 # ----------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Diagnostics:
-    """MCMC diagnostics and the verdict of the gate.
-
-    Attributes
-    ----------
-    divergences : int
-        Divergent transitions after warm-up (all chains).
-    r_hat_max, ess_bulk_min, ess_tail_min : float
-        Worst rank-normalised split R-hat and smallest bulk / tail ESS over every element of
-        every posterior variable.
-    failures : tuple of str
-        One line per failed criterion, naming the parameter and its value.
-    """
-
-    divergences: int
-    r_hat_max: float
-    ess_bulk_min: float
-    ess_tail_min: float
-    failures: tuple[str, ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        """True when every criterion of the gate holds."""
-        return not self.failures
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python record (the ``diagnostics`` field of ``sparsemeta fit --json``)."""
-        return {
-            "divergences": self.divergences,
-            "r_hat_max": self.r_hat_max,
-            "ess_bulk_min": self.ess_bulk_min,
-            "ess_tail_min": self.ess_tail_min,
-            "passed": self.passed,
-            "failures": list(self.failures),
-        }
 
 
 @dataclass
@@ -821,91 +785,6 @@ def _prior_draws(info: ModelInfo, n: int, rng: np.random.Generator) -> xr.Datase
     return xr.Dataset(out, coords={"chain": [0], "draw": np.arange(n)})
 
 
-# ----------------------------------------------------------------------------- diagnostics
-
-
-def diagnose(idata: az.InferenceData, var_names: Sequence[str] | None = None) -> Diagnostics:
-    """Apply the gate (0 divergences, R-hat <= 1.01, bulk and tail ESS >= 400).
-
-    Parameters
-    ----------
-    idata : arviz.InferenceData
-        With ``posterior`` and ``sample_stats.diverging``.
-    var_names : sequence of str, optional
-        Variables to check (default: every posterior variable).
-    """
-    post = idata.posterior if var_names is None else idata.posterior[list(var_names)]
-    return _gate(idata, _convergence(post))
-
-
-def _convergence(post: xr.Dataset) -> dict[str, xr.Dataset]:
-    """Rank-normalised split R-hat, bulk and tail ESS of every element of ``post``
-    (computed once per fit: the gate and the summary table both read them)."""
-    import arviz as az
-
-    return {
-        "r_hat": az.rhat(post),
-        "ess_bulk": az.ess(post, method="bulk"),
-        "ess_tail": az.ess(post, method="tail"),
-    }
-
-
-def _gate(idata: az.InferenceData, conv: dict[str, xr.Dataset]) -> Diagnostics:
-    """The gate's verdict from the divergences and :func:`_convergence`'s statistics."""
-    divergences = int(idata.sample_stats["diverging"].sum())
-    rhat, bulk, tail = conv["r_hat"], conv["ess_bulk"], conv["ess_tail"]
-    failures = []
-    if divergences:
-        failures.append(f"{divergences} divergent transitions (must be 0)")
-
-    def worst(ds: xr.Dataset, largest: bool) -> tuple[float, str]:
-        best_val, best_name = (-math.inf if largest else math.inf), ""
-        for name, arr in ds.data_vars.items():
-            values = np.asarray(arr.values, dtype=float).ravel()
-            if values.size == 0:
-                continue
-            values = np.where(np.isnan(values), math.inf if largest else -math.inf, values)
-            i = int(np.argmax(values) if largest else np.argmin(values))
-            if (values[i] > best_val) if largest else (values[i] < best_val):
-                label = name
-                if "study" in arr.dims:
-                    label = f"{name}[{arr['study'].values.ravel()[i]}]"
-                best_val, best_name = float(values[i]), label
-        return best_val, best_name
-
-    r_max, r_name = worst(rhat, largest=True)
-    b_min, b_name = worst(bulk, largest=False)
-    t_min, t_name = worst(tail, largest=False)
-    if not r_max <= RHAT_MAX:
-        failures.append(f"R-hat of {r_name} = {r_max:.3f} (must be <= {RHAT_MAX})")
-    if not b_min >= ESS_MIN:
-        failures.append(f"bulk ESS of {b_name} = {b_min:.0f} (must be >= {ESS_MIN:.0f})")
-    if not t_min >= ESS_MIN:
-        failures.append(f"tail ESS of {t_name} = {t_min:.0f} (must be >= {ESS_MIN:.0f})")
-    return Diagnostics(divergences, r_max, b_min, t_min, tuple(failures))
-
-
-def _gate_message(diag: Diagnostics, family: str | None, settings: dict[str, Any]) -> str:
-    advice = [
-        f"more warm-up and draws (now tune={settings['tune']}, draws={settings['draws']}; "
-        "try doubling both)",
-    ]
-    if diag.divergences:
-        ta = settings["target_accept"]
-        advice.insert(0, f"a higher target_accept (now {ta}; try {min(0.999, 1 - (1 - ta) / 2):g})")
-    if family in (None, "normal-normal", "arm-normal"):
-        advice.append(
-            "the exact engine (sparsemeta.bayes.exact / --engine exact) for the normal-normal model"
-        )
-    return (
-        f"MCMC diagnostics gate failed for the {family or 'user'} model: "
-        + "; ".join(diag.failures)
-        + ". Do not report these numbers. Try "
-        + ", or ".join(advice)
-        + "."
-    )
-
-
 # ----------------------------------------------------------------------------- summary
 
 
@@ -1106,8 +985,8 @@ def sample(
             idata = _post_process(idata, info, np.random.default_rng(seed))
         if disk is not None and record is not None and used == engine:
             _store_fit(idata, disk, record)  # a fallback's draws are not cached
-    conv = _convergence(idata.posterior)
-    diag = _gate(idata, conv)
+    conv = convergence(idata.posterior)
+    diag = gate(idata, conv)
     result = FitResult(
         idata=idata,
         table=_summarise(idata, measure, conv),
@@ -1127,7 +1006,7 @@ def sample(
         from_disk=from_disk,
     )
     if not diag.passed:
-        message = _gate_message(diag, family, settings)
+        message = gate_message(diag, family, settings)
         if strict:
             raise DiagnosticsError(message)
         warnings.warn(message, DiagnosticsWarning, stacklevel=2)
