@@ -136,6 +136,7 @@ def reproduce(runs: int, tmp: Path) -> None:
     empty, cached = [], []
     for i in range(runs):
         root = tmp / f"reproduce-{i}"
+        root.mkdir()
         env = fresh_env(root)
         argv = [*SPARSEMETA, "reproduce", "--json", "--out", str(root / "report")]
         empty.append(run(argv, env)[0])
