@@ -30,6 +30,7 @@ from sparsemeta.bayes import (
     regression,
     sample,
     sensitivity,
+    subgroups,
 )
 from sparsemeta.bayes import leave_one_out as bayes_loo
 from sparsemeta.errors import DataError, DiagnosticsWarning, SingleStudyWarning
@@ -140,7 +141,14 @@ def _i2() -> exact_extras.I2Posterior:
     return exact_extras.i2_posterior(_exact())
 
 
+def _subgroups() -> subgroups.SubgroupPosterior:
+    return subgroups.subgroups(
+        Y5, SE5, ["x", "x", "y", "y", "y"], "halfnormal(0.5)", "normal(0, 4)"
+    )
+
+
 MAKERS: dict[str, Callable[[], Any]] = {
+    "SubgroupPosterior": _subgroups,
     "MetaRegression": _meta_regression,
     "LeaveOneOut": _leave_one_out,
     "Influence": _influence,
@@ -171,6 +179,7 @@ ESTIMATES = {
     "BayesLeaveOneOut",
     "RegressionPosterior",
     "I2Posterior",
+    "SubgroupPosterior",
 }
 
 

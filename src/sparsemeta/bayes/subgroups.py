@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 
 from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError
+from sparsemeta.results import json_safe, summary_frame
 
 if TYPE_CHECKING:
     from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
@@ -86,11 +87,11 @@ class SubgroupPosterior:
                         "level": level,
                     }
                 )
-        return pd.DataFrame(rows)
+        return summary_frame(rows, level)
 
     def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        """JSON-ready record: the summary rows."""
-        return {"level": level, "summary": self.summary(level).to_dict(orient="records")}
+        """JSON-safe record: the summary rows."""
+        return json_safe({"level": level, "summary": self.summary(level)})
 
     def __str__(self) -> str:
         table = self.summary().drop(columns=["study", "level"])
