@@ -200,3 +200,52 @@ def test_bad_input():
         regression.regression(y, se, np.ones(6), "halfnormal(0.5)", beta_prior=(0.0, -1.0))
     with pytest.raises(PriorError, match="marginal likelihood"):
         _ = regression.regression(y, se, np.ones(6), "halfnormal(0.5)").log_marginal_likelihood
+
+
+def test_bcg_latitude_matches_bayesmeta_bmr():
+    """dat.bcg, log RR on absolute latitude, against bayesmeta's own ``bmr``.
+
+    Reference: bayesmeta 3.4 (CRAN source, R/bayesmeta.R and R/bmr.R sourced directly) under
+    R 4.2.2 with metafor 3.8-1 (Debian), run by the lead on 2026-12-04::
+
+        dat <- escalc(measure="RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
+        X <- cbind("intrcpt"=1, "ablat"=dat.bcg$ablat)
+        fit <- bmr(y=dat$yi, sigma=sqrt(dat$vi), labels=dat.bcg$author, X=X,
+                   tau.prior=function(t){dhalfnormal(t, scale=0.5)})
+        fit$summary; fit$qposterior(beta.p=c(0.025, 0.975), which.beta=2)
+        fit$qposterior(tau.p=c(0.025, 0.5, 0.975)); fit$pposterior(beta=0, which.beta=2)
+
+    printed (beta coefficient flat priors, bmr's default)::
+
+                    tau       intrcpt           ablat
+        median    0.29492586775  0.2586872362 -0.029055529534
+        mean      0.31399403760  0.2451918462 -0.028874598839
+        sd        0.14350459804  0.2943444551  0.008363889127
+        ablat equal-tailed 95%: -0.04537845647 -0.01136760282
+        tau quantiles 2.5/50/97.5%: 0.08930124764 0.29492586775 0.64661901337
+        P(ablat <= 0) = 0.9972613664
+    """
+    y, se = _bcg()
+    X = np.column_stack([np.ones(13), datasets.bcg_colditz1994()["ablat"]])
+    post = regression.regression(y, se, X, "halfnormal(0.5)", names=["intrcpt", "ablat"])
+    # The tau margin is a one-dimensional integral in both packages: equal to 1e-8.
+    assert np.asarray(post.tau.quantile([0.025, 0.5, 0.975])) == pytest.approx(
+        [0.08930124764, 0.29492586775, 0.64661901337], abs=1e-8
+    )
+    assert post.tau.mean == pytest.approx(0.31399403760, abs=1e-8)
+    # bmr's coefficient margins are a finite normal mixture over a tau grid chosen by its
+    # DIRECT algorithm to a divergence bound (delta = 0.01, epsilon = 1e-4 by default), so
+    # they carry an approximation error of that order; an independent scipy.integrate.quad
+    # over tau agrees with our values to 1e-12 (e.g. intercept median 0.2586166519,
+    # sd 0.2941857503). Tolerances below are bmr's approximation error, not ours.
+    intercept, slope = post.coef["intrcpt"], post.coef["ablat"]
+    assert intercept.mean == pytest.approx(0.2451918462, abs=1e-5)
+    assert intercept.median == pytest.approx(0.2586872362, abs=2e-4)
+    assert intercept.sd == pytest.approx(0.2943444551, rel=1e-3)
+    assert slope.mean == pytest.approx(-0.028874598839, abs=5e-6)
+    assert slope.median == pytest.approx(-0.029055529534, abs=5e-6)
+    assert slope.sd == pytest.approx(0.008363889127, rel=1e-3)
+    assert np.asarray(slope.quantile([0.025, 0.975])) == pytest.approx(
+        [-0.04537845647, -0.01136760282], abs=5e-5
+    )
+    assert post.prob("ablat", "<", 0.0) == pytest.approx(0.9972613664, abs=5e-5)
