@@ -46,4 +46,6 @@ def test_report_renders_leave_one_out(secure):
     assert "Leave-one-out: the analysis repeated without each study" in text
     # RR of Cicchetti 2006b alone, by hand: (8/14)/(1/54) = 30.857 -> "30.86"
     assert "| Cicchetti 1999a | 30.86 [" in text
-    assert "Bayes μ median [95% CrI], HN(0.5)" in text
+    # ratio measure: the pooled column is on the ratio scale, and says so; tau2 on the log
+    assert "Bayes exp(μ) (ratio) median [95% CrI], HN(0.5)" in text
+    assert "τ² (log scale)" in text

@@ -428,7 +428,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
         name = short_prior_label_from_string(bayes.prior)
         rows.append(
             ForestRow(
-                f"Bayes mu, {name} (normal-normal, exact)",
+                f"Bayes pooled {result.analysis.measure or 'effect'}, {name} (normal-normal, exact)",
                 "bayes",
                 bayes.mu["q50"],
                 bayes.mu["q025"],
@@ -452,7 +452,7 @@ def forest_rows(result: AnalysisResult, default_label: str) -> list[ForestRow]:
         name = short_prior_label_from_string(s.prior)
         rows.append(
             ForestRow(
-                f"Bayes mu, {name} ({s.model}, MCMC)",
+                f"Bayes pooled {result.analysis.measure or 'effect'}, {name} ({s.model}, MCMC)",
                 "bayes",
                 s.mu["q50"],
                 s.mu["q025"],

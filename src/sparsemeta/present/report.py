@@ -990,9 +990,10 @@ def _leave_one_out_blocks(table: pd.DataFrame, log_scale: bool, default: str) ->
     """The leave-one-out table computed by ``reproduce`` (ratio scale for ratio measures)."""
     f = np.exp if log_scale else np.asarray
     bayes = "mu_median" in table.columns
-    head = ["omitted study", "estimate [95% CI]", "τ²", "I²"]
+    head = ["omitted study", "estimate [95% CI]", "τ² (log scale)" if log_scale else "τ²", "I²"]
     if bayes:
-        head += [f"Bayes μ median [95% CrI], {default}", "shift of μ (sd)"]
+        pooled = "exp(μ) (ratio)" if log_scale else "μ"
+        head += [f"Bayes {pooled} median [95% CrI], {default}", "shift of μ (sd)"]
     rows = []
     for r in table.itertuples(index=False):
         row = [
