@@ -279,3 +279,35 @@ def test_rm5_smd_with_three_participants_stored_by_revman_web(tmp_path):
     assert review.analyses[0].revman_version == "web"
     (entry,) = revman_check(review).entries
     assert entry.n_fields == 4 and not entry.mismatches  # study A: effect, CI, SE
+
+
+def test_k3_matches_metafor_3_8(bcg):
+    """k = 3 (dat.bcg studies 4-6) against metafor 3.8-1 (R 4.2.2, Debian), run by the lead
+    on 2026-12-04::
+
+        dat <- escalc(measure="RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
+        r <- rma(yi, vi, data=dat[4:6,], method="REML", test="knha"); predict(r)
+        r2 <- rma(yi, vi, data=dat[4:6,], method="REML"); predict(r2); confint(r2)
+
+    REML tolerances allow metafor's 1e-5 stopping rule; the I²/H² CI lower bounds its looser
+    root finding (as in the dat.bcg test above).
+    """
+    three = bcg.iloc[3:6]
+    hk = fq.meta_analysis(three, "RR", tau2_method="REML", ci_method="hksj", i2_method="tau2",
+                          pi_method="t")  # fmt: skip
+    assert hk.tau2 == pytest.approx(0.331664447066, rel=1e-5)
+    assert hk.tau2_se == pytest.approx(0.356982883957, rel=1e-5)
+    assert hk.i2 == pytest.approx(94.4708636743, rel=1e-6)
+    assert hk.h2 == pytest.approx(18.0860073091, rel=1e-5)
+    assert hk.estimate == pytest.approx(-0.831157782544, rel=1e-6)
+    assert hk.se == pytest.approx(0.349033759626, rel=1e-6)
+    assert (hk.ci_low, hk.ci_high) == pytest.approx((-2.33292884117, 0.670613276086), rel=1e-6)
+    assert (hk.pi_low, hk.pi_high) == pytest.approx((-3.7286326645, 2.06631709941), rel=1e-6)
+    wald = fq.meta_analysis(three, "RR", tau2_method="REML", i2_method="tau2",
+                            pi_method="normal")  # fmt: skip
+    assert wald.se == pytest.approx(0.344848946364, rel=1e-6)
+    assert (wald.ci_low, wald.ci_high) == pytest.approx((-1.50704929752, -0.155266267564), rel=1e-6)
+    assert (wald.pi_low, wald.pi_high) == pytest.approx((-2.1467962799, 0.484480714809), rel=1e-6)
+    assert wald.tau2_ci == pytest.approx((0.0680, 14.7838), abs=1e-4)
+    assert wald.i2_ci == pytest.approx((77.7912, 99.8689), abs=5e-3)
+    assert wald.h2_ci == pytest.approx((4.5027, 762.6011), abs=1e-3)
