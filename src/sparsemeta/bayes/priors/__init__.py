@@ -72,6 +72,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 def parse(text: str) -> TauPrior:
     """Parse a tau-prior string into a prior value.
 
