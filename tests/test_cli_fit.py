@@ -228,3 +228,25 @@ def test_ratio_scale_and_corrections_in_text_and_json(csv, capsys):
     assert f"P(RR < 1) = P(mu < 0) = {ref.prob('mu', '<', 0.0):.4f}" in text
     rr = [ln for ln in text.splitlines() if ln.startswith("RR = exp(mu)")]
     assert rr and f"{math.exp(ref.mu.quantile(0.5)):.4g}" in rr[0]
+
+
+def test_exact_binomial_engine_json(csv, capsys):
+    # reference: the exact binomial engine called directly on the same counts and priors
+    from sparsemeta.bayes import exact_binomial
+
+    argv = [csv(ZERO), "--measure", "OR", "--model", "binomial-normal", "--engine", "exact"]
+    status, out = _run_json(capsys, [*argv, "--tau-prior", "halfnormal(0.5)"])
+    assert status == 0
+    assert (out["model"], out["engine"], out["measure"], out["k"]) == (
+        "binomial-normal",
+        "exact",
+        "OR",
+        2,
+    )
+    ref = exact_binomial.posterior([0, 0], [46, 14], [6, 0], [54, 54], "halfnormal(0.5)")
+    assert out["mu"]["q50"] == pytest.approx(ref.mu.quantile(0.5), abs=1e-10)
+    assert out["tau"]["q975"] == pytest.approx(ref.tau.quantile(0.975), abs=1e-10)
+    # two studies, the data move the tau prior little: flagged with the KL rule
+    assert isinstance(out["prior_dominated"], list)
+    kl = ref.kl_tau()
+    assert bool(out["prior_dominated"]) == (kl < 0.05)

@@ -1124,20 +1124,23 @@ class ExactPosterior:
         Columns :data:`sparsemeta.results.SUMMARY_COLUMNS` (``lower, upper`` the
         equal-tailed interval of probability ``level``) plus ``shortest_lower,
         shortest_upper`` (the shortest interval). The normal-mixture margins (mu,
-        theta_new and every theta_i) are solved together, as arrays.
+        theta_new and every theta_i) are solved together, as arrays (in groups of equal
+        component count).
         """
         level = _check_level(level, "summary")
         probs = np.array([0.5, (1 - level) / 2, (1 + level) / 2])
         mixtures = [self.mu, self.theta_new, *self.theta.values()]
-        m = np.stack([d.means for d in mixtures])
-        s = np.stack([d.sds for d in mixtures])
-        w = np.broadcast_to(self.mu.weights, m.shape)
-        q = _mixture_quantile(np.tile(probs, (len(mixtures), 1)), m, s, w)
-        s_lo, s_hi, ok = _mixture_shortest(m, s, w, level, q[:, 1], q[:, 2])
-        found: dict[str, tuple[NDArray[np.float64], tuple[float, float]]] = {
-            d.name: (q[i], (s_lo[i], s_hi[i]) if ok[i] else d._shortest_by_search(level))
-            for i, d in enumerate(mixtures)
-        }
+        found: dict[str, tuple[NDArray[np.float64], tuple[float, float]]] = {}
+        for size in dict.fromkeys(d.means.size for d in mixtures):  # solved in groups
+            group = [d for d in mixtures if d.means.size == size]
+            m = np.stack([d.means for d in group])
+            s = np.stack([d.sds for d in group])
+            w = np.stack([d.weights for d in group])
+            q = _mixture_quantile(np.tile(probs, (len(group), 1)), m, s, w)
+            s_lo, s_hi, ok = _mixture_shortest(m, s, w, level, q[:, 1], q[:, 2])
+            for i, d in enumerate(group):
+                short = (s_lo[i], s_hi[i]) if ok[i] else d._shortest_by_search(level)
+                found[d.name] = (q[i], short)
         tau_q = np.asarray(self.tau.quantile(probs))
         found["tau"] = (tau_q, self.tau._shortest(level, tau_q[1], tau_q[2]))
         rows = []

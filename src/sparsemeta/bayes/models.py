@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,6 +71,7 @@ __all__ = [
     "arm_normal",
     "binomial_normal",
     "binomial_rr",
+    "is_extended",
     "model_info",
     "normal_normal",
 ]
@@ -112,6 +113,9 @@ class ModelInfo:
         Names of the containers that are observed data (the rest are constants).
     options : dict
         Builder options that change the model graph (e.g. ``parameterization``).
+    variables : tuple of str
+        Names of the model's variables as the builder left it; a model with more (extended
+        by the user) is no longer the builder's model, so it has no exact counterpart.
     """
 
     family: str
@@ -121,6 +125,7 @@ class ModelInfo:
     data: dict[str, NDArray[Any]] = field(repr=False)
     observed: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    variables: tuple[str, ...] = ()
 
     @property
     def k(self) -> int:
@@ -324,7 +329,7 @@ def _reference(counts: dict[str, NDArray[np.int64]], scale: str) -> dict[str, ND
 
 
 def _attach(model: pm.Model, info: ModelInfo) -> pm.Model:
-    setattr(model, _INFO_ATTR, info)
+    setattr(model, _INFO_ATTR, replace(info, variables=tuple(model.named_vars)))
     return model
 
 
@@ -385,6 +390,12 @@ def _location(mu: Any, cov: _Covariates | None) -> Any:
     X = pm.Data("X", cov.X, dims=("study", "covariate"))
     beta = pm.Flat("beta", dims="covariate")
     return mu + pt.dot(X, beta)
+
+
+def is_extended(model: pm.Model) -> bool:
+    """True when ``model`` has variables its builder did not create (the user added them)."""
+    info = model_info(model)
+    return info is None or set(model.named_vars) != set(info.variables)
 
 
 # ----------------------------------------------------------------------------- builders

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import stat
 import sys
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     import pymc as pm
     import xarray as xr
 
+    from sparsemeta.bayes.crosscheck import CrossCheck
     from sparsemeta.bayes.models import ModelInfo
     from sparsemeta.bayes.priors import MuPrior, TauPrior
 
@@ -178,6 +180,15 @@ class FitResult:
     from_disk : bool
         Whether the draws were loaded from the on-disk cache of fits (``cache=True``);
         then ``compile_seconds`` and ``sampling_seconds`` are 0.
+    crosscheck : CrossCheck or None
+        MCMC quantiles of mu, tau and theta_new against the exact posterior, when the model
+        has one (:mod:`sparsemeta.bayes.crosscheck`).
+    extended : bool
+        Whether the model is a builder's model with variables added by the user (they
+        appear in the summary; no exact cross-check then).
+    prior_dominated : tuple of str
+        Why the result is mostly its prior (:func:`sparsemeta.bayes.dominance.reasons`;
+        empty when it is not); also the ``prior_dominated`` column of the summary.
     """
 
     idata: az.InferenceData
@@ -196,6 +207,9 @@ class FitResult:
     cached: bool
     settings: dict[str, Any] = field(default_factory=dict)
     from_disk: bool = False
+    crosscheck: CrossCheck | None = None
+    extended: bool = False
+    prior_dominated: tuple[str, ...] = ()
 
     @property
     def k(self) -> int:
@@ -248,6 +262,8 @@ class FitResult:
                 "excluded": self.excluded,
                 "settings": self.settings,
                 "diagnostics": self.diagnostics.to_dict(),
+                "crosscheck": None if self.crosscheck is None else self.crosscheck.to_dict(),
+                "prior_dominated": list(self.prior_dominated),
                 "summary": self.table,
                 "seconds": self.seconds,
             }
@@ -260,15 +276,21 @@ class FitResult:
             if self.family is not None
             else "priors as in the model"
         )
+        name = (self.family or "user model") + (" extended by the user" if self.extended else "")
         head = (
-            f"{self.family or 'user model'} ({self.measure or '?'}), k = {self.k}, {priors}; "
+            f"{name} ({self.measure or '?'}), k = {self.k}, {priors}; "
             f"{self.engine}: {self.settings.get('chains')} chains x "
             f"{self.settings.get('draws')} draws, seed {self.settings.get('seed')}\n"
             f"diagnostics: divergences {d.divergences}, max R-hat {d.r_hat_max:.3f}, "
             f"min ESS bulk {d.ess_bulk_min:.0f}, tail {d.ess_tail_min:.0f} -> "
             f"{'passed' if d.passed else 'FAILED: ' + '; '.join(d.failures)}"
         )
-        cols = [c for c in self.table.columns if c not in ("mcse_median", "level")]
+        if self.crosscheck is not None:
+            head += "\ncross-check: " + self.crosscheck.message()
+        if self.prior_dominated:
+            head += "\nPRIOR-DOMINATED: " + "; ".join(self.prior_dominated)
+        drop = ("mcse_median", "level", "prior_dominated")
+        cols = [c for c in self.table.columns if c not in drop]
         return head + "\n" + self.table[cols].to_string(index=False, float_format="%.4g")
 
 
@@ -541,7 +563,9 @@ def _sample_nutpie(
 ) -> tuple[az.InferenceData, float, bool]:
     import nutpie
 
-    key = _cache_key(info) if info is not None else None
+    from sparsemeta.bayes import models
+
+    key = _cache_key(info) if info is not None and not models.is_extended(model) else None
     cached = key is not None and key in _COMPILED
     t0 = time.perf_counter()
     if cached:
@@ -576,7 +600,9 @@ def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
     Leaving out the normal-normal model's ``location`` (``mu`` repeated per study) keeps
     its compiled form independent of k. User models keep everything.
     """
-    if info is None:
+    from sparsemeta.bayes import models
+
+    if info is None or models.is_extended(model):
         return None
     names = [rv.name for rv in model.free_RVs]
     kept = ("mu", "theta", "beta")
@@ -804,8 +830,50 @@ def _summary_row(
     }
 
 
+def _rao_blackwell_row(
+    param: str,
+    study: str | None,
+    means: np.ndarray,
+    sds: np.ndarray,
+    transform: bool,
+    diag: dict[str, float],
+) -> dict[str, Any]:
+    r"""Summary of an effect whose conditional given each draw is N(means, sds^2).
+
+    The margin is the mixture :math:`\frac1S \sum_s N(m_s, s_s^2)` (Rao-Blackwellisation:
+    no extra normal draw per posterior draw); quantiles by
+    :class:`sparsemeta.bayes.exact.NormalMixture`, moments in closed form (for
+    ``transform``, of exp of the effect: :math:`E e^{X} = \overline{e^{m + s^2/2}}`).
+    """
+    from sparsemeta.bayes import exact
+
+    m, sd = np.asarray(means, float).ravel(), np.maximum(np.asarray(sds, float).ravel(), 1e-12)
+    mix = exact.NormalMixture(param, m, sd, np.full(m.size, 1.0 / m.size))
+    q = np.asarray(mix.quantile(np.array([0.5, 0.025, 0.975])))
+    if transform:
+        q = np.exp(q)
+        mean = float(np.mean(np.exp(m + sd**2 / 2)))
+        sd_out = math.sqrt(max(float(np.mean(np.exp(2 * m + 2 * sd**2))) - mean**2, 0.0))
+    else:
+        mean, sd_out = float(m.mean()), math.sqrt(float(np.mean(sd**2) + m.var()))
+    return {
+        "param": param,
+        "study": study,
+        "mean": mean,
+        "sd": sd_out,
+        "median": float(q[0]),
+        "lower": float(q[1]),
+        "upper": float(q[2]),
+        **diag,
+    }
+
+
 def _summarise(
-    idata: az.InferenceData, measure: str | None, conv: dict[str, xr.Dataset]
+    idata: az.InferenceData,
+    measure: str | None,
+    conv: dict[str, xr.Dataset],
+    info: ModelInfo | None = None,
+    extended: bool = False,
 ) -> pd.DataFrame:
     import arviz as az
 
@@ -816,23 +884,83 @@ def _summarise(
     mcse = az.mcse(post[summarised], method="quantile", prob=0.5)
     stats = {"mcse_median": mcse, **conv}
 
-    def diag_of(var: str, sel: dict[str, Any]) -> dict[str, float]:
-        return {name: float(ds[var].sel(sel) if sel else ds[var]) for name, ds in stats.items()}
+    def diag_of(var: Any, sel: dict[str, Any]) -> dict[str, float]:
+        return {
+            name: float(ds[var].sel(sel) if sel else ds[var])
+            for name, ds in stats.items()
+            if var in ds
+        }
 
+    rao_blackwell = info is not None and "mu" in post and "tau" in post
     for var, effect in (("mu", True), ("tau", False), ("theta_new", True)):
         if var not in post or set(post[var].dims) != {"chain", "draw"}:
             continue
         draws = post[var].values.ravel()
         diag = diag_of(var, {})
+        if var == "theta_new" and rao_blackwell:  # theta_new | mu, tau ~ N(mu, tau^2)
+            mu, tau = post["mu"].values.ravel(), post["tau"].values.ravel()
+            rows.append(_rao_blackwell_row(var, None, mu, tau, False, diag))
+            if ratio:
+                rows.append(_rao_blackwell_row(f"exp({var})", None, mu, tau, True, diag))
+            continue
         rows.append(_summary_row(var, None, draws, False, diag))
         if ratio and effect:
             rows.append(_summary_row(f"exp({var})", None, draws, True, diag))
     if "theta" in post and "study" in post["theta"].dims:
-        for lab in post["theta"]["study"].values:
-            draws = post["theta"].sel(study=lab).values.ravel()
+        nn = (
+            rao_blackwell
+            and info is not None
+            and info.family == "normal-normal"
+            and "covariates" not in info.options
+        )
+        for i, lab in enumerate(post["theta"]["study"].values):
             diag = diag_of("theta", {"study": lab})
+            if nn:  # theta_i | mu, tau, y ~ N(b mu + (1 - b) y_i, (1 - b) se_i^2)
+                y, se = info.data["y"][i], info.data["se"][i]  # type: ignore[union-attr]
+                mu, tau = post["mu"].values.ravel(), post["tau"].values.ravel()
+                b = se**2 / (se**2 + tau**2)
+                means, sds = b * mu + (1 - b) * y, np.sqrt((1 - b) * se**2)
+                rows.append(_rao_blackwell_row("theta", str(lab), means, sds, False, diag))
+                continue
+            draws = post["theta"].sel(study=lab).values.ravel()
             rows.append(_summary_row("theta", str(lab), draws, False, diag))
+    if extended and info is not None:  # the variables the user added
+        for var in post.data_vars:
+            if var in info.variables or var == "theta_new":
+                continue
+            arr = post[var]
+            extra = [d for d in arr.dims if d not in ("chain", "draw")]
+            if not extra:
+                rows.append(
+                    _summary_row(str(var), None, arr.values.ravel(), False, diag_of(var, {}))
+                )
+            elif extra == ["study"]:
+                for lab in arr["study"].values:
+                    draws = arr.sel(study=lab).values.ravel()
+                    diag = diag_of(var, {"study": lab})
+                    rows.append(_summary_row(str(var), str(lab), draws, False, diag))
     return summary_frame(rows, 0.95)
+
+
+def _check_proper(info: ModelInfo) -> None:
+    """Refuse (PriorError) a model whose posterior the exact engines call improper."""
+    from sparsemeta.bayes import exact, exact_binomial
+
+    if info.family in ("binomial-normal", "binomial-rr"):
+        counts = tuple(
+            np.asarray(info.data[c], float) for c in ("events_t", "n_t", "events_c", "n_c")
+        )
+        exact_binomial.check_proper(
+            counts,
+            info.family,
+            info.options.get("arms", "symmetric"),
+            info.options.get("baseline_sd", 1.0),
+            info.mu_prior,
+        )
+    elif info.family == "normal-normal" and "covariates" not in info.options:
+        y, se = info.data["y"][None, :], info.data["se"][None, :]
+        mu = exact._mu_prior(info.mu_prior)
+        exact._check_proper(info.tau_prior, exact._Data(y, se, np.ones_like(y, bool), mu))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -885,8 +1013,8 @@ def sample(
         Seeds the sampler and the post-processing generator: the same seed gives
         identical draws.
     strict : bool
-        Raise :class:`~sparsemeta.errors.DiagnosticsError` when the gate fails (default:
-        warn with :class:`~sparsemeta.errors.DiagnosticsWarning`).
+        Raise :class:`~sparsemeta.errors.DiagnosticsError` when the gate or the exact
+        cross-check fails (default: warn with :class:`~sparsemeta.errors.DiagnosticsWarning`).
     target_accept : float, optional
         NUTS target acceptance; default :data:`DEFAULT_TARGET_ACCEPT` for the family.
     cache : bool
@@ -907,8 +1035,14 @@ def sample(
         ``summary()`` has one row per quantity: ``mu`` (and ``exp(mu)`` for ratio
         measures), ``tau``, ``theta_new`` (and ``exp(theta_new)``), and ``theta`` per study,
         with columns :data:`sparsemeta.results.SUMMARY_COLUMNS` (95% intervals) and the
-        diagnostics ``mcse_median, ess_bulk, ess_tail, r_hat``; posterior probabilities
-        come from ``prob``, e.g. ``prob("mu", "<", 0)``.
+        diagnostics ``mcse_median, ess_bulk, ess_tail, r_hat``, then ``prior_dominated``
+        (:mod:`sparsemeta.bayes.dominance`); posterior probabilities come from ``prob``,
+        e.g. ``prob("mu", "<", 0)``. ``theta_new`` rows (and the ``theta`` rows of the
+        normal-normal model without covariates) are Rao-Blackwellised: computed from the
+        normal conditionals given each (mu, tau) draw. Variables a user added to a
+        builder's model get rows of their own. ``crosscheck`` compares mu, tau and
+        theta_new with the exact posterior when the model has one
+        (:mod:`sparsemeta.bayes.crosscheck`).
 
     Raises
     ------
@@ -942,6 +1076,9 @@ def sample(
         )
         info = models.model_info(pm_model)
         family = model
+    extended = info is not None and models.is_extended(pm_model)
+    if info is not None:
+        _check_proper(info)
     if target_accept is None:
         target_accept = DEFAULT_TARGET_ACCEPT.get(family, DEFAULT_TARGET_ACCEPT[None])
     settings = {
@@ -987,9 +1124,12 @@ def sample(
             _store_fit(idata, disk, record)  # a fallback's draws are not cached
     conv = convergence(idata.posterior)
     diag = gate(idata, conv)
+    table = _summarise(idata, measure, conv, info, extended)
+    check, why = _against_exact(pm_model, info, idata, len(labels))
+    table["prior_dominated"] = bool(why)
     result = FitResult(
         idata=idata,
-        table=_summarise(idata, measure, conv),
+        table=table,
         diagnostics=diag,
         family=family,
         measure=measure,
@@ -1004,10 +1144,39 @@ def sample(
         cached=cached,
         settings=settings,
         from_disk=from_disk,
+        crosscheck=check,
+        extended=extended,
+        prior_dominated=why,
     )
     if not diag.passed:
-        message = gate_message(diag, family, settings)
-        if strict:
-            raise DiagnosticsError(message)
-        warnings.warn(message, DiagnosticsWarning, stacklevel=2)
+        _alarm(gate_message(diag, family, settings), strict)
+    elif check is not None and not check.passed:  # one loud warning is enough
+        _alarm(f"{family} model: " + check.message(), strict)
     return result
+
+
+def _alarm(message: str, strict: bool) -> None:
+    """Raise DiagnosticsError (strict) or warn with DiagnosticsWarning."""
+    if strict:
+        raise DiagnosticsError(message)
+    warnings.warn(message, DiagnosticsWarning, stacklevel=3)
+
+
+def _against_exact(
+    pm_model: pm.Model, info: ModelInfo | None, idata: az.InferenceData, k: int
+) -> tuple[CrossCheck | None, tuple[str, ...]]:
+    """The cross-check against the exact posterior (when there is one) and the reasons the
+    result is prior-dominated (:mod:`sparsemeta.bayes.dominance`)."""
+    from sparsemeta.bayes import crosscheck, dominance
+
+    check, kl = None, None
+    if all(v in idata.posterior for v in ("mu", "tau", "theta_new")):
+        reference = crosscheck.exact_reference(pm_model)
+        if reference is not None:
+            check = crosscheck.compare(idata, reference)
+            if getattr(reference.tau_prior, "proper", True):
+                kl = reference.kl_tau()
+    events = None
+    if info is not None and "events_t" in info.data:
+        events = (info.data["events_t"], info.data["events_c"])
+    return check, tuple(dominance.reasons(k, events, kl))

@@ -207,16 +207,34 @@ def _run_exact(
 ) -> tuple[dict[str, Any], str, bool]:
     import pandas as pd
 
-    from sparsemeta.bayes import exact
+    from sparsemeta import data
+    from sparsemeta.bayes import dominance, exact, exact_binomial, sample
     from sparsemeta.effects import as_effects
 
-    eff = as_effects(df, args.measure, where="fit").require("fit")
-    measure, labels = eff.measure.code, list(eff.studies)
-    excluded = pd.DataFrame(list(eff.excluded), columns=["study", "reason"])
-    post = exact.posterior(eff, tau_prior=args.tau_prior, mu_prior=mu_prior)
+    events = None
+    if args.model == "binomial-normal":
+        if args.measure != "OR":
+            raise DataError(f"fit: model binomial-normal analyses the OR scale, not {args.measure}")
+        tab = sample._as_table(df)
+        if data.data_type(tab) != "binary":
+            raise DataError("fit: model binomial-normal needs binary data (events_t, n_t, ...)")
+        labels = tab["study"].astype(str).tolist()
+        cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
+        events = (cols[0], cols[2])
+        post = exact_binomial.posterior(*cols, args.tau_prior, mu_prior, labels)
+        measure, excluded = "OR", pd.DataFrame({"study": [], "reason": []})
+        corrections: list[dict[str, Any]] = []
+    else:
+        eff = as_effects(df, args.measure, where="fit").require("fit")
+        measure, labels = eff.measure.code, list(eff.studies)
+        excluded = pd.DataFrame(list(eff.excluded), columns=["study", "reason"])
+        post = exact.posterior(eff, tau_prior=args.tau_prior, mu_prior=mu_prior)
+        corrections = _corrections(df, measure, labels)
     args.fitted = post  # for --plot
-    record = _head("normal-normal", "exact", measure, args.tau_prior, mu_prior, labels, excluded)
-    record["corrections"] = _corrections(df, measure, labels)
+    record = _head(args.model, "exact", measure, args.tau_prior, mu_prior, labels, excluded)
+    record["corrections"] = corrections
+    kl = post.kl_tau() if getattr(post.tau_prior, "proper", True) else None
+    record["prior_dominated"] = dominance.reasons(len(labels), events, kl)
     record.update(
         mu=_quantiles(post.mu),
         tau=_quantiles(post.tau),
@@ -226,6 +244,8 @@ def _run_exact(
         p_mu_beyond={f"{t:g}": post.prob("mu", "<" if t < 0 else ">", t) for t in args.threshold},
         diagnostics=None,
     )
+    if args.model == "binomial-normal":
+        return record, "exact binomial posterior (quadrature over mu and tau; no sampling)", True
     return record, "exact posterior (quadrature over tau; no sampling)", True
 
 
@@ -288,6 +308,8 @@ def _run_mcmc(
             "compile_seconds": result.compile_seconds,
             "sampling_seconds": result.sampling_seconds,
         },
+        crosscheck=None if result.crosscheck is None else result.crosscheck.to_dict(),
+        prior_dominated=list(result.prior_dominated),
     )
     if args.covariate:
         coefs = {"intercept": mu}
@@ -310,6 +332,8 @@ def _run_mcmc(
         f"min ESS bulk {d.ess_bulk_min:.0f}, tail {d.ess_tail_min:.0f} -> "
         + ("passed" if d.passed else "FAILED: " + "; ".join(d.failures))
     )
+    if result.crosscheck is not None:
+        text += "\ncross-check: " + result.crosscheck.message()
     return record, text, d.passed
 
 
@@ -319,10 +343,10 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     engine = args.engine or ("exact" if args.model == "normal-normal" else "mcmc")
-    if engine == "exact" and args.model != "normal-normal":
+    if engine == "exact" and args.model not in ("normal-normal", "binomial-normal"):
         raise DataError(
-            f"the exact engine fits the normal-normal model only; use --engine mcmc for "
-            f"{args.model}"
+            f"the exact engine fits the normal-normal and binomial-normal models; use "
+            f"--engine mcmc for {args.model}"
         )
     from sparsemeta.bayes.sample import MEASURE_OF_FAMILY
 
@@ -509,6 +533,8 @@ def _text(record: dict[str, Any], engine_line: str) -> str:
     for t, p in record["p_mu_beyond"].items():
         op = "<" if float(t) < 0 else ">"
         lines.append(f"P(mu {op} {t}) = {p:.4f}")
+    if record.get("prior_dominated"):
+        lines.append("PRIOR-DOMINATED: " + "; ".join(record["prior_dominated"]))
     return "\n".join(lines)
 
 

@@ -1,0 +1,158 @@
+"""MCMC fits checked against the exact posterior; Rao-Blackwellised summaries; prior dominance.
+
+Independent sources: the exact engines (themselves tested against brute-force integration
+in test_exact.py and test_exact_binomial.py), the arm-swap symmetry of the model, normal
+mixture cdfs solved here with scipy's brentq, and hand-made comparison rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+from scipy import optimize, special
+
+from sparsemeta import datasets
+from sparsemeta.bayes import crosscheck, dominance, exact_binomial, models, sample
+from sparsemeta.errors import PriorError
+
+ATTACHMENT = [
+    "Infant attachment: secure",
+    "Infant attachment: avoidant",
+    "Infant attachment: resistant",
+    "Infant attachment: disorganised",
+]
+
+
+def _pip(outcome: str) -> pd.DataFrame:
+    t = datasets.pip_barlow2015()
+    rows = t[(t["comparison"] == "PIP vs control") & (t["outcome"] == outcome)]
+    return rows[["study", "events_t", "n_t", "events_c", "n_c"]].reset_index(drop=True)
+
+
+def test_crosscheck_verdict_and_message():
+    rows = (
+        {"param": "mu", "prob": 0.5, "mcmc": 1.0, "exact": 1.02, "mcse": 0.01, "z": -2.0},
+        {"param": "tau", "prob": 0.975, "mcmc": 1.5, "exact": 1.2, "mcse": 0.05, "z": 6.0},
+    )
+    check = crosscheck.CrossCheck("exact-binomial", rows)
+    assert check.max_z == 6.0 and not check.passed
+    assert "tau q0.975" in check.message() and "DISAGREES" in check.message()
+    assert crosscheck.CrossCheck("exact", rows[:1]).passed
+    assert check.to_dict()["max_z"] == 6.0
+
+
+def test_dominance_rules_by_hand():
+    assert dominance.reasons(1)[0].startswith("k = 1")
+    assert "double-zero" in dominance.reasons(2, ([0, 0], [0, 0]))[0]
+    assert dominance.reasons(2, ([0, 1], [0, 0])) == []
+    assert "KL" in dominance.reasons(3, None, 0.01)[0]
+    assert dominance.reasons(3, None, 0.2) == []
+
+
+def test_flat_mu_double_zero_refused_before_sampling():
+    table = pd.DataFrame(
+        {
+            "study": ["a", "b"],
+            "events_t": [0, 0],
+            "n_t": [30, 20],
+            "events_c": [0, 0],
+            "n_c": [30, 25],
+        }
+    )
+    with pytest.raises(PriorError, match="improper"):
+        sample.sample(table, model="binomial-rr", tau_prior="halfnormal(0.5)", mu_prior="flat")
+
+
+def test_extended_model_has_no_exact_reference():
+    model = models.binomial_normal(
+        [31, 8], [46, 14], [9, 1], [54, 54], None, "halfnormal(0.5)", "normal(0, 2.82)"
+    )
+    assert crosscheck.exact_reference(model) is not None
+    with model:
+        pm.Normal("beta", 0.0, 1.0)
+    assert models.is_extended(model)
+    assert crosscheck.exact_reference(model) is None
+
+
+def _mixture_quantile(means, sds, p):
+    def cdf(x):
+        return special.ndtr((x - means) / sds).mean() - p
+
+    return optimize.brentq(cdf, means.min() - 10 * sds.max(), means.max() + 10 * sds.max())
+
+
+@pytest.mark.slow
+def test_user_extension_rao_blackwell_and_crosscheck_on_a_small_fit():
+    # normal-normal, extended by a user variable: its rows appear, no cross-check
+    y, se = np.array([0.3, -0.1, 0.5]), np.array([0.2, 0.3, 0.25])
+    model = models.normal_normal(y, se, ["a", "b", "c"], "halfnormal(0.5)", "normal(0, 1)")
+    with model:
+        pm.Deterministic("mu_doubled", 2 * model["mu"])
+    fit = sample.sample(model, "MD", draws=300, tune=300, chains=2, seed=3)
+    assert fit.extended and fit.crosscheck is None
+    assert "mu_doubled" in set(fit.summary()["param"])
+    # theta_new row: quantiles of the mixture (1/S) sum N(mu_s, tau_s^2) over the draws
+    post = fit.idata.posterior
+    mu, tau = post["mu"].values.ravel(), post["tau"].values.ravel()
+    row = fit.summary().set_index("param").loc["theta_new"]
+    assert row["upper"] == pytest.approx(_mixture_quantile(mu, tau, 0.975), abs=1e-8)
+    assert row["median"] == pytest.approx(_mixture_quantile(mu, tau, 0.5), abs=1e-8)
+    assert row["sd"] == pytest.approx(math.sqrt(np.mean(tau**2) + np.var(mu)), rel=1e-12)
+    # the same model unextended: cross-checked against the exact normal-normal posterior
+    plain = models.normal_normal(y, se, ["a", "b", "c"], "halfnormal(0.5)", "normal(0, 1)")
+    fit = sample.sample(plain, "MD", draws=500, tune=500, chains=2, seed=3)
+    assert fit.crosscheck is not None and fit.crosscheck.engine == "exact"
+    assert "cross-check" in str(fit)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prior", ["halfnormal(0.5)", "halfnormal(1)", "turner2015()"])
+def test_pip_attachment_mcmc_within_3_mcse_of_exact(prior):
+    """Done-when of issue 11: the four PIP-vs-control infant-attachment analyses (k = 2,
+    one with a zero-event arm), binomial-normal, three tau priors; the automatic
+    cross-check reports every MCMC quantile within 3 MCSE of the exact binomial engine."""
+    for i, outcome in enumerate(ATTACHMENT):
+        fit = sample.sample(
+            _pip(outcome), model="binomial-normal", tau_prior=prior, draws=1000, seed=11 + i
+        )
+        assert fit.diagnostics.passed, (outcome, fit.diagnostics.failures)
+        assert fit.crosscheck is not None and fit.crosscheck.engine == "exact-binomial"
+        assert fit.crosscheck.max_z <= 3.0, (outcome, fit.crosscheck.message())
+
+
+@pytest.mark.slow
+def test_mcmc_arm_swap_within_3_mcse():
+    et, nt, ec, nc = [31, 8, 0], [46, 14, 30], [9, 1, 0], [54, 54, 30]
+
+    def table(a, n1, c, n2):
+        return pd.DataFrame(
+            {"study": ["x", "y", "z"], "events_t": a, "n_t": n1, "events_c": c, "n_c": n2}
+        )
+
+    one = sample.sample(
+        table(et, nt, ec, nc), model="binomial-normal", tau_prior="halfnormal(0.5)", seed=5
+    )
+    two = sample.sample(
+        table(ec, nc, et, nt), model="binomial-normal", tau_prior="halfnormal(0.5)", seed=6
+    )
+    import arviz as az
+
+    for var in ("mu", "theta_new"):
+        for p in (0.025, 0.5, 0.975):
+            a = np.quantile(one.idata.posterior[var].values, p)
+            b = np.quantile(two.idata.posterior[var].values, 1 - p)
+            mcse = math.hypot(
+                float(az.mcse(one.idata.posterior[var].values, method="quantile", prob=p)),
+                float(az.mcse(two.idata.posterior[var].values, method="quantile", prob=1 - p)),
+            )
+            assert abs(a + b) <= 3 * mcse, (var, p, a, b, mcse)
+
+
+def test_exact_binomial_prior_dominance_for_double_zero_only():
+    post = exact_binomial.posterior([0, 0], [30, 20], [0, 0], [30, 25], "halfnormal(0.5)")
+    why = dominance.reasons(post.k, ([0, 0], [0, 0]), post.kl_tau())
+    assert any("double-zero" in w for w in why)
