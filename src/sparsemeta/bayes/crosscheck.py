@@ -1,7 +1,7 @@
 r"""Check MCMC fits against the exact (quadrature) posterior where one exists.
 
 :func:`sparsemeta.bayes.sample.sample` calls :func:`exact_reference` for every model built
-by :mod:`sparsemeta.bayes.models` and not extended by the user:
+by :mod:`sparsemeta.bayes.models` without covariates and not extended by the user:
 
 * ``normal-normal``: :func:`sparsemeta.bayes.exact.posterior` on the same y, se and priors;
 * ``arm-normal``: the same, on the mean differences with variance
@@ -105,8 +105,8 @@ def exact_reference(model: pm.Model) -> ExactPosterior | None:
     from sparsemeta.bayes import exact, exact_binomial, models
 
     info = models.model_info(model)
-    if info is None or models.is_extended(model):
-        return None
+    if info is None or models.is_extended(model) or "covariates" in info.options:
+        return None  # a user's model, or a meta-regression
     labels = list(info.labels)
     if info.family == "normal-normal":
         return exact.posterior(

@@ -208,14 +208,14 @@ def _run_exact(
     import pandas as pd
 
     from sparsemeta import data
-    from sparsemeta.bayes import dominance, exact, exact_binomial, sample
+    from sparsemeta.bayes import dominance, exact, exact_binomial
     from sparsemeta.effects import as_effects
 
     events = None
     if args.model == "binomial-normal":
         if args.measure != "OR":
             raise DataError(f"fit: model binomial-normal analyses the OR scale, not {args.measure}")
-        tab = sample._as_table(df)
+        tab = data.single_analysis(df)
         if data.data_type(tab) != "binary":
             raise DataError("fit: model binomial-normal needs binary data (events_t, n_t, ...)")
         labels = tab["study"].astype(str).tolist()
