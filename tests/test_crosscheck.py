@@ -156,3 +156,17 @@ def test_exact_binomial_prior_dominance_for_double_zero_only():
     post = exact_binomial.posterior([0, 0], [30, 20], [0, 0], [30, 25], "halfnormal(0.5)")
     why = dominance.reasons(post.k, ([0, 0], [0, 0]), post.kl_tau())
     assert any("double-zero" in w for w in why)
+
+
+def test_compare_priors_binomial_uses_the_exact_binomial_engine():
+    from sparsemeta import compare_priors
+
+    table = _pip("Attachment change: secure to insecure")  # 0/46 vs 6/54 and 0/14 vs 0/54
+    comp = compare_priors(table, ["halfnormal(0.5)", "halfnormal(1)"], model="binomial-normal")
+    assert comp.model == "binomial-normal" and comp.k == 2  # the double-zero study is kept
+    ref = exact_binomial.posterior([0, 0], [46, 14], [6, 0], [54, 54], "halfnormal(1)")
+    row = comp.table.loc["halfnormal(scale=1.0)"]
+    assert row["mu_median"] == pytest.approx(ref.mu.quantile(0.5), abs=1e-10)
+    assert row["kl_tau"] == pytest.approx(ref.kl_tau(), abs=1e-10)
+    assert (row["prior_dominated"] != "") == (ref.kl_tau() < dominance.KL_THRESHOLD)
+    assert "binomial-normal" in str(comp)

@@ -33,7 +33,7 @@ def _brute_force(counts, tau_scale, mu_sd, shift=0.5):
     expit(a - s theta)) N(a; 0, 10) da by the trapezoid rule on a 0.01 grid over
     [-45, 45]; L_i(mu, tau) = int ell_i(theta) N(theta; mu, tau^2) dtheta by 40-point
     Gauss-Hermite on a cubic spline of log ell_i for tau < 0.12 and by the trapezoid rule
-    on the 0.04 theta grid above; the posterior on a mu (0.04) x tau (0.02, to 3.5) grid
+    on the 0.04 theta grid above; the posterior on a mu (0.04) x tau (0.02, to 6 prior scales) grid
     with Simpson weights (odd point counts); theta_i's density sums ell_i(theta)
     N(theta; mu, tau^2) p(mu, tau) / L_i(mu, tau) over the grid (Gauss-Hermite over mu on a
     spline for tau < 0.12); quantiles from cumulative Simpson integrals and a spline.
@@ -58,7 +58,8 @@ def _brute_force(counts, tau_scale, mu_sd, shift=0.5):
             )
             ell[i, lo : lo + 100] = integrate.trapezoid(np.exp(logf), alpha, axis=1)
     splines = [interpolate.CubicSpline(theta, np.log(e)) for e in ell]
-    tau = np.arange(0.0, 3.52 + 1e-9, 0.02)  # odd number of points for Simpson
+    steps = round(6.0 * tau_scale / 0.02)  # P(tau > 6 scale) = 2e-9 under the half-normal
+    tau = 0.02 * np.arange(steps + 1 + steps % 2)  # odd number of points for Simpson
     gh_x, gh_w = special.roots_hermite(40)
     like = np.empty((tau.size, rt.size, theta.size))  # L_i(mu, tau) with mu on the theta grid
     for t, tv in enumerate(tau):
@@ -98,11 +99,23 @@ def _brute_force(counts, tau_scale, mu_sd, shift=0.5):
         "tau": quantiles(tau, (post * w_mu[None, :]).sum(axis=1)),
     }
 
+    # theta_new = mu + tau z: for tau >= 0.12 sum the grid weights times Phi((x - mu)/tau);
+    # for smaller tau, E Phi = E_z C_t(x - tau z) with C_t the cumulative of p(mu, tau_t) in
+    # mu (cumulative Simpson, splined) and z by Gauss-Hermite
+    small = tau < 0.12
+    cum = [
+        interpolate.CubicSpline(mu, integrate.cumulative_simpson(post[t], x=mu, initial=0.0))
+        for t in np.flatnonzero(small)
+    ]
+
     def cdf_new(x):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(tau[:, None] > 0, (x - mu[None, :]) / tau[:, None], np.inf)
-        z = np.where((tau[:, None] == 0) & (mu[None, :] > x), -np.inf, z)
-        return float((weight * special.ndtr(z)).sum())
+        big = (weight[~small] * special.ndtr((x - mu[None, :]) / tau[~small, None])).sum()
+        pts = x - math.sqrt(2.0) * tau[small, None] * gh_x[None, :]
+        low = sum(
+            w_tau[t] * (c(pts[j]) @ gh_w) / math.sqrt(math.pi)
+            for j, (t, c) in enumerate(zip(np.flatnonzero(small), cum, strict=True))
+        )
+        return float(big + low)
 
     out["theta_new"] = np.array(
         [optimize.brentq(lambda v, p=p: cdf_new(v) - p, -20, 20, xtol=1e-10) for p in PROBS]

@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from sparsemeta import measures
-from sparsemeta.bayes import exact
+from sparsemeta.bayes import dominance, exact
 from sparsemeta.bayes import priors as pri
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError
@@ -65,7 +65,12 @@ class PriorComparison:
         prior's own ``prior_tau_median, prior_tau_q95, prior_p_tau_gt_0_5,
         prior_p_tau_gt_1`` (NaN for an improper prior). Ratio measures add
         ``ratio_median, ratio_low, ratio_high, pred_ratio_low, pred_ratio_high`` = exp of
-        the above. Posterior probabilities come from :meth:`prob`.
+        the above; ``prior_dominated`` (text of the reasons, empty when none;
+        :mod:`sparsemeta.bayes.dominance`). Posterior probabilities come from :meth:`prob`.
+    model : str
+        ``"normal-normal"`` (exact engine on y, se) or ``"binomial-normal"`` (exact binomial
+        engine on the counts; then ``y, se`` are the mean and SD of each study's
+        normalised likelihood of the log odds ratio, for display only).
     """
 
     measure: str
@@ -78,6 +83,7 @@ class PriorComparison:
     posteriors: dict[str, exact.ExactPosterior]
     level: float
     table: pd.DataFrame
+    model: str = "normal-normal"
 
     @property
     def log_scale(self) -> bool:
@@ -173,7 +179,7 @@ class PriorComparison:
         name = measures.plain_name(self.measure)
         effect = f"{name} (median [{pct} CrI])" if ratio else f"mu (median [{pct} CrI])"
         head = [
-            f"Prior comparison: {self.measure}, k = {self.k} "
+            f"Prior comparison ({self.model}): {self.measure}, k = {self.k} "
             f"({', '.join(self.labels)}); mu prior {self.mu_prior}",
         ]
         if self.excluded:
@@ -214,6 +220,9 @@ class PriorComparison:
         widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
         lines = [*head, "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+        for label, why in t["prior_dominated"].items():
+            if why:
+                lines.append(f"PRIOR-DOMINATED under {label}: {why}")
         return "\n".join(line.rstrip() for line in lines)
 
 
@@ -229,8 +238,9 @@ def compare_priors(
     se: ArrayLike | None = None,
     labels: Sequence[str] | None = None,
     level: float = 0.95,
+    model: str = "normal-normal",
 ) -> PriorComparison:
-    """Fit one meta-analysis under each tau prior (exact normal-normal posterior).
+    """Fit one meta-analysis under each tau prior (exact posterior, no MCMC).
 
     Parameters
     ----------
@@ -257,6 +267,10 @@ def compare_priors(
         Study labels, when ``data`` is an array of effects.
     level : float, default 0.95
         Level of the credible and prediction intervals.
+    model : {"normal-normal", "binomial-normal"}
+        ``"binomial-normal"`` fits the arm-symmetric binomial-normal model to the counts of
+        a binary study table with :func:`sparsemeta.bayes.exact_binomial.posterior` (log odds
+        ratio; double-zero studies kept; ``measure`` must be OR or omitted).
 
     Returns
     -------
@@ -286,6 +300,12 @@ def compare_priors(
     """
     if not isinstance(level, int | float) or not 0 < level < 1:
         raise DataError(f"compare_priors: level must be a number in (0, 1), got {level!r}")
+    if model == "binomial-normal":
+        return _compare_binomial(data, priors, measure, mu_prior, level)
+    if model != "normal-normal":
+        raise DataError(
+            f"compare_priors: unknown model {model!r}; use 'normal-normal' or 'binomial-normal'"
+        )
     eff = as_effects(data, measure, se=se, labels=labels, where="compare_priors")
     eff = eff.require("compare_priors")
     measure, y, s, labs, excluded = (
@@ -305,10 +325,61 @@ def compare_priors(
         _row(label, tau_priors[label], post, scale, s, level, measures.is_ratio(measure))
         for label, post in posts.items()
     ]
+    for row, post in zip(rows, posts.values(), strict=True):
+        row["prior_dominated"] = "; ".join(dominance.reasons(post.k, None, row["kl_tau"]))
     table = pd.DataFrame(rows).set_index("label")
     table.index.name = "tau prior"
     return PriorComparison(
         measure, tuple(labs), y, s, excluded, mu, tau_priors, posts, level, table
+    )
+
+
+def _compare_binomial(
+    data: Any, priors: Any, measure: str | None, mu_prior: pri.MuPriorLike, level: float
+) -> PriorComparison:
+    """:func:`compare_priors` for the binomial-normal model (exact binomial engine)."""
+    from sparsemeta import data as data_mod
+    from sparsemeta.bayes import exact_binomial
+
+    if measure is not None and measure.upper() != "OR":
+        raise DataError(
+            f"compare_priors: model binomial-normal analyses the OR scale, not {measure}"
+        )
+    if not isinstance(data, pd.DataFrame):
+        raise DataError("compare_priors: model binomial-normal needs a binary study table")
+    tab = data_mod.single_analysis(data)
+    if data_mod.data_type(tab) != "binary":
+        raise DataError(
+            "compare_priors: model binomial-normal needs binary data (events_t, n_t, ...)"
+        )
+    labs = tab["study"].astype(str).tolist()
+    cols = [tab[c].to_numpy() for c in data_mod.BINARY_COLUMNS]
+    tau_priors = _priors([pri.tau_prior(None, "OR")] if priors is None else priors)
+    mu = pri.mu_prior(mu_prior, "OR")
+    posts = {label: exact_binomial.posterior(*cols, p, mu, labs) for label, p in tau_priors.items()}
+    first = next(iter(posts.values()))
+    scale = measures.lookup("OR").scale
+    rows = []
+    for label, post in posts.items():
+        row = _row(label, tau_priors[label], post, scale, first.se, level, True)
+        row["prior_dominated"] = "; ".join(
+            dominance.reasons(post.k, (cols[0], cols[2]), row["kl_tau"])
+        )
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("label")
+    table.index.name = "tau prior"
+    return PriorComparison(
+        "OR",
+        tuple(labs),
+        first.y,
+        first.se,
+        (),
+        mu,
+        tau_priors,
+        posts,
+        level,
+        table,
+        "binomial-normal",
     )
 
 
