@@ -331,3 +331,25 @@ def test_statuses_on_the_bundled_plan():
     assert ppi == [NOT_CHECKABLE] * 8
     assert "reproduced from independent study data" not in meaning.values()
     assert list(meaning.values()).count("no-data") == 12
+
+
+def test_binomial_prior_comparison_and_prior_dominated_rows(result, folder):
+    """Issue 11: the report shows the exact binomial-normal comparison for binary analyses
+    and flags prior-dominated rows; the flagged rows are those the documented rule picks
+    (k = 1, only double-zero studies, or KL(tau prior -> posterior) < 0.05 nats)."""
+    from sparsemeta.bayes import dominance
+
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    assert "Exact binomial-normal posterior (log OR, arm-symmetric" in text
+    flagged = 0
+    for a in result.analyses:
+        comp = a.binomial_comparison
+        if comp is None:
+            continue
+        for label, row in comp.table.iterrows():
+            why = dominance.reasons(comp.k, None, row["kl_tau"])
+            if why:
+                assert row["prior_dominated"], (a.analysis.label, label)
+                flagged += 1
+    assert flagged > 0  # the one-study PPI analysis at least
+    assert "**prior-dominated** under" in text

@@ -981,9 +981,30 @@ def _analysis_section(
                 f"Exact normal-normal posterior under each tau prior (mu prior `{comp.mu_prior}`):"
             ),
             _prior_table(comp),
+            *_dominated(comp),
             _Image(f"figures/{slug}-tau.png", f"tau prior vs posterior: {a.analysis.label}"),
         ]
+    binomial = a.binomial_comparison
+    if binomial is not None:
+        blocks += [
+            _Para(
+                "Exact binomial-normal posterior (log OR, arm-symmetric, every study kept, "
+                f"no continuity correction; mu prior `{binomial.mu_prior}`) under each tau prior:"
+            ),
+            _prior_table(binomial),
+            *_dominated(binomial),
+        ]
     return blocks
+
+
+def _dominated(comp: PriorComparison) -> list[_Block]:
+    """The rows of a prior comparison flagged as prior-dominated, with the reasons."""
+    flagged = [
+        f"**prior-dominated** under {plots.short_prior_label(comp.priors[str(label)])}: {why}"
+        for label, why in comp.table["prior_dominated"].items()
+        if why
+    ]
+    return [_List(tuple(flagged))] if flagged else []
 
 
 def _leave_one_out_blocks(table: pd.DataFrame, log_scale: bool, default: str) -> list[_Block]:

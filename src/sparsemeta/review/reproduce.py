@@ -225,6 +225,11 @@ class AnalysisResult:
         The same exact posteriors side by side with what each tau prior says
         (:func:`sparsemeta.bayes.sensitivity.compare_priors`), keyed alike; ``None`` when
         the exact model was not fitted.
+    binomial_comparison : PriorComparison or None
+        The exact arm-symmetric binomial-normal posterior (log OR, every study kept) under
+        each tau prior of the plan that does not need standard errors
+        (:func:`~sparsemeta.bayes.sensitivity.compare_priors` with ``model="binomial-normal"``);
+        ``None`` without binary data or without the ``binomial`` model.
     mcmc : dict[str, BayesSummary]
         Binomial-likelihood MCMC fits, keyed by the prior's label.
     notes : tuple[str, ...]
@@ -252,6 +257,7 @@ class AnalysisResult:
     typos: tuple[Finding, ...] = ()
     leave_one_out: pd.DataFrame | None = None
     prior_comparison: PriorComparison | None = field(default=None, repr=False)
+    binomial_comparison: PriorComparison | None = field(default=None, repr=False)
 
     @property
     def key(self) -> AnalysisKey:
@@ -522,6 +528,9 @@ def _analysis(
     if mcmc and "binomial" in a.models:
         mcmc_fits = _mcmc_fits(plan, a, rows, result, notes, cache)
     loo = _leave_one_out(plan, a, rows, result) if result.k >= 2 else None
+    binomial = (
+        _binomial_comparison(plan, a, rows, result, notes) if "binomial" in a.models else None
+    )
     return AnalysisResult(
         a,
         status,
@@ -534,7 +543,38 @@ def _analysis(
         typos,
         loo,
         comparison,
+        binomial,
     )
+
+
+def _binomial_comparison(
+    plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str]
+) -> PriorComparison | None:
+    """The exact binomial-normal prior comparison (see :class:`AnalysisResult`)."""
+    from sparsemeta import data
+
+    if not set(data.BINARY_COLUMNS) <= set(rows.columns):
+        return None
+    _, se, _, n = _estimable(rows, r)
+    priors = {}
+    for choice in plan.priors_for(a):
+        if choice.uisd_from_data and se.size == 0:
+            continue
+        prior = choice.build(n, se)
+        if not getattr(prior, "requires_se", False):
+            priors[choice.label] = prior
+    if not priors:
+        return None
+    table = rows.assign(comparison="c", outcome="o")[
+        ["study", "comparison", "outcome", *data.BINARY_COLUMNS]
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        comparison = compare_priors(table, priors, mu_prior=None, model="binomial-normal")
+    for w in caught:
+        if (text := f"exact binomial model: {w.message}") not in notes:
+            notes.append(text)
+    return comparison
 
 
 def _leave_one_out(plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult) -> pd.DataFrame:
