@@ -92,7 +92,7 @@ def test_user_extension_rao_blackwell_and_crosscheck_on_a_small_fit():
     model = models.normal_normal(y, se, ["a", "b", "c"], "halfnormal(0.5)", "normal(0, 1)")
     with model:
         pm.Deterministic("mu_doubled", 2 * model["mu"])
-    fit = sample.sample(model, "MD", draws=300, tune=300, chains=2, seed=3)
+    fit = sample.sample(model, "MD", seed=3)
     assert fit.extended and fit.crosscheck is None
     assert "mu_doubled" in set(fit.summary()["param"])
     # theta_new row: quantiles of the mixture (1/S) sum N(mu_s, tau_s^2) over the draws
@@ -104,7 +104,7 @@ def test_user_extension_rao_blackwell_and_crosscheck_on_a_small_fit():
     assert row["sd"] == pytest.approx(math.sqrt(np.mean(tau**2) + np.var(mu)), rel=1e-12)
     # the same model unextended: cross-checked against the exact normal-normal posterior
     plain = models.normal_normal(y, se, ["a", "b", "c"], "halfnormal(0.5)", "normal(0, 1)")
-    fit = sample.sample(plain, "MD", draws=500, tune=500, chains=2, seed=3)
+    fit = sample.sample(plain, "MD", seed=3)
     assert fit.crosscheck is not None and fit.crosscheck.engine == "exact"
     assert "cross-check" in str(fit)
 
