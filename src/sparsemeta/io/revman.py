@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 
 import pandas as pd
@@ -55,11 +56,13 @@ def read_revman(path: str | os.PathLike[str]) -> RevManReview:
     if isinstance(path, str | os.PathLike):
         if os.path.isdir(path):
             return parse_datapackage(path)
+        magic = b""  # not a regular file, or unreadable: read_input reports it
         try:
-            with open(path, "rb") as handle:
-                magic = handle.read(4)
+            if stat.S_ISREG(os.stat(path).st_mode):  # never open a FIFO or device to sniff
+                with open(path, "rb") as handle:
+                    magic = handle.read(4)
         except OSError:
-            magic = b""  # read_input reports it
+            pass
         if magic in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip: never read whole into memory
             return parse_datapackage(path)
     name, raw, head = read_input(path, "read_revman", RevManFormatError)
