@@ -253,11 +253,30 @@ def _mu_prior(mu_prior: MuPriorLike, measure: str) -> Any:
     return mu_prior
 
 
+#: standard deviation of the proper stand-in for a flat variable (see :func:`_flat`)
+FLAT_STAND_IN_SD: float = 10.0
+
+
+def _flat(name: str, dims: str | None = None) -> Any:
+    r"""A variable with a flat (improper) density that still allows prior predictive draws.
+
+    It is created as :math:`x \sim N(0, s^2)` with :math:`s` = ``FLAT_STAND_IN_SD`` plus a
+    potential :math:`-\log N(x; 0, s^2)`, so the model log density is exactly that of
+    ``pm.Flat`` (the two terms cancel) and so is every posterior.
+    :func:`pymc.sample_prior_predictive` ignores potentials, so it draws :math:`x` from
+    :math:`N(0, s^2)`: a proper stand-in that lets prior predictive checks run, not the
+    (improper, data-dependent after the other potentials) prior itself.
+    """
+    x = pm.Normal(name, 0.0, FLAT_STAND_IN_SD, dims=dims)
+    pm.Potential(f"{name}_flat", -pm.logp(pm.Normal.dist(0.0, FLAT_STAND_IN_SD), x).sum())
+    return x
+
+
 def _add_mu_tau(
     tau_prior: TauPriorLike, mu_prior: MuPriorLike, se: NDArray[np.float64] | None
 ) -> tuple[Any, Any]:
     """Create ``mu`` and ``tau`` in the current model; ``se`` goes to priors that need it."""
-    mu = pm.Flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")
+    mu = _flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")
     if getattr(tau_prior, "requires_se", False):
         if se is None:
             raise PriorError(
@@ -300,7 +319,7 @@ def _study_effects(
         return pm.Deterministic("theta", mu + tau * z, dims="study")
     b = ref_var / (ref_var + tau**2)
     scale = pt.sqrt((1.0 - b) * ref_var)
-    z = pm.Flat("z", dims="study")
+    z = _flat("z", dims="study")
     theta = pm.Deterministic("theta", b * mu + (1.0 - b) * ref_effect + scale * z, dims="study")
     prior = pm.logp(pm.Normal.dist(mu, tau), theta)
     pm.Potential("theta_prior", (prior + pt.log(scale)).sum())
@@ -388,7 +407,7 @@ def _location(mu: Any, cov: _Covariates | None) -> Any:
     if cov is None:
         return mu
     X = pm.Data("X", cov.X, dims=("study", "covariate"))
-    beta = pm.Flat("beta", dims="covariate")
+    beta = _flat("beta", dims="covariate")
     return mu + pt.dot(X, beta)
 
 
@@ -532,7 +551,7 @@ def normal_normal(
             precision = precision + 1.0 / mu_p.sd**2
             weighted = weighted + mu_p.mean / mu_p.sd**2
         var_mu = 1.0 / precision
-        mu_z = pm.Flat("mu_z")
+        mu_z = _flat("mu_z")
         mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z)
         pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu))
         if mu_p is not None:
@@ -585,7 +604,7 @@ def _normal_subgroups(
             precision = precision + 1.0 / mu_p.sd**2
             weighted = weighted + mu_p.mean / mu_p.sd**2
         var_mu = 1.0 / precision
-        mu_z = pm.Flat("mu_z", dims="subgroup")
+        mu_z = _flat("mu_z", dims="subgroup")
         mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z, dims="subgroup")
         pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu).sum())
         if mu_p is not None:
@@ -632,7 +651,7 @@ def _normal_regression(
         rhs = pt.dot(design.T, w * y_data) + lam0 * m0
         half = slinalg.solve_triangular(chol, rhs, lower=True)
         centre = slinalg.solve_triangular(chol.T, half, lower=False)
-        coef_z = pm.Flat("coef_z", dims="coefficient")
+        coef_z = _flat("coef_z", dims="coefficient")
         coef = centre + slinalg.solve_triangular(chol.T, coef_z, lower=False)
         pm.Potential("coef_jacobian", -pt.log(pt.diag(chol)).sum())
         mu = pm.Deterministic("mu", coef[0])
@@ -922,7 +941,7 @@ def arm_normal(
     with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, np.sqrt(held["se_t"] ** 2 + held["se_c"] ** 2))
-        a = pm.Flat("baseline_std", dims="study")
+        a = _flat("baseline_std", dims="study")
         alpha = data["mean_c"] + data["se_c"] * a
         md_var = data["se_t"] ** 2 + data["se_c"] ** 2
         location = _location(mu, cov)

@@ -1,0 +1,83 @@
+"""Every model builder supports ``pm.sample_prior_predictive``, and its flat variables keep
+exactly the flat (``pm.Flat``) log density, so posteriors are unchanged.
+
+The flat check is exact: the stand-in's normal term and its cancelling potential must sum to
+zero (the log density of ``pm.Flat``) at any value, written out here with scipy.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import stats
+
+from sparsemeta.bayes import models
+
+LABELS = ["A", "B", "C"]
+R_T, N_T, R_C, N_C = [0, 3, 5], [20, 25, 30], [1, 0, 6], [21, 24, 30]
+
+
+def _builders() -> dict[str, pm.Model]:
+    y, se = np.array([0.2, -0.1, 0.4]), np.array([0.3, 0.5, 0.4])
+    return {
+        "normal_normal": models.normal_normal(y, se, LABELS, measure="OR"),
+        "normal_normal_flat_mu": models.normal_normal(y, se, LABELS, None, "flat", measure="OR"),
+        "normal_normal_subgroups": models.normal_normal(
+            y, se, LABELS, measure="OR", subgroups=["a", "a", "b"]
+        ),
+        "normal_normal_regression": models.normal_normal(
+            y, se, LABELS, measure="OR", covariates=np.array([[0.0], [1.0], [2.0]])
+        ),
+        "binomial_normal_symmetric": models.binomial_normal(R_T, N_T, R_C, N_C, LABELS),
+        "binomial_normal_comparator": models.binomial_normal(
+            R_T, N_T, R_C, N_C, LABELS, arms="comparator"
+        ),
+        "binomial_normal_flat_mu_covariate": models.binomial_normal(
+            R_T, N_T, R_C, N_C, LABELS, None, "flat", covariates=np.array([0.0, 1.0, 3.0])
+        ),
+        "binomial_rr": models.binomial_rr(R_T, N_T, R_C, N_C, LABELS),
+        "arm_normal": models.arm_normal(
+            [1.0, 2.0, 0.5], [1.0, 1.2, 0.9], [20, 30, 25],
+            [0.8, 1.5, 0.7], [1.1, 1.0, 1.0], [22, 28, 25], LABELS, "halfnormal(1)",
+        ),
+    }  # fmt: skip
+
+
+BUILDERS = [
+    "normal_normal", "normal_normal_flat_mu", "normal_normal_subgroups",
+    "normal_normal_regression", "binomial_normal_symmetric", "binomial_normal_comparator",
+    "binomial_normal_flat_mu_covariate", "binomial_rr", "arm_normal",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_prior_predictive_runs(name):
+    model = _builders()[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "the effect of Potentials ... ignored"
+        idata = pm.sample_prior_predictive(draws=5, random_seed=1, model=model)
+        again = pm.sample_prior_predictive(draws=5, random_seed=1, model=model)
+    assert idata.prior.sizes["draw"] == 5
+    assert np.isfinite(idata.prior["tau"].values).all()
+    assert len(idata.prior_predictive.data_vars) >= 1
+    assert np.array_equal(idata.prior["tau"].values, again.prior["tau"].values)
+
+
+@pytest.mark.parametrize("value", [-37.0, 0.0, 2.5, 400.0])
+def test_flat_stand_in_has_the_flat_log_density(value):
+    with pm.Model() as model:
+        x = models._flat("x")
+    # stand-in N(0, 10^2) term written out with scipy, then the potential must cancel it
+    normal_term = stats.norm.logpdf(value, 0.0, models.FLAT_STAND_IN_SD)
+    point = {"x": value}
+    terms = model.compile_fn(
+        [model.logp(vars=[x], sum=True), model.logp(vars=[model["x_flat"]], sum=True)],
+        inputs=[model.rvs_to_values[x]],
+    )(point)
+    # (PyMC writes log(2 pi) with ~1e-8 rounding, hence abs=1e-7)
+    assert float(terms[0]) == pytest.approx(normal_term, abs=1e-7)
+    assert float(terms[1]) == pytest.approx(-normal_term, abs=1e-7)
+    assert float(model.compile_logp()(point)) == pytest.approx(0.0, abs=1e-9)
