@@ -260,16 +260,19 @@ FLAT_STAND_IN_SD: float = 10.0
 def _flat(name: str, dims: str | None = None) -> Any:
     r"""A variable with a flat (improper) density that still allows prior predictive draws.
 
-    It is created as :math:`x \sim N(0, s^2)` with :math:`s` = ``FLAT_STAND_IN_SD`` plus a
-    potential :math:`-\log N(x; 0, s^2)`, so the model log density is exactly that of
-    ``pm.Flat`` (the two terms cancel) and so is every posterior.
-    :func:`pymc.sample_prior_predictive` ignores potentials, so it draws :math:`x` from
-    :math:`N(0, s^2)`: a proper stand-in that lets prior predictive checks run, not the
-    (improper, data-dependent after the other potentials) prior itself.
+    Its log density is 0, as for ``pm.Flat`` (same initial point 0, same model log density and
+    gradient, so same posterior draws for a seed); unlike ``pm.Flat`` it can be drawn from:
+    :func:`pymc.sample_prior_predictive` draws it from :math:`N(0, s^2)` with :math:`s` =
+    ``FLAT_STAND_IN_SD``, a proper stand-in that lets prior predictive checks run, not the
+    (improper) prior itself. Prior predictive sampling also ignores potentials (the Jacobians
+    and priors added to the standardised variables), so draws of ``mu`` in the normal-normal
+    model or ``theta`` in the conditional form are not draws from their priors.
     """
-    x = pm.Normal(name, 0.0, FLAT_STAND_IN_SD, dims=dims)
-    pm.Potential(f"{name}_flat", -pm.logp(pm.Normal.dist(0.0, FLAT_STAND_IN_SD), x).sum())
-    return x
+
+    def draw(rng: np.random.Generator | None = None, size: Any = None) -> NDArray[np.float64]:
+        return np.random.default_rng(rng).normal(0.0, FLAT_STAND_IN_SD, size)
+
+    return pm.CustomDist(name, logp=lambda value: pt.zeros_like(value), random=draw, dims=dims)
 
 
 def _add_mu_tau(
