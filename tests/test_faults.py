@@ -535,3 +535,79 @@ def test_plan_and_command_line_refuse_one_chain_of_one_draw(tiny_plan, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sparsemeta fit: error: fit: draws must be an integer >= 4")
     assert len(err.splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- hostile labels
+
+HOSTILE = {
+    "Smith 2001": '=HYPERLINK("http://evil.example","click")',
+    "Jones 2005": "+cmd|' /C calc'!A0",
+    "Lee 2010": "Lee\x1b]0;pwned\x07 2010 <script>alert(1)</script>",
+}
+
+
+def test_hostile_labels_are_neutralised_in_csv_markdown_and_terminal(
+    tiny_plan, monkeypatch, capsys
+):
+    """OWASP CSV-injection rule in every report CSV; no raw HTML in report.md; no raw
+    control characters on the terminal (the labels are kept, escaped, everywhere)."""
+    import csv
+
+    from sparsemeta.cli import main
+
+    folder = tiny_plan.parent
+    studies = STUDIES
+    for plain, hostile in HOSTILE.items():
+        studies = studies.replace(plain, '"' + hostile.replace('"', '""') + '"')
+    outcome = "@SUM(A1:A9) deaths\x1b]0;pwned\x07"
+    (folder / "studies.csv").write_text(studies.replace("Death", outcome))
+    toml = outcome.replace("\x1b", "\\u001b").replace("\x07", "\\u0007")
+    tiny_plan.write_text(PLAN.replace('"Death"', f'"{toml}"'))
+    monkeypatch.chdir(folder)
+    assert main(["reproduce", "plan.toml", "--out", "out", "--no-mcmc"]) == 0
+    stdout = capsys.readouterr().out
+    cells = []
+    for name in ("summary.csv", "studies.csv", "prior_comparison.csv"):
+        with open(folder / "out" / name, newline="", encoding="utf-8") as fh:
+            cells += [c for row in csv.reader(fh) for c in row]
+    executable = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert [c for c in executable if not _is_number(c)] == []
+    assert "'" + HOSTILE["Smith 2001"] in cells and "'" + HOSTILE["Jones 2005"] in cells
+    assert any(c.startswith("'@SUM(A1:A9) deaths") for c in cells)
+    markdown = (folder / "out" / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in markdown and "&lt;script&gt;" in markdown
+    assert "<script>" not in (folder / "out" / "report.html").read_text(encoding="utf-8")
+    assert "\x1b" not in stdout and "\x07" not in stdout
+    assert "deaths\\x1b]0;pwned\\x07" in stdout
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_terminal_escape_in_error_messages_and_warnings(tmp_path, capsys):
+    from sparsemeta.cli import main
+
+    table = tmp_path / "t.csv"
+    table.write_text("study,effect,se\nA\x1b[2J,0.1,0.2\nB\x07,0.3,-1\n")
+    status = main(["fit", str(table), "--measure", "MD", "--tau-prior", "halfnormal(0.5)"])
+    err = capsys.readouterr().err
+    assert status == 2 and "\x07" not in err and "\x1b" not in err
+    assert len(err.splitlines()) == 1
+
+
+def test_fit_json_writes_non_finite_numbers_explicitly(tmp_path, capsys):
+    """exp(900) overflows: the ratio is infinite and written "Infinity", never null."""
+    from sparsemeta.cli import main
+
+    table = tmp_path / "huge.csv"
+    table.write_text("study,effect,se\nA,900,1\nB,905,1.5\n")
+    argv = ["fit", str(table), "--measure", "RR", "--tau-prior", "halfnormal(0.5)", "--json"]
+    assert main([*argv, "--mu-prior", "normal(0, 1000)"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["ratio"]["mu"] == {"q025": "Infinity", "q50": "Infinity", "q975": "Infinity"}
+    assert 899 < record["mu"]["q50"] < 905

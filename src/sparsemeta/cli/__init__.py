@@ -26,8 +26,10 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TextIO
 
 from sparsemeta.errors import SparsemetaError
+from sparsemeta.present.escape import terminal
 
 #: subcommand name -> module in this package
 COMMANDS: dict[str, str] = {
@@ -68,22 +70,39 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise Interrupted(signum)
 
 
+class _Escaped:
+    """A text stream that writes control characters as ``\\xNN`` (labels in a table or
+    summary cannot drive the terminal); everything else is the wrapped stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 @contextmanager
 def _signals_and_warnings(command: str) -> Iterator[None]:
-    """SIGINT/SIGTERM raise :class:`Interrupted`; warnings print as one line on stderr."""
+    """SIGINT/SIGTERM raise :class:`Interrupted`; warnings print as one line on stderr;
+    control characters on stdout are escaped (:func:`sparsemeta.present.escape.terminal`)."""
     handlers = {}
     if threading.current_thread() is threading.main_thread():
         handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def show(message: Warning | str, *_args: object, **_kwargs: object) -> None:
         text = " ".join(str(message).split())
-        print(f"sparsemeta {command}: warning: {text}", file=sys.stderr)
+        print(terminal(f"sparsemeta {command}: warning: {text}"), file=sys.stderr)
 
+    stdout, sys.stdout = sys.stdout, _Escaped(sys.stdout)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show
             yield
     finally:
+        sys.stdout = stdout
         for s, handler in handlers.items():
             signal.signal(s, handler)
 
@@ -109,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sparsemeta {args.command}: interrupted ({name}); {kept}", file=sys.stderr)
         return 128 + signum
     except SparsemetaError as exc:
-        print(f"sparsemeta {args.command}: error: {exc}", file=sys.stderr)
+        print(terminal(f"sparsemeta {args.command}: error: {exc}"), file=sys.stderr)
         return 2
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"sparsemeta {args.command}: error: {exc}", file=sys.stderr)
+        print(terminal(f"sparsemeta {args.command}: error: {exc}"), file=sys.stderr)
         return 2
 
 

@@ -476,6 +476,14 @@ def _corrections(df: pd.DataFrame, measure: str, labels: list[str]) -> list[dict
     return out
 
 
+def _exp(x: float) -> float:
+    """exp(x); beyond the float range infinity (written "Infinity" in JSON), not an error."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
 def _add_ratio_scale(record: dict[str, Any]) -> None:
     """For ratio measures: the ratio-scale quantiles of mu and theta_new and P(ratio < 1)."""
     row = measures.get(record["measure"])
@@ -483,7 +491,7 @@ def _add_ratio_scale(record: dict[str, Any]) -> None:
     if row is None or not row.log_scale:
         return
     record["ratio"] = {
-        name: {q: math.exp(record[name][q]) for q in _PROBS} for name in ("mu", "theta_new")
+        name: {q: _exp(record[name][q]) for q in _PROBS} for name in ("mu", "theta_new")
     }
     record["p_ratio_lt_1"] = record["p_mu_lt_0"]
 

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the study; print a table (or JSON) and write the requested files."""
     from sparsemeta import simulate as sim
     from sparsemeta.io.output import atomic_path, check_output_path
+    from sparsemeta.present import escape
 
     design = design_from_args(args)
     if args.out:
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.out:
         with atomic_path(args.out) as tmp:
-            result.table.to_csv(tmp, index=False)
+            escape.csv_frame(result.table).to_csv(tmp, index=False)
     if args.figure:
         result.plot(args.figure)
     if args.json:

@@ -48,7 +48,7 @@ import pandas as pd
 
 from sparsemeta import __version__, data, measures
 from sparsemeta.errors import DataError
-from sparsemeta.present import plots
+from sparsemeta.present import escape, plots
 from sparsemeta.present.format import (
     fixed,
     fmt,
@@ -134,7 +134,7 @@ _Block = _Heading | _Para | _List | _Table | _Image
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return escape.markdown(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _to_markdown(blocks: Iterable[_Block]) -> str:
@@ -142,11 +142,11 @@ def _to_markdown(blocks: Iterable[_Block]) -> str:
     out: list[str] = []
     for b in blocks:
         if isinstance(b, _Heading):
-            out.append(f"{'#' * b.level} {b.text}")
+            out.append(f"{'#' * b.level} {escape.markdown(b.text)}")
         elif isinstance(b, _Para):
-            out.append(b.text)
+            out.append(escape.markdown(b.text))
         elif isinstance(b, _List):
-            out.append("\n".join(f"- {item}" for item in b.items))
+            out.append("\n".join(f"- {escape.markdown(item)}" for item in b.items))
         elif isinstance(b, _Table):
             lines = [
                 "| " + " | ".join(_md_cell(h) for h in b.header) + " |",
@@ -155,7 +155,7 @@ def _to_markdown(blocks: Iterable[_Block]) -> str:
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
             out.append("\n".join(lines))
         else:
-            out.append(f"![{b.alt}]({b.path})")
+            out.append(f"![{escape.markdown(b.alt)}]({b.path})")
     return "\n\n".join(out) + "\n"
 
 
@@ -633,9 +633,9 @@ def _build(
         _save(fig, root / "figures" / "prior-sensitivity.png")
         overview = _overview_section(compared)
     step("prior sensitivity figure")
-    _prior_frame(compared).to_csv(root / "prior_comparison.csv", index=False)
-    _summary_frame(result, studies).to_csv(root / "summary.csv", index=False)
-    _study_frame(result, studies).to_csv(root / "studies.csv", index=False)
+    escape.csv_frame(_prior_frame(compared)).to_csv(root / "prior_comparison.csv", index=False)
+    escape.csv_frame(_summary_frame(result, studies)).to_csv(root / "summary.csv", index=False)
+    escape.csv_frame(_study_frame(result, studies)).to_csv(root / "studies.csv", index=False)
     nc = _write_idata(result, root)
     (root / "result.json").write_text(
         json.dumps(result.to_dict(), indent=2, allow_nan=False), encoding="utf-8"
