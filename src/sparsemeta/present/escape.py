@@ -7,9 +7,10 @@
   (``-0.25``) is left as it is: a spreadsheet reads it as a number and runs nothing.
 * Terminal: control characters (C0 except tab and newline, DEL, C1) are written as
   ``\\xNN`` escapes, so a label cannot move the cursor, ring the bell or retitle the window.
-* Markdown: ``&``, ``<`` and ``>`` outside code spans become HTML entities, so a label
-  holding ``<script>`` is shown, never run, by a Markdown viewer (code spans already show
-  their content literally).
+* Markdown: ``<`` outside code spans becomes ``&lt;``, so no HTML tag, comment or script
+  can start and a label holding ``<script>`` is shown, never run, by a Markdown viewer
+  (code spans already show their content literally; ``>`` and ``&`` alone cannot open
+  markup and stay readable).
 """
 
 from __future__ import annotations
@@ -57,9 +58,6 @@ def terminal(text: str) -> str:
 
 
 def markdown(text: str) -> str:
-    """``text`` with ``&``, ``<``, ``>`` outside code spans written as HTML entities."""
+    """``text`` with every ``<`` outside code spans written as ``&lt;``."""
     parts = _CODE_SPAN.split(text)
-    return "".join(
-        part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        for i, part in enumerate(parts)
-    )
+    return "".join(part if i % 2 else part.replace("<", "&lt;") for i, part in enumerate(parts))
