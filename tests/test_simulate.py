@@ -368,3 +368,25 @@ def test_mcmc_binomial_normal_replicates_are_seeded_fits() -> None:
     mu = again.summary().set_index("param").loc["mu"]
     assert res.estimate[0] == mu["median"] and res.low[0] == mu["lower"]
     assert np.all(res.low <= res.estimate) and np.all(res.estimate <= res.high)
+
+
+def test_measure_supplies_the_measure_tables_default_priors() -> None:
+    """ROM (a log ratio): the documented defaults are HN(1.0) for tau (docs/calibration.md:
+    coverage >= 0.93 in every cell) and N(0, 2.82^2) for mu (Günhan et al. 2020). Naming the
+    measure must give the same table, to the digit, as naming those priors by hand."""
+    design = sim.Design(k=2, taus=(0.0, 0.5), reps=40, se=0.3, seed=7)
+    by_measure = sim.simulate(design, "default,dl", measure="ROM")
+    by_hand = sim.simulate(design, "halfnormal(1.0),dl", mu_prior="normal(0, 2.82)")
+    keep = ["tau", "coverage", "width_median", "width_mean", "bias", "rmse"]
+    a = by_measure.table[keep].to_numpy(float)
+    np.testing.assert_array_equal(a, by_hand.table[keep].to_numpy(float))
+    flat = sim.simulate(design, "halfnormal(1.0),dl")  # flat mu: a different answer
+    assert not np.array_equal(flat.table[keep].to_numpy(float), a)
+
+
+def test_measure_without_a_tau_default_refuses_the_default_method() -> None:
+    design = sim.Design(k=2, taus=0.0, reps=5, se=0.3)
+    with pytest.raises(DataError, match="MD has no default tau prior"):
+        sim.simulate(design, "default", measure="MD")
+    with pytest.raises(DataError, match="unknown measure 'XYZ'"):
+        sim.simulate(design, "dl", measure="XYZ")

@@ -53,6 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(binomial-normal by MCMC, binary designs; slow)",
     )
     p.add_argument("--mu-prior", help="prior of mu for Bayesian methods (prior string)")
+    p.add_argument(
+        "--measure",
+        help="effect measure of the simulated effects (e.g. RR, ROM): supplies its default "
+        "mu prior and, for the method 'default', its default tau prior",
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
         "--chunk-size", type=int, default=1000, help="replicates per task (default 1000)"
@@ -114,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         design,
         args.methods,
         mu_prior=args.mu_prior,
+        measure=args.measure,
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.json and sys.stderr.isatty(),

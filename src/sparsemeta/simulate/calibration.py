@@ -68,7 +68,7 @@ import pandas as pd
 from scipy import special
 from tqdm import tqdm
 
-from sparsemeta import frequentist
+from sparsemeta import frequentist, measures
 from sparsemeta._parallel import client
 from sparsemeta.bayes.priors import split_list
 from sparsemeta.errors import DataError, SingleStudyWarning
@@ -617,11 +617,25 @@ class Calibration:
         return plot(self.table, path)
 
 
+def _measure_defaults(
+    names: tuple[str, ...], mu_prior: str | None, measure: str
+) -> tuple[tuple[str, ...], str | None]:
+    """Method names and μ prior with the measure table's defaults filled in."""
+    row = measures.lookup(measure, where="simulate, argument 'measure'")
+    if any(n.strip().lower() == "default" for n in names) and row.tau_prior is None:
+        raise DataError(
+            f"simulate: measure {row.code} has no default tau prior; name one in the methods"
+        )
+    names = tuple(row.tau_prior if n.strip().lower() == "default" else n for n in names)
+    return names, row.mu_prior if mu_prior is None else mu_prior
+
+
 def simulate(
     design: Design,
     methods: Sequence[str] | str,
     *,
     mu_prior: str | None = None,
+    measure: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     dask_client: Client | None = None,
@@ -637,8 +651,14 @@ def simulate(
     methods
         Method names (see :func:`method`), or one comma-separated string of them.
     mu_prior
-        Prior of μ for the Bayesian methods (prior string); default: that of
+        Prior of μ for the Bayesian methods (prior string); default: the ``measure``'s
+        default μ prior when a measure is named, else that of
         :func:`sparsemeta.bayes.exact.posterior_batch`.
+    measure
+        Effect measure whose analysis scale the simulated effects are on (a code of
+        :mod:`sparsemeta.measures`, e.g. ``"ROM"``). It supplies the defaults of the measure
+        table: the method ``"default"`` becomes the measure's default τ prior, and
+        ``mu_prior=None`` its default μ prior.
     workers, scheduler, dask_client
         Where to compute: in this process (all ``None``); on a new local dask cluster of
         ``workers`` workers; on the dask scheduler at address ``scheduler``; or on an existing
@@ -655,6 +675,8 @@ def simulate(
     names = tuple(split_list(methods) if isinstance(methods, str) else methods)
     if not names:
         raise DataError("no methods given")
+    if measure is not None:
+        names, mu_prior = _measure_defaults(names, mu_prior, measure)
     if len(set(names)) != len(names):
         raise DataError(f"methods listed twice: {names}")
     for name in names:  # fail early on a bad name or prior, before any work
