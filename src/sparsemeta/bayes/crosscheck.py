@@ -105,8 +105,8 @@ def exact_reference(model: pm.Model) -> ExactPosterior | None:
     from sparsemeta.bayes import exact, exact_binomial, models
 
     info = models.model_info(model)
-    if info is None or models.is_extended(model) or "covariates" in info.options:
-        return None  # a user's model, or a meta-regression
+    if info is None or models.is_extended(model) or {"covariates", "subgroups"} & set(info.options):
+        return None  # a user's model, a meta-regression, or separate subgroup posteriors
     labels = list(info.labels)
     if info.family == "normal-normal":
         return exact.posterior(

@@ -127,6 +127,8 @@ def _read_folder(
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
                 raise RevManFormatError(f"{where} is a symbolic link; refused")
+            if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read; a device never ends
+                raise RevManFormatError(f"{where} is not a regular file; refused")
             if info.st_size > MAX_MEMBER_BYTES:
                 raise RevManFormatError(
                     f"{where} has {info.st_size} bytes, more than the {MAX_MEMBER_BYTES} read"
