@@ -611,3 +611,55 @@ def test_fit_json_writes_non_finite_numbers_explicitly(tmp_path, capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["ratio"]["mu"] == {"q025": "Infinity", "q50": "Infinity", "q975": "Infinity"}
     assert 899 < record["mu"]["q50"] < 905
+
+
+# ----------------------------------------------------------------------------- full disk, bad cache
+
+
+def test_disk_full_while_writing_keeps_the_earlier_report(
+    previous_report, tiny_plan, monkeypatch, capsys
+):
+    """ENOSPC in the middle of writing a report: one line, exit 2, the earlier report whole."""
+    import errno
+
+    from sparsemeta.cli import main
+    from sparsemeta.present import report
+
+    real = report.Path.write_text
+    calls = {"n": 0}
+
+    def full_disk(self, *args, **kwargs):
+        calls["n"] += 1
+        if self.name == "report.html":  # report.md is already written by then
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(report.Path, "write_text", full_disk)
+    status = main(["reproduce", "plan.toml", "--out", "out", "--no-mcmc"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and calls["n"] >= 1
+    assert len(err) == 1 and "No space left on device" in err[0]
+    assert "the earlier report is unchanged" in err[0]
+    assert _complete(tiny_plan.parent / "out") == previous_report
+    assert [p.name for p in tiny_plan.parent.iterdir() if p.name.startswith(".out.tmp")] == []
+
+
+@pytest.mark.slow
+def test_unwritable_cache_folder_still_yields_a_complete_report(
+    tiny_plan, tmp_path, monkeypatch, capsys
+):
+    """A regular file where the fit-cache folder should be: the MCMC fits of a reproduce run
+    are delivered, the report is complete, and the cache problem is reported once."""
+    from sparsemeta.cli import main
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(blocker / "cache"))
+    # the package's default sampler settings, so the diagnostics gate passes
+    tiny_plan.write_text(PLAN.replace('models = ["exact"]', 'models = ["exact", "binomial"]'))
+    monkeypatch.chdir(tiny_plan.parent)
+    status = main(["reproduce", "plan.toml", "--out", "out"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert _complete(tiny_plan.parent / "out") is not None
+    assert err.lower().count("cache") >= 1
