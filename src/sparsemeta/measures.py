@@ -35,6 +35,7 @@ from typing import Literal
 from sparsemeta.errors import DataError
 
 __all__ = [
+    "MEASURE_OF_FAMILY",
     "TABLE",
     "DataType",
     "MeasureRow",
@@ -279,6 +280,13 @@ TABLE: tuple[MeasureRow, ...] = (
         tau_reason=_UNITS_TAU,
     ),
 )
+
+#: the measure (analysis scale) of each arm-level model family of :mod:`sparsemeta.bayes.models`
+MEASURE_OF_FAMILY: dict[str, str] = {
+    "binomial-normal": "OR",
+    "binomial-rr": "RR",
+    "arm-normal": "MD",
+}
 
 _BY_CODE: dict[str, MeasureRow] = {row.code: row for row in TABLE}
 #: ``"LOGOR"`` -> ``"OR"``: the first measure of each log scale (describe's scale names)

@@ -73,6 +73,7 @@ from sparsemeta.bayes.diagnostics import (
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import CacheWarning, DataError, DiagnosticsError, DiagnosticsWarning
+from sparsemeta.measures import MEASURE_OF_FAMILY
 from sparsemeta.results import Op, json_safe, prob_from_draws, summary_frame
 
 if TYPE_CHECKING:
@@ -113,12 +114,6 @@ DEFAULT_TARGET_ACCEPT: dict[str | None, float] = {
 #: compares at least two chains, and ArviZ computes R-hat and ESS from 4 draws per chain
 MIN_SETTINGS: dict[str, int] = {"draws": 4, "tune": 0, "chains": 2, "seed": 0}
 
-#: the measure (analysis scale) of each arm-level model family
-MEASURE_OF_FAMILY: dict[str, str] = {
-    "binomial-normal": "OR",
-    "binomial-rr": "RR",
-    "arm-normal": "MD",
-}
 _DATA_OF_FAMILY = {"binomial-normal": "binary", "binomial-rr": "binary", "arm-normal": "continuous"}
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 

@@ -208,7 +208,7 @@ def _run_exact(
     import pandas as pd
 
     from sparsemeta import data
-    from sparsemeta.bayes import dominance, exact, exact_binomial
+    from sparsemeta.bayes import dominance, exact
     from sparsemeta.effects import as_effects
 
     events = None
@@ -221,6 +221,8 @@ def _run_exact(
         labels = tab["study"].astype(str).tolist()
         cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
         events = (cols[0], cols[2])
+        from sparsemeta.bayes import exact_binomial  # scipy.stats: only for this model
+
         post = exact_binomial.posterior(*cols, args.tau_prior, mu_prior, labels)
         measure, excluded = "OR", pd.DataFrame({"study": [], "reason": []})
         corrections: list[dict[str, Any]] = []
@@ -348,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
             f"the exact engine fits the normal-normal and binomial-normal models; use "
             f"--engine mcmc for {args.model}"
         )
-    from sparsemeta.bayes.sample import MEASURE_OF_FAMILY
+    from sparsemeta.measures import MEASURE_OF_FAMILY
 
     scale = MEASURE_OF_FAMILY.get(args.model, args.measure)
     args.tau_prior_default = args.tau_prior is None
