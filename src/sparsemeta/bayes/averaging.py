@@ -71,26 +71,6 @@ MODELS: tuple[str, ...] = (
 )
 
 
-class _FixedMuData(exact._Data):
-    """Studies with mu fixed at ``value``: p(y | tau) = prod N(y_i; value, se_i^2 + tau^2)."""
-
-    def __init__(self, y: NDArray[np.float64], se: NDArray[np.float64], value: float) -> None:
-        super().__init__(y[None, :], se[None, :], np.ones((1, y.size), bool), None)
-        self.value = value
-
-    @property
-    def decay(self) -> NDArray[np.int64]:
-        return self.k
-
-    def conditional(
-        self, tau: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        var = self.se[:, None, :] ** 2 + tau[..., None] ** 2
-        loglik = -0.5 * (np.log(2.0 * math.pi * var) + (self.y[:, None, :] - self.value) ** 2 / var)
-        zeros = np.zeros(tau.shape)
-        return loglik.sum(axis=-1), zeros + self.value, zeros
-
-
 @dataclass(frozen=True)
 class ModelAverage:
     """Posterior model probabilities, inclusion Bayes factors and the averaged mu.
@@ -246,7 +226,7 @@ def model_average(
     full = exact.posterior(y_arr, se_arr, prior, mu, labs)
     ce_data = exact._Data(y_arr[None, :], se_arr[None, :], np.ones((1, y_arr.size), bool), mu)
     ce_loglik, ce_mean, ce_var = (a[0, 0] for a in ce_data.conditional(np.zeros((1, 1))))
-    r0_grid = exact._build_grid(_FixedMuData(y_arr, se_arr, 0.0), prior, exact._FINE)
+    r0_grid = exact._build_grid(exact._FixedMu(y_arr, se_arr, np.zeros(1)), prior, exact._FINE)
     log_ml = np.array(
         [
             float(stats.norm.logpdf(y_arr, 0.0, se_arr).sum()),

@@ -288,6 +288,31 @@ class _Data:
         return loglik, mhat, 1.0 / sw
 
 
+class _FixedMu(_Data):
+    """Rows with mu fixed (one value per row): p(y | tau, mu) = prod N(y_i; mu, se_i^2 + tau^2).
+
+    The tau-only posterior given mu, used by model averaging (mu = 0) and by posterior
+    predictive p-values (mu drawn from its posterior)."""
+
+    def __init__(self, y: NDArray[np.float64], se: NDArray[np.float64], mu: NDArray[np.float64]):
+        n = mu.size
+        super().__init__(np.tile(y, (n, 1)), np.tile(se, (n, 1)), np.ones((n, y.size), bool), None)
+        self.mu = mu
+
+    @property
+    def decay(self) -> NDArray[np.int64]:
+        return self.k
+
+    def conditional(
+        self, tau: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        var = self.se[:, None, :] ** 2 + tau[..., None] ** 2
+        resid = self.y[:, None, :] - self.mu[:, None, None]
+        loglik = -0.5 * (np.log(2.0 * math.pi * var) + resid**2 / var).sum(axis=-1)
+        zeros = np.zeros(tau.shape)
+        return loglik, zeros + self.mu[:, None], zeros
+
+
 def _check_proper(prior: TauPrior, data: _Data) -> None:
     """Raise PriorError when an improper tau prior gives an improper posterior.
 

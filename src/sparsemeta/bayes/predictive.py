@@ -55,28 +55,6 @@ _STATISTICS = ("Q", "t", "cdf", "mean", "median")
 _CHUNK = 250
 
 
-class _FixedMu(exact._Data):
-    """Rows with mu fixed (one value per row): p(y | tau, mu) for the conditional of tau."""
-
-    def __init__(self, y: NDArray[np.float64], se: NDArray[np.float64], mu: NDArray[np.float64]):
-        n = mu.size
-        super().__init__(np.tile(y, (n, 1)), np.tile(se, (n, 1)), np.ones((n, y.size), bool), None)
-        self.mu = mu
-
-    @property
-    def decay(self) -> NDArray[np.int64]:
-        return self.k
-
-    def conditional(
-        self, tau: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        var = self.se[:, None, :] ** 2 + tau[..., None] ** 2
-        resid = self.y[:, None, :] - self.mu[:, None, None]
-        loglik = -0.5 * (np.log(2.0 * math.pi * var) + resid**2 / var).sum(axis=-1)
-        zeros = np.zeros(tau.shape)
-        return loglik, zeros + self.mu[:, None], zeros
-
-
 @dataclass(frozen=True)
 class PPPValue:
     """A posterior predictive p-value with its Monte Carlo replicates.
@@ -283,13 +261,15 @@ def pppvalue(
     if parameter == "mu":
         mu = first
         if alternative == "two.sided":  # one conditional for every replicate
-            grid = exact._build_grid(_FixedMu(post.y, post.se, mu[:1]), post.tau_prior, exact._FINE)
+            grid = exact._build_grid(
+                exact._FixedMu(post.y, post.se, mu[:1]), post.tau_prior, exact._FINE
+            )
             tau = grid.tau_quantile(u[1][None, :])[0]
         else:
             parts = []
             for start in range(0, n, _CHUNK):
                 sl = slice(start, start + _CHUNK)
-                data = _FixedMu(post.y, post.se, mu[sl])
+                data = exact._FixedMu(post.y, post.se, mu[sl])
                 grid = exact._build_grid(data, post.tau_prior, exact._FINE)
                 parts.append(grid.tau_quantile(u[1][sl][:, None])[:, 0])
             tau = np.concatenate(parts)
