@@ -81,7 +81,7 @@ FAMILIES: tuple[str, ...] = ("normal-normal", "binomial-normal", "binomial-rr", 
 
 #: prior SD of the baseline log odds alpha_i in :func:`binomial_normal`: sqrt(10) = 3.16,
 #: i.e. variance 10. This is NOT MetaStan's default (its Stan code has normal(0, 10) with 10
-#: the SD); with SD 10 about half the prior mass (P(|alpha| > 6.9) = 0.49) puts the risk
+#: the SD); with SD 10 about half the prior mass (P(abs(alpha) > 6.9) = 0.49) puts the risk
 #: below 0.001 or above 0.999, while SD sqrt(10) keeps 95% of the baseline risks within
 #: 0.002-0.998 (see docs/formulas.md, "Binomial models").
 BASELINE_SD: float = math.sqrt(10.0)
@@ -833,7 +833,7 @@ def binomial_rr(
     zero-event arms and double-zero studies are kept. The model is arm-symmetric: u_i is
     the larger of the two risks whichever arm has it, so swapping the arms maps theta_i to
     -theta_i exactly. A double-zero study's likelihood is, however, U-shaped in theta_i
-    (a large |theta_i| lets the smaller risk be tiny): it favours large effects and
+    (a large :math:`|\theta_i|` lets the smaller risk be tiny): it favours large effects and
     heterogeneity (docs/formulas.md, "Binomial models").
 
     Parameters
