@@ -4,6 +4,7 @@ start-up in new processes and ``sparsemeta reproduce`` with and without the fit 
 Usage::
 
     python benchmarks/bench_cli.py [--runs N] [--mcmc-runs M] [--skip-mcmc] [--skip-reproduce]
+    python benchmarks/bench_cli.py --section mcmc [--mcmc-runs M] [--family F] [--with-pymc]
 
 Every figure is the wall time of a whole ``sparsemeta ...`` process (start-up, imports and
 output included), the median of N (or M) runs after one unreported warm-up run, with the
@@ -24,6 +25,13 @@ Figures of item 2, each run in a fresh process with its own caches in a temporar
   ``--json``) are printed;
 * ``sparsemeta reproduce`` of the bundled PIP plan with an empty fit cache (target <= 15 s)
   and again with the fit cache the first run filled (target <= 5 s).
+
+``--section mcmc`` times the MCMC start-up of the Python API instead (``sample.sample`` on a
+builder's model), each figure in fresh processes with their own PyTensor, Numba and
+sparsemeta cache folders: import time apart from the time to the first draw (model built and
+compiled, or loaded from sparsemeta's disk cache of compiled models), for the first fit on a
+machine (all folders empty), a later process with other data, a later process without the
+compiled-model cache (the state before it existed) and, with ``--with-pymc``, PyMC's NUTS.
 
 Run it on a quiet machine for the targets; the load average (``os.getloadavg``) is printed
 before and after each group, since on a shared machine the wall times follow the load.
@@ -146,12 +154,134 @@ def reproduce(runs: int, tmp: Path) -> None:
     print(f"   ({load()})")
 
 
+# ----------------------------------------------------------------------------- --section mcmc
+# MCMC start-up of the Python API (item 2): import time and time to the first draw apart.
+
+#: child process: imports, builds a model, fits it; prints seconds as JSON. The sampler's
+#: entry (nutpie.sample or pymc.sample) is timed: from there the first draw is immediate.
+_MCMC_CHILD = """
+import json, sys, time, warnings
+t0 = time.perf_counter()
+import numpy as np
+import nutpie, pymc
+from sparsemeta.bayes import models, sample
+from sparsemeta.bayes.priors import parse
+t1 = time.perf_counter()
+family, engine, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
+entry = []
+for mod, name in ((nutpie, "sample"), (pymc, "sample")):
+    real = getattr(mod, name)
+    def timed(*a, _real=real, **kw):
+        entry.append(time.perf_counter())
+        return _real(*a, **kw)
+    setattr(mod, name, timed)
+rng = np.random.default_rng(k)
+labels = [f"S{i}" for i in range(k)]
+prior = parse("halfnormal(0.5)")
+if family == "normal-normal":
+    model = models.normal_normal(rng.normal(0, 0.5, k), rng.uniform(0.2, 0.6, k), labels, prior, None)
+else:
+    n = rng.integers(20, 60, k)
+    model = models.binomial_rr(rng.integers(0, 8, k), n, rng.integers(0, 8, k), n, labels, prior, None)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    fit = sample.sample(model, engine=engine, seed=1)
+t2 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "first_draw": entry[0] - t1, "fit": t2 - t1,
+                  "sampling": fit.sampling_seconds, "disk": fit.compiled_from_disk,
+                  "engine": fit.engine}))
+"""
+
+
+def _mcmc_child(
+    family: str, engine: str, k: int, caches: Path, fits: Path | None = None
+) -> dict[str, object]:
+    """One fresh process: PyTensor's compile folder (its C modules and Numba cache), Numba's
+    cache and sparsemeta's caches (compiled models, fits) under ``caches`` (sparsemeta's
+    under ``fits`` instead when given)."""
+    env = dict(os.environ)
+    env["PYTENSOR_FLAGS"] = f"base_compiledir={caches / 'pytensor'}"
+    env["NUMBA_CACHE_DIR"] = str(caches / "numba")
+    env["SPARSEMETA_CACHE_DIR"] = str(fits or caches / "sparsemeta")
+    load_before = os.getloadavg()[0]
+    _, out = run([sys.executable, "-c", _MCMC_CHILD, family, engine, str(k)], env)
+    record = json.loads(out.strip().splitlines()[-1])
+    record["load"] = (load_before + os.getloadavg()[0]) / 2
+    return record
+
+
+def _mcmc_report(
+    name: str, records: list[dict[str, object]], target: float | None, inside: bool = False
+) -> None:
+    """One figure; ``inside``: the sampler compiles inside its own call (PyMC), so the
+    first draw cannot be timed apart and the sampler call includes compilation."""
+
+    def med(field: str) -> str:
+        values = [float(r[field]) for r in records]  # type: ignore[arg-type]
+        return f"{statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})"
+
+    first = statistics.median(float(r["first_draw"]) for r in records)  # type: ignore[arg-type]
+    verdict = "" if target is None else f"  target <= {target:g} s: {first / target:.2f} x"
+    loads = [float(r["load"]) for r in records]  # type: ignore[arg-type]
+    disk = sum(bool(r["disk"]) for r in records)
+    ready = "not separable" if inside else f"{med('first_draw')} s"
+    run_name = "sampler call incl. compilation" if inside else "sampling"
+    print(
+        f"{name}\n    import {med('import')} s | to first draw {ready} | "
+        f"{run_name} {med('sampling')} s | n = {len(records)}, compiled model from disk "
+        f"{disk}/{len(records)}, load {min(loads):.1f}-{max(loads):.1f}{verdict}"
+    )
+
+
+def mcmc_start(runs: int, tmp: Path, family: str, with_pymc: bool) -> None:
+    """First fit on a machine, later processes, and the options compared (see main)."""
+    print(
+        f"-- item 2: MCMC start-up, Python API, {family} model, HN(0.5) tau prior, 4 chains x "
+        f"(1000 + 1000) draws, seed 1 ({load()})\n"
+        "   import = importing nutpie, pymc and sparsemeta.bayes; to first draw = from "
+        "there to the sampler's start (model built, compiled or loaded); medians (min-max) "
+        "of fresh processes"
+    )
+    first, later, recompiled = [], [], []
+    for i in range(runs):
+        caches = tmp / f"mcmc-{family}-{i}"
+        first.append(_mcmc_child(family, "nutpie", 2, caches))
+        later.append(_mcmc_child(family, "nutpie", 5 if family == "normal-normal" else 2, caches))
+        # the compile caches of PyTensor and Numba warm, no compiled model of sparsemeta's:
+        # what every process paid before compiled models persisted
+        recompiled.append(_mcmc_child(family, "nutpie", 2, caches, tmp / f"none-{family}-{i}"))
+    _mcmc_report("first fit on a machine (all cache folders empty)", first, 10.0)
+    _mcmc_report("later process, other data (caches as the first fit left them)", later, 2.0)
+    _mcmc_report("later process without sparsemeta's compiled-model cache", recompiled, None)
+    if with_pymc:
+        pymc_first, pymc_later = [], []
+        for i in range(runs):
+            caches = tmp / f"pymc-{family}-{i}"
+            pymc_first.append(_mcmc_child(family, "pymc", 2, caches))
+            pymc_later.append(_mcmc_child(family, "pymc", 2, caches))
+        _mcmc_report(
+            "option: PyMC's NUTS (C backend), first fit on a machine", pymc_first, None, True
+        )
+        _mcmc_report("option: PyMC's NUTS (C backend), later process", pymc_later, None, True)
+    print(f"   ({load()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs of each quick command (7)")
     parser.add_argument("--mcmc-runs", type=int, default=3, help="runs of the MCMC figures (3)")
     parser.add_argument("--skip-mcmc", action="store_true")
     parser.add_argument("--skip-reproduce", action="store_true")
+    parser.add_argument(
+        "--section",
+        choices=["mcmc"],
+        help="only this section: mcmc = MCMC start-up of the Python API (--mcmc-runs runs; "
+        "--family, --with-pymc)",
+    )
+    parser.add_argument(
+        "--family", default="normal-normal", choices=["normal-normal", "binomial-rr"]
+    )
+    parser.add_argument("--with-pymc", action="store_true", help="also time PyMC's NUTS")
     args = parser.parse_args()
     print(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
@@ -159,6 +289,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
+        if args.section == "mcmc":
+            mcmc_start(args.mcmc_runs, tmp, args.family, args.with_pymc)
+            return
         startup(args.runs, tmp)
         if not args.skip_mcmc:
             mcmc(args.mcmc_runs, tmp)

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import pytest
 
-from sparsemeta.bayes import models, sample
+from sparsemeta.bayes import disk_cache, models, sample
 from sparsemeta.bayes.priors import parse
 from sparsemeta.errors import CacheWarning, DiagnosticsWarning
 
@@ -37,7 +37,7 @@ TINY = {"draws": 100, "tune": 100, "chains": 2}
 def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(folder))
-    sample._CACHE_REPORTED.clear()
+    disk_cache.REPORTED.clear()
     return folder
 
 
@@ -71,9 +71,9 @@ def test_cache_hit_is_verified_and_silent(cache):
 
 def test_entry_swapped_for_another_fits_file_is_refitted(cache):
     eleven, _ = _fit(11)
-    (entry11,) = cache.iterdir()
+    (entry11,) = cache.glob("*.fit")
     twelve, _ = _fit(12)
-    (entry12,) = set(cache.iterdir()) - {entry11}
+    (entry12,) = set(cache.glob("*.fit")) - {entry11}
     shutil.copyfile(entry12, entry11)  # a valid entry, but made for seed 12
     again, notices = _fit(11)
     assert not again.from_disk and _same_draws(again, eleven)
@@ -84,7 +84,7 @@ def test_entry_swapped_for_another_fits_file_is_refitted(cache):
 @pytest.mark.parametrize("keep", [0.5, 0.999, 0.0])
 def test_truncated_entry_is_refitted(cache, keep):
     first, _ = _fit(11)
-    (entry,) = cache.iterdir()
+    (entry,) = cache.glob("*.fit")
     raw = entry.read_bytes()
     entry.write_bytes(raw[: int(len(raw) * keep)])
     again, notices = _fit(11)
@@ -95,7 +95,7 @@ def test_truncated_entry_is_refitted(cache, keep):
 
 def test_flipped_payload_byte_is_refitted(cache):
     first, _ = _fit(11)
-    (entry,) = cache.iterdir()
+    (entry,) = cache.glob("*.fit")
     raw = bytearray(entry.read_bytes())
     raw[-100] ^= 0xFF
     entry.write_bytes(bytes(raw))
@@ -106,7 +106,7 @@ def test_flipped_payload_byte_is_refitted(cache):
 
 def test_entry_replaced_by_a_folder_is_refitted_and_reported_once(cache):
     first, _ = _fit(11)
-    (entry,) = cache.iterdir()
+    (entry,) = cache.glob("*.fit")
     entry.unlink()
     entry.mkdir()  # unreadable as a file and impossible to replace
     again, notices = _fit(11)
@@ -118,7 +118,7 @@ def test_entry_replaced_by_a_folder_is_refitted_and_reported_once(cache):
 
 def test_unreadable_entry_is_refitted(cache, monkeypatch):
     first, _ = _fit(11)
-    (entry,) = cache.iterdir()
+    (entry,) = cache.glob("*.fit")
     real_open = open
 
     def deny(path, *args, **kwargs):
@@ -134,7 +134,7 @@ def test_unreadable_entry_is_refitted(cache, monkeypatch):
 
 @pytest.mark.parametrize("how", ["regular file", "entry is a folder"])
 def test_unwritable_cache_never_fails_the_fit(tmp_path, monkeypatch, how):
-    sample._CACHE_REPORTED.clear()
+    disk_cache.REPORTED.clear()
     folder = tmp_path / "cache"
     if how == "regular file":
         folder.write_text("not a folder")
@@ -143,10 +143,10 @@ def test_unwritable_cache_never_fails_the_fit(tmp_path, monkeypatch, how):
     monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(folder))
     reference, notices = _fit(11)
     if how == "entry is a folder":
-        (entry,) = folder.iterdir()
+        (entry,) = folder.glob("*.fit")
         entry.unlink()
         entry.mkdir()
-        sample._CACHE_REPORTED.clear()
+        disk_cache.REPORTED.clear()
         reference, notices = _fit(11)
     assert [n for n in notices if "cannot be written" in n]
     result, again = _fit(11)

@@ -145,7 +145,7 @@ def test_disk_cache_returns_the_same_draws_and_rechecks_the_gate(tmp_path, monke
     y, se = DATASETS[3]
     model = models.normal_normal(y, se, None, PRIORS["halfnormal(0.5)"], None)
     first = sample.sample(model, seed=11, cache=True)
-    (stored,) = tmp_path.iterdir()
+    (stored,) = tmp_path.glob("*.fit")
     again = sample.sample(model, seed=11, cache=True)
     assert (first.from_disk, again.from_disk) == (False, True)
     assert again.sampling_seconds == again.compile_seconds == 0.0
@@ -155,7 +155,7 @@ def test_disk_cache_returns_the_same_draws_and_rechecks_the_gate(tmp_path, monke
     pd.testing.assert_frame_equal(first.summary(), again.summary())
     assert again.diagnostics == first.diagnostics
     other = sample.sample(model, seed=12, cache=True)  # another seed: sampled, stored separately
-    assert not other.from_disk and len(list(tmp_path.iterdir())) == 2
+    assert not other.from_disk and len(list(tmp_path.glob("*.fit"))) == 2
     shifted = models.normal_normal(y + 0.1, se, None, PRIORS["halfnormal(0.5)"], None)
     assert not sample.sample(shifted, seed=11, cache=True).from_disk  # other data
     assert stored.is_file() and not sample.sample(model, seed=11).from_disk  # cache off

@@ -26,8 +26,10 @@ its data into the cached compiled model (nutpie ``with_data``), so a review with
 outcomes compiles each model once. The normal-normal model samples only ``mu`` and ``tau``,
 so its compiled form serves every k.
 
-Compiled models do not survive the process (nutpie's numba wrapper cannot be cached on
-disk), so ``sample(..., cache=True)`` also keeps each finished fit on disk, in
+Compiled models also persist across processes: nutpie's compiled code is kept on disk,
+keyed by the model's structure and the library versions, and a later process links it back
+in instead of compiling (:mod:`sparsemeta.bayes.compiled`; ``FitResult.compiled_from_disk``).
+Besides, ``sample(..., cache=True)`` keeps each finished fit on disk, in
 :func:`cache_dir`, as ArviZ NetCDF keyed by everything that determines its draws: family,
 model options, priors, data, labels, sampler settings and seed, the versions of sparsemeta,
 nutpie, PyMC and PyTensor, and the source of :mod:`sparsemeta.bayes.models` and this module. A
@@ -46,10 +48,8 @@ warning per problem and process).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
-import stat
 import sys
 import time
 import warnings
@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from sparsemeta import measures
+from sparsemeta.bayes import disk_cache
 from sparsemeta.bayes.diagnostics import (
     ESS_MIN,
     RHAT_MAX,
@@ -70,9 +71,10 @@ from sparsemeta.bayes.diagnostics import (
     gate,
     gate_message,
 )
+from sparsemeta.bayes.disk_cache import cache_dir
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.effects import Effects, as_effects
-from sparsemeta.errors import CacheWarning, DataError, DiagnosticsError, DiagnosticsWarning
+from sparsemeta.errors import DataError, DiagnosticsError, DiagnosticsWarning
 from sparsemeta.measures import MEASURE_OF_FAMILY
 from sparsemeta.results import Op, json_safe, prob_from_draws, summary_frame
 
@@ -166,8 +168,8 @@ class FitResult:
     excluded : pandas.DataFrame
         Studies left out of a normal-normal analysis as not estimable (with the reason).
     compile_seconds, sampling_seconds, seconds : float
-        Compilation time (0 when a cached compiled model was reused), sampling time and
-        total wall time of the call.
+        Compilation time (the time to load it when ``compiled_from_disk``; 0 when this
+        process's compiled model was reused), sampling time and total wall time of the call.
     cached : bool
         Whether a cached compiled model was reused.
     settings : dict
@@ -175,6 +177,10 @@ class FitResult:
     from_disk : bool
         Whether the draws were loaded from the on-disk cache of fits (``cache=True``);
         then ``compile_seconds`` and ``sampling_seconds`` are 0.
+    compiled_from_disk : bool
+        Whether nutpie's compiled model was loaded from the disk cache of compiled models
+        (:mod:`sparsemeta.bayes.compiled`) instead of being compiled in this process;
+        ``compile_seconds`` is then the time to load it.
     crosscheck : CrossCheck or None
         MCMC quantiles of mu, tau and theta_new against the exact posterior, when the model
         has one (:mod:`sparsemeta.bayes.crosscheck`).
@@ -202,6 +208,7 @@ class FitResult:
     cached: bool
     settings: dict[str, Any] = field(default_factory=dict)
     from_disk: bool = False
+    compiled_from_disk: bool = False
     crosscheck: CrossCheck | None = None
     extended: bool = False
     prior_dominated: tuple[str, ...] = ()
@@ -390,20 +397,9 @@ def _covariate_kwargs(
 
 
 def clear_cache() -> None:
-    """Forget every cached compiled model."""
+    """Forget every compiled model of this process (the disk cache of compiled models,
+    :mod:`sparsemeta.bayes.compiled`, stays)."""
     _COMPILED.clear()
-
-
-def cache_dir() -> Path:
-    """Folder of the on-disk cache of fits (``sample(..., cache=True)``).
-
-    ``$SPARSEMETA_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/sparsemeta``, else
-    ``~/.cache/sparsemeta``; it is created when a fit is first written.
-    """
-    if folder := os.environ.get("SPARSEMETA_CACHE_DIR"):
-        return Path(folder)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "sparsemeta"
 
 
 def _disk_record(info: ModelInfo, engine: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -430,103 +426,60 @@ def _disk_record(info: ModelInfo, engine: str, settings: dict[str, Any]) -> dict
     return record
 
 
-def _canonical(record: Any) -> bytes:
-    return json.dumps(record, sort_keys=True).encode()
-
-
-def _disk_key(record: dict[str, Any]) -> str:
-    """SHA-256 of :func:`_disk_record` (the entry's file name)."""
-    return hashlib.sha256(_canonical(record)).hexdigest()
-
-
-#: first line of every cache entry; the second line is the JSON header
-#: ``{"key": record, "payload_sha256": ..., "payload_bytes": ..., "groups": [...]}`` and the
-#: rest is the payload, the fit's InferenceData as NetCDF-4 (h5netcdf)
+#: first line of every fit-cache entry (:mod:`sparsemeta.bayes.disk_cache`); the payload is
+#: the fit's InferenceData as NetCDF-4 (h5netcdf), the header also lists its ``groups``
 _ENTRY_MAGIC = b"sparsemeta fit-cache entry 1\n"
-#: cache problems already reported in this process (each is reported once)
-_CACHE_REPORTED: set[str] = set()
-
-
-def _cache_notice(message: str) -> None:
-    """Warn once per process with :class:`~sparsemeta.errors.CacheWarning`."""
-    if message not in _CACHE_REPORTED:
-        _CACHE_REPORTED.add(message)
-        warnings.warn(message, CacheWarning, stacklevel=3)
 
 
 def _load_fit(path: Path, record: dict[str, Any]) -> az.InferenceData | None:
     """The verified cached draws at ``path``, or ``None`` (absent, or broken: refit).
 
-    The entry's header must hold exactly ``record`` and the payload's length and SHA-256
-    must match the header; anything else (another fit's entry, a truncated or unreadable
-    file, a folder in its place) warns once with :class:`CacheWarning` and returns ``None``.
+    The entry must pass :func:`sparsemeta.bayes.disk_cache.read_entry` for ``record`` and
+    its NetCDF payload must load; anything else (another fit's entry, a truncated or
+    unreadable file, a folder in its place) warns once with :class:`~sparsemeta.errors.CacheWarning` and
+    returns ``None``.
     """
     import io
 
     import arviz as az
     import xarray as xr
 
-    if not os.path.lexists(path):
-        return None
     try:
-        with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise ValueError("not a regular file")
-            raw = fh.read()
-        if not raw.startswith(_ENTRY_MAGIC):
-            raise ValueError("not a sparsemeta cache entry")
-        line, _, payload = raw[len(_ENTRY_MAGIC) :].partition(b"\n")
-        header = json.loads(line)
-        if _canonical(header.get("key")) != _canonical(record):
-            raise ValueError("made for another fit")
-        if len(payload) != header.get("payload_bytes"):
-            raise ValueError(
-                f"truncated ({len(payload)} of {header.get('payload_bytes')} payload bytes)"
-            )
-        if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
-            raise ValueError("payload checksum mismatch")
+        entry = disk_cache.read_entry(path, _ENTRY_MAGIC, record, "fit")
+        if entry is None:
+            return None
+        header, payload = entry
         groups = {}
         for group in header["groups"]:
             with xr.open_dataset(io.BytesIO(payload), group=group, engine="h5netcdf") as ds:
                 groups[group] = ds.load()
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        _cache_notice(f"fit cache entry {path} unusable ({problem}); refitting")
+        disk_cache.notice(f"fit cache entry {path} unusable ({problem}); refitting")
         return None
     return az.InferenceData(**groups)
 
 
 def _store_fit(idata: az.InferenceData, path: Path, record: dict[str, Any]) -> None:
-    """Write a verified entry to ``path``: a temporary file in the same folder, fsync, then
-    :func:`os.replace`, so a concurrent reader sees the old entry or the whole new one.
+    """Write a verified entry to ``path`` (:func:`sparsemeta.bayes.disk_cache.write_entry`:
+    a concurrent reader sees the old entry or the whole new one).
 
     Never raises for a file-system problem: the fit is still returned by :func:`sample`,
-    and the problem is reported once (:class:`CacheWarning`).
+    and the problem is reported once (:class:`~sparsemeta.errors.CacheWarning`).
     """
     import tempfile
 
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nc.tmp", dir=path.parent)
         os.close(fd)
         idata.to_netcdf(tmp, engine="h5netcdf")
         payload = Path(tmp).read_bytes()
-        header = {
-            "key": record,
-            "payload_sha256": hashlib.sha256(payload).hexdigest(),
-            "payload_bytes": len(payload),
-            "groups": list(idata.groups()),
-        }
-        with open(tmp, "wb") as fh:
-            fh.write(_ENTRY_MAGIC + _canonical(header) + b"\n")
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        extra = {"groups": list(idata.groups())}
+        disk_cache.write_entry(path, _ENTRY_MAGIC, record, payload, extra)
     except OSError as exc:
-        _cache_notice(
+        disk_cache.notice(
             f"fit cache folder {path.parent} cannot be written ({exc.strerror or exc}); "
             "the fit is not kept (results are unaffected)"
         )
@@ -546,33 +499,60 @@ def _cache_key(info: ModelInfo) -> tuple[Any, ...]:
     return (info.family, k, str(info.tau_prior), str(info.mu_prior), options, se_key)
 
 
-def _sample_nutpie(
+def _draw(
+    engine: str,
     model: pm.Model,
     info: ModelInfo | None,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int,
-    target_accept: float,
+    settings: dict[str, Any],
     progress: bool = False,
-) -> tuple[az.InferenceData, float, bool]:
+) -> tuple[az.InferenceData, float, bool, bool]:
+    """Sample ``model`` with ``engine`` (``settings`` as :attr:`FitResult.settings`).
+
+    nutpie: the compiled model comes from this process's cache (:data:`_COMPILED`, new data
+    swapped in), else from the disk cache of compiled models or a compilation
+    (:func:`sparsemeta.bayes.compiled.compile_model`). PyMC: its own NUTS, one core.
+
+    Returns
+    -------
+    (trace, compile seconds, reused in this process, loaded from disk)
+    """
+    draws, tune, chains = settings["draws"], settings["tune"], settings["chains"]
+    seed, target_accept = settings["seed"], settings["target_accept"]
+    var_names = _stored_vars(model, info)
+    if engine == "pymc":
+        import pymc as pm
+
+        with model:
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=1,
+                random_seed=seed,
+                target_accept=target_accept,
+                progressbar=progress,
+                compute_convergence_checks=False,
+                nuts_sampler="pymc",
+                var_names=var_names,
+                idata_kwargs={"log_likelihood": False},
+            )
+        return idata, 0.0, False, False
     import nutpie
 
+    from sparsemeta.bayes import compiled as compiled_models
     from sparsemeta.bayes import models
 
     key = _cache_key(info) if info is not None and not models.is_extended(model) else None
-    cached = key is not None and key in _COMPILED
+    cached, from_disk = key is not None and key in _COMPILED, False
     t0 = time.perf_counter()
     if cached:
-        compiled = _COMPILED[key].with_data(**info.data)
+        compiled = _COMPILED[key].with_data(**info.data)  # type: ignore[union-attr]
+    elif key is None:  # user and extended models: compiled afresh in each process
+        compiled = nutpie.compile_pymc_model(model, var_names=var_names)
     else:
-        if progress:
-            family = info.family if info is not None else "user"
-            note = f"compiling the {family} model (once per model family and process)..."
-            print(note, file=sys.stderr, flush=True)
-        compiled = nutpie.compile_pymc_model(model, var_names=_stored_vars(model, info))
-        if key is not None:
-            _COMPILED[key] = compiled
+        label = info.family if info is not None else "user"
+        compiled, from_disk = compiled_models.compile_model(model, var_names, progress, label)
+        _COMPILED[key] = compiled
     compile_seconds = 0.0 if cached else time.perf_counter() - t0
     idata = nutpie.sample(
         compiled,
@@ -585,7 +565,7 @@ def _sample_nutpie(
         progress_bar=progress,
         save_warmup=False,
     )
-    return idata, compile_seconds, cached
+    return idata, compile_seconds, cached, from_disk
 
 
 def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
@@ -602,34 +582,6 @@ def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
     names = [rv.name for rv in model.free_RVs]
     kept = ("mu", "theta", "beta")
     return names + [d.name for d in model.deterministics if d.name in kept]
-
-
-def _sample_pymc(
-    model: pm.Model,
-    info: ModelInfo | None,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int,
-    target_accept: float,
-    progress: bool = False,
-) -> az.InferenceData:
-    import pymc as pm
-
-    with model:
-        return pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=1,
-            random_seed=seed,
-            target_accept=target_accept,
-            progressbar=progress,
-            compute_convergence_checks=False,
-            nuts_sampler="pymc",
-            var_names=_stored_vars(model, info),
-            idata_kwargs={"log_likelihood": False},
-        )
 
 
 def _posterior_only(idata: az.InferenceData, labels: list[str]) -> az.InferenceData:
@@ -1085,32 +1037,34 @@ def sample(
     }
     labels = list(pm_model.coords.get("study", ()) or ())
     used, compile_seconds, sampling_seconds, cached = engine, 0.0, 0.0, False
+    compiled_from_disk = False
     disk, record = None, None
     if cache and info is not None:
         record = _disk_record(info, engine, settings)
-        disk = cache_dir() / f"{_disk_key(record)}.fit"
+        disk = cache_dir() / f"{disk_cache.sha256_key(record)}.fit"
     idata = _load_fit(disk, record) if disk is not None and record is not None else None
     from_disk = idata is not None
     if idata is None:
         show = sys.stderr.isatty() if progress is None else bool(progress)
         t_sample = time.perf_counter()
-        if engine == "nutpie":
-            try:
-                raw, compile_seconds, cached = _sample_nutpie(
-                    pm_model, info, draws, tune, chains, seed, target_accept, show
-                )
-            except (KeyboardInterrupt, SystemExit):
+        try:
+            raw, compile_seconds, cached, compiled_from_disk = _draw(
+                engine, pm_model, info, settings, show
+            )
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # nutpie reports Rust panics as BaseException
+            if engine != "nutpie":
                 raise
-            except BaseException as exc:  # nutpie reports Rust panics as BaseException
-                warnings.warn(
-                    f"nutpie failed ({type(exc).__name__}: {exc}); falling back to PyMC's NUTS",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                used = "pymc"
-        if used == "pymc":
-            t_sample = time.perf_counter()
-            raw = _sample_pymc(pm_model, info, draws, tune, chains, seed, target_accept, show)
+            warnings.warn(
+                f"nutpie failed ({type(exc).__name__}: {exc}); falling back to PyMC's NUTS",
+                UserWarning,
+                stacklevel=2,
+            )
+            used, t_sample = "pymc", time.perf_counter()
+            raw, compile_seconds, cached, compiled_from_disk = _draw(
+                used, pm_model, info, settings, show
+            )
         sampling_seconds = time.perf_counter() - t_sample - compile_seconds
         idata = _posterior_only(raw, [str(lab) for lab in labels])
         if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
@@ -1139,6 +1093,7 @@ def sample(
         cached=cached,
         settings=settings,
         from_disk=from_disk,
+        compiled_from_disk=compiled_from_disk,
         crosscheck=check,
         extended=extended,
         prior_dominated=why,
