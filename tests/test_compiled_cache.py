@@ -68,6 +68,42 @@ def test_key_follows_the_model_structure_not_the_data():
     assert compiled._record(_model(3, "halfcauchy(0.5)"), names)["graph"] != key["graph"]
 
 
+def _binomial(k: int):
+    labels = [f"S{i}" for i in range(k)]
+    return models.binomial_rr([3] * k, [20] * k, [1] * k, [20] * k, labels, parse("halfnormal(0.5)"))
+
+
+def test_key_holds_the_number_of_study_parameters():
+    """The binomial models print alike for every k but sample one baseline and one effect
+    per study: an entry compiled for k = 2 must not serve k = 1 (nutpie then refused the
+    model and every fit fell back to PyMC's NUTS)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # k = 1: the single-study warning
+        records = {}
+        for k in (1, 2):
+            model = _binomial(k)
+            names = sample._stored_vars(model, models.model_info(model))
+            records[k] = compiled._record(model, names)
+    assert records[1]["graph"] == records[2]["graph"]  # the reason the layout is needed
+    assert records[1]["layout"]["z"] == [1] and records[2]["layout"]["z"] == [2]
+    assert compiled._path(records[1]) != compiled._path(records[2])
+
+
+@pytest.mark.slow
+def test_entry_for_two_studies_does_not_serve_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(tmp_path / "cache"))
+    fits = []
+    for k in (2, 1):
+        sample.clear_cache()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.simplefilter("ignore", DiagnosticsWarning)
+            fits.append(sample.sample(_binomial(k), **TINY))
+        assert not [w for w in caught if "nutpie failed" in str(w.message)]
+    assert [f.engine for f in fits] == ["nutpie", "nutpie"]
+    assert len(list((tmp_path / "cache" / "compiled").iterdir())) == 2
+
+
 @pytest.mark.slow
 def test_compiled_model_persists_across_processes_and_a_broken_entry_is_rebuilt(
     tmp_path, monkeypatch

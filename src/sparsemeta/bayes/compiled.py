@@ -59,6 +59,30 @@ class _Callback:
             raise ValueError(f"symbol {symbol} missing from the cached code")
 
 
+def _layout(model: pm.Model, var_names: list[str] | None) -> dict[str, list[int]]:
+    """Shapes of the sampled and stored variables.
+
+    The printed graph leaves sizes out: the binomial models for k = 1 and k = 2 print alike,
+    but their compiled forms differ in the number of parameters (one baseline and one effect
+    per study). The normal-normal model samples only mu and tau, so one entry serves every k.
+    """
+    names = [rv.name for rv in model.free_RVs] + [
+        n for n in (var_names or []) if n not in {rv.name for rv in model.free_RVs}
+    ]
+    dims = model.named_vars_to_dims
+    layout: dict[str, list[int]] = {}
+    for name in names:
+        static = model[name].type.shape
+        if name in dims:
+            layout[name] = [len(model.coords[d]) for d in dims[name]]
+        elif None not in static:
+            layout[name] = [int(n) for n in static]
+        else:
+            shapes = model.eval_rv_shapes()
+            layout[name] = [int(n) for n in shapes.get(name, np.shape(model[name].eval()))]
+    return layout
+
+
 def _record(model: pm.Model, var_names: list[str] | None) -> dict[str, Any]:
     """The full key of a model's entry: its structure, the libraries and the CPU."""
     from numba.core.registry import cpu_target
@@ -68,6 +92,7 @@ def _record(model: pm.Model, var_names: list[str] | None) -> dict[str, Any]:
     printed = debugprint(graphs, file="str", print_type=True)
     return {
         "graph": disk_cache.sha256_key(printed),
+        "layout": _layout(model, var_names),
         "free": [rv.name for rv in model.free_RVs],
         "values": [v.name for v in model.value_vars],
         "check_bounds": bool(model.check_bounds),

@@ -92,7 +92,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import special
 
 from sparsemeta.bayes import priors
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
@@ -833,6 +833,8 @@ class _Marginal(ABC):
         def width(a: float) -> float:
             lo, hi = self.quantile(np.array([a, a + level]))
             return float(hi - lo)
+
+        from scipy import optimize  # only here: importing it costs ~0.1 s of start-up
 
         res = optimize.minimize_scalar(
             width, bounds=(0.0, 1.0 - level), method="bounded", options={"xatol": 1e-10}

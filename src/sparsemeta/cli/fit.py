@@ -147,7 +147,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _read(path: str, outcome: str | None, measure: str) -> pd.DataFrame:
     """Read the CSV (:func:`sparsemeta.io.read_table`; the label columns and, for generic
     data, ``log_scale`` may be left out) and select one analysis."""
-    from sparsemeta.io import read_table
+    from sparsemeta.io.table import read_table
 
     df = read_table(
         path,
