@@ -34,11 +34,19 @@ TINY = {"draws": 100, "tune": 100, "chains": 2}
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def bare_cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(folder))
     disk_cache.REPORTED.clear()
     return folder
+
+
+@pytest.fixture
+def cache(bare_cache, link_compiled_models):
+    """A fresh cache of fits whose compiled models are the session's (tests/conftest.py):
+    these tests are about fits, and the model is compiled once per session."""
+    link_compiled_models(bare_cache)
+    return bare_cache
 
 
 def _model():
@@ -155,7 +163,7 @@ def test_unwritable_cache_never_fails_the_fit(tmp_path, monkeypatch, how):
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
 
-def test_concurrent_writers_and_readers_share_a_cache_folder(cache):
+def test_concurrent_writers_and_readers_share_a_cache_folder(bare_cache):
     """Threads storing and loading one entry at once: every read is a miss or a whole,
     verified entry (never a half-written one), and no temporary file is left."""
     import arviz as az
@@ -163,6 +171,7 @@ def test_concurrent_writers_and_readers_share_a_cache_folder(cache):
     rng = np.random.default_rng(3)
     idata = az.from_dict(posterior={"mu": rng.normal(size=(2, 500))})
     record = {"fit": "concurrency test"}
+    cache = bare_cache
     entry = cache / "entry.fit"
     results: list[object] = []
 
