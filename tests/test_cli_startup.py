@@ -86,6 +86,7 @@ def test_json_into_closed_pipe_ends_quietly(tmp_path):
     assert done.stderr == ""
 
 
+@pytest.mark.slow  # PyTensor compiles its C modules afresh in a fresh HOME (8-17 s)
 def test_pytensor_needs_no_blas_search(tmp_path):
     # importing sparsemeta's Bayesian branch configures PyTensor so that its first C
     # compilation neither searches for BLAS nor warns "could not link to a BLAS installation"

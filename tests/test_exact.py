@@ -750,11 +750,15 @@ def test_bounded_uniform_prior_against_multivariate_normal_likelihood():
     prior, m0, s0 = _ScipyTauPrior(stats.uniform(0, 1.5), "uniform(1.5)"), 0.3, 1.2
     tau = np.linspace(0.0, 1.5, 30001)
     se2 = np.asarray(SE3) ** 2
-    lik = np.array(
-        [
-            stats.multivariate_normal.pdf(Y3, np.full(3, m0), np.diag(se2 + t**2) + s0**2)
-            for t in tau
-        ]
+    # the MVN density written out for all tau at once (log det and quadratic form of each
+    # 3 x 3 covariance); scipy's multivariate_normal.pdf at one tau checks the formula
+    cov = se2[None, :, None] * np.eye(3) + (tau**2)[:, None, None] * np.eye(3) + s0**2
+    resid = np.asarray(Y3, float) - m0
+    _, logdet = np.linalg.slogdet(cov)
+    quad = np.einsum("i,tij,j->t", resid, np.linalg.inv(cov), resid)
+    lik = np.exp(-0.5 * (3 * math.log(2 * math.pi) + logdet + quad))
+    assert lik[12345] == pytest.approx(
+        stats.multivariate_normal.pdf(Y3, np.full(3, m0), cov[12345]), rel=1e-12
     )
     dens = lik / 1.5
     evidence = np.trapezoid(dens, tau)

@@ -280,6 +280,9 @@ MOMENTS = (
     "swapping folders",
     "printing the summary",
 )
+#: each moment is a ``sparsemeta reproduce`` subprocess (3-13 s); the contributor loop
+#: (``-m "not slow"``) keeps one, CI runs them all
+_LOOP_MOMENTS = ("computing",)
 
 
 @pytest.fixture
@@ -332,7 +335,10 @@ def previous_report(tiny_plan, monkeypatch):
     return _complete(tiny_plan.parent / "out")
 
 
-@pytest.mark.parametrize("moment", MOMENTS)
+@pytest.mark.parametrize(
+    "moment",
+    [m if m in _LOOP_MOMENTS else pytest.param(m, marks=pytest.mark.slow) for m in MOMENTS],
+)
 def test_sigterm_leaves_the_previous_report_or_a_complete_new_one(
     tiny_plan, previous_report, moment
 ):
