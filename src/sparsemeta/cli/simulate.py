@@ -7,8 +7,12 @@ Example::
 
 With ``--json`` the standard output is exactly one JSON object::
 
-    {"results": [{"method", "k", "tau", "coverage", "coverage_se", "width_median",
-                  "width_mean", "bias", "rmse", ...}, ...], "fits_per_second", "seconds", ...}
+    {"results": [{"method", "k", "tau", "failed", "coverage", "coverage_se", "width_median",
+                  "width_mean", "bias", "rmse", ...}, ...], "fits_per_second", "seconds",
+     "failures": [{"method", "k", "tau", "replicate", "data", "error"}, ...], ...}
+
+A replicate whose fit fails (``failed`` in the table) also prints one warning per method on
+the standard error.
 """
 
 from __future__ import annotations
@@ -49,8 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--methods",
         default="dl,reml,hksj,mkh,halfnormal(0.5),halfnormal(1.0)",
         help="comma-separated methods: fe, dl, reml, pm, hksj, mkh, <tau2>-<ci>, tau prior "
-        "strings such as halfnormal(0.5) (exact normal-normal), or bnhm:<prior> "
-        "(binomial-normal by MCMC, binary designs; slow)",
+        "strings such as halfnormal(0.5) (exact normal-normal), and for binary designs "
+        "bnhm-exact:<prior> (binomial-normal, exact posterior, tens of ms per replicate) or "
+        "bnhm:<prior> (binomial-normal by MCMC; slow)",
     )
     p.add_argument("--mu-prior", help="prior of mu for Bayesian methods (prior string)")
     p.add_argument(
@@ -138,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         "k",
         "tau",
         "replicates_analysed",
+        "failed",
         "coverage",
         "coverage_se",
         "width_median",

@@ -31,11 +31,23 @@ Methods (names accepted by :func:`method`):
 any prior string            Bayesian NNHM, exact posterior (:func:`sparsemeta.bayes.exact.posterior_batch`),
                             e.g. ``halfnormal(0.5)``: 95% equal-tailed credible interval of
                             :math:`\mu`, point estimate the posterior median
-``bnhm:<prior>``            binomial-normal model fitted by MCMC (:func:`sparsemeta.bayes.sample.fit`),
-                            binary designs only, one fit per replicate (seconds each: for small
-                            replicate counts); a fit that fails the diagnostics gate counts as
-                            not analysable
+``bnhm:<prior>``            binomial-normal model (log odds ratio, arm-symmetric) fitted by
+                            MCMC (:func:`sparsemeta.bayes.sample.sample`), binary designs only,
+                            one fit per replicate (seconds each: for small replicate counts); a
+                            fit that fails the diagnostics gate is a failed replicate
+``bnhm-exact:<prior>``      the same model, exact posterior by quadrature
+                            (:func:`sparsemeta.bayes.exact_binomial.posterior`, no MCMC; tens
+                            of milliseconds per replicate): 95% equal-tailed interval and
+                            median of :math:`\mu`
 ==========================  ================================================================
+
+The binomial methods (:data:`COUNT_METHODS`) analyse every study's 2×2 counts, double-zero
+studies included, with the τ prior named after the colon (``default``: the odds ratio's
+default of :data:`sparsemeta.measures.TABLE`) and, unless ``mu_prior`` names another, the
+measure table's μ prior for the odds ratio, N(0, 2.82²); the exact engine refuses a flat μ
+prior. A replicate whose fit raises (or, for MCMC, fails the diagnostics gate) is not dropped
+silently: it counts in the ``failed`` column of the table, is listed with its data and the
+error in :attr:`Calibration.failures`, and :func:`simulate` warns.
 
 Reproducibility: replicates come in chunks of ``chunk_size``; chunk ``j`` of the cell
 (:math:`k`, :math:`\tau` index ``t``) draws from
@@ -71,7 +83,13 @@ from tqdm import tqdm
 from sparsemeta import frequentist, measures
 from sparsemeta._parallel import client
 from sparsemeta.bayes.priors import split_list
-from sparsemeta.errors import DataError, SingleStudyWarning
+from sparsemeta.errors import (
+    DataError,
+    DiagnosticsError,
+    PriorError,
+    SingleStudyWarning,
+    SparsemetaError,
+)
 from sparsemeta.io.output import atomic_path, check_output_path
 from sparsemeta.results import json_safe
 
@@ -97,6 +115,9 @@ __all__ = [
 
 #: Nominal level of every interval in a calibration study.
 LEVEL = 0.95
+
+#: Columns of :attr:`Calibration.failures`.
+FAILURE_COLUMNS = ("method", "k", "tau", "replicate", "data", "error")
 
 #: τ² estimator and interval type behind each frequentist short name.
 FREQUENTIST_METHODS: dict[str, tuple[str, str]] = {
@@ -307,21 +328,28 @@ def draw(
 
 @dataclass(frozen=True)
 class Interval:
-    """Point estimates and interval limits of μ, one per replicate."""
+    """Point estimates and interval limits of μ, one per replicate.
+
+    ``failures`` lists the replicates whose fit failed as ``(row, message)``; their three
+    values are NaN.
+    """
 
     estimate: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    failures: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class Method:
     """An analysis method applied to many meta-analyses at once.
 
-    ``fn(y, se)`` takes arrays ``(n, k)`` (no missing values) and returns an
-    :class:`Interval`; ``min_k`` is the fewest studies it can analyse. MCMC methods
-    (``kind == "mcmc"``) instead fit one replicate at a time from its 2×2 counts with
-    ``counts_fn(events_t, n_t, events_c, n_c, seed) -> (estimate, low, high)``.
+    ``kind`` is ``"frequentist"``, ``"bayes"`` (exact normal-normal) or the kind of a
+    :data:`COUNT_METHODS` entry. ``fn(y, se)`` takes arrays ``(n, k)`` (no missing values)
+    and returns an :class:`Interval`; ``min_k`` is the fewest studies it can analyse. The
+    binomial methods instead fit one replicate at a time from its 2×2 counts with
+    ``counts_fn(events_t, n_t, events_c, n_c, seed) -> (estimate, low, high)``, which raises
+    when the fit fails.
     """
 
     name: str
@@ -388,8 +416,9 @@ def _no_vectorised(y: np.ndarray, se: np.ndarray) -> Interval:
 
 
 def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, float, float]]:
-    """Binomial-normal model fitted by MCMC (:func:`sparsemeta.bayes.sample.fit`); the posterior
-    median and 95% equal-tailed interval of μ, or NaN when the fit fails the gate."""
+    """Binomial-normal model fitted by MCMC (:func:`sparsemeta.bayes.sample.sample`); the
+    posterior median and 95% interval of μ. A fit that fails the diagnostics gate raises
+    :class:`~sparsemeta.errors.DiagnosticsError` (a failed replicate)."""
     from sparsemeta.bayes import priors, sample
     from sparsemeta.errors import DiagnosticsWarning
 
@@ -412,12 +441,63 @@ def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, f
                 res = sample.sample(
                     table, model="binomial-normal", tau_prior=tau_prior, mu_prior=mu, seed=seed
                 )
-            except DiagnosticsWarning:
-                return math.nan, math.nan, math.nan
+            except DiagnosticsWarning as exc:
+                raise DiagnosticsError(f"diagnostics gate failed: {exc}") from None
         row = res.summary().set_index("param").loc["mu"]
         return float(row["median"]), float(row["lower"]), float(row["upper"])
 
     return fn
+
+
+def _bnhm_exact(
+    prior_text: str, mu_prior: str | None
+) -> Callable[..., tuple[float, float, float]]:
+    r"""Binomial-normal model (log odds ratio, arm-symmetric), exact posterior by quadrature
+    (:func:`sparsemeta.bayes.exact_binomial.posterior`): the posterior median and the 95%
+    equal-tailed interval :math:`[q_{0.025}, q_{0.975}]` of μ.
+
+    Raises
+    ------
+    PriorError
+        A flat μ prior (the engine needs a normal one) or a τ prior built from standard
+        errors, when the method is made (before any replicate is analysed).
+    """
+    from sparsemeta.bayes import exact_binomial, priors
+
+    name = f"bnhm-exact:{prior_text}"
+    tau_prior = priors.tau_prior(prior_text, "OR")
+    mu = priors.mu_prior(mu_prior, "OR")
+    if not mu.proper:
+        raise PriorError(
+            f"method {name!r}: the exact binomial engine needs a normal mu prior, got {mu}; "
+            "leave the mu prior unset for the odds ratio's default normal(0, 2.82) or name "
+            "one such as 'normal(0, 2.82)'"
+        )
+    if getattr(tau_prior, "requires_se", False):
+        raise PriorError(
+            f"method {name!r}: tau prior {tau_prior} depends on the study standard errors; "
+            "use it with the normal-normal model"
+        )
+    probs = np.array([0.5 - LEVEL / 2, 0.5, 0.5 + LEVEL / 2])
+
+    def fn(events_t, n_t, events_c, n_c, seed: int) -> tuple[float, float, float]:
+        post = exact_binomial.posterior(events_t, n_t, events_c, n_c, tau_prior, mu)
+        low, median, high = post.mu.quantile(probs)
+        return float(median), float(low), float(high)
+
+    return fn
+
+
+#: Methods that analyse each replicate's 2×2 counts, named ``<prefix>:<τ prior>``: prefix →
+#: (kind, factory). ``factory(prior_text, mu_prior)`` returns the per-replicate
+#: ``counts_fn`` of :class:`Method`.
+COUNT_METHODS: dict[str, tuple[str, Callable[[str, str | None], Callable[..., Any]]]] = {
+    "bnhm": ("mcmc", _bnhm),
+    "bnhm-exact": ("exact-binomial", _bnhm_exact),
+}
+
+#: Errors that make a replicate's fit fail (counted and listed) rather than stop the study.
+_FIT_ERRORS = (SparsemetaError, ArithmeticError, ValueError)
 
 
 def method(name: str, mu_prior: str | None = None) -> Method:
@@ -427,23 +507,27 @@ def method(name: str, mu_prior: str | None = None) -> Method:
     ----------
     name
         ``fe``, ``dl``, ``reml``, ``pm``, ``hksj``, ``mkh``, ``<tau2>-<ci>``, a τ prior string
-        understood by :func:`sparsemeta.bayes.priors.parse` (exact normal-normal posterior), or
-        ``bnhm:<τ prior>`` (binomial-normal model by MCMC; binary designs only).
+        understood by :func:`sparsemeta.bayes.priors.parse` (exact normal-normal posterior),
+        ``bnhm:<τ prior>`` (binomial-normal model by MCMC) or ``bnhm-exact:<τ prior>`` (the
+        same model, exact posterior); the binomial methods (:data:`COUNT_METHODS`) need a
+        binary design.
     mu_prior
         Prior of μ for Bayesian methods (a prior string); ``None`` means flat for the exact
         normal-normal posterior and sparsemeta's default μ prior for the log odds ratio
-        (:func:`sparsemeta.bayes.priors.mu_prior_default`) for ``bnhm``.
+        (:func:`sparsemeta.bayes.priors.mu_prior_default`) for the binomial methods.
 
     Raises
     ------
     PriorError
-        ``name`` is neither a frequentist method nor a prior that parses.
+        ``name`` is neither a frequentist method nor a prior that parses, or a binomial
+        method's priors do not suit its engine.
     """
     key = name.strip().lower()
-    if key.startswith("bnhm:"):
-        prior_text = name.strip()[len("bnhm:") :]
-        counts = _bnhm(prior_text, mu_prior)
-        return Method(name.strip(), "mcmc", _no_vectorised, 1, counts)
+    prefix, colon, prior_text = name.strip().partition(":")
+    if colon and prefix.strip().lower() in COUNT_METHODS:
+        kind, factory = COUNT_METHODS[prefix.strip().lower()]
+        counts = factory(prior_text.strip(), mu_prior)
+        return Method(name.strip(), kind, _no_vectorised, 1, counts)
     parts = [_CI_ALIASES.get(part, part) for part in key.split("-")]
     if "-".join(parts) in FREQUENTIST_METHODS:
         tau2, ci = FREQUENTIST_METHODS["-".join(parts)]
@@ -460,18 +544,30 @@ def evaluate(m: Method, reps: Replicates) -> Interval:
     Replicates whose studies are all estimable are analysed in one vectorised call. When
     some studies are not estimable (binary designs), replicates are grouped by how many are
     left, compacted to that many columns and analysed group by group; replicates with fewer
-    than ``m.min_k`` estimable studies get NaN (they count as not analysable). MCMC methods
-    fit each replicate's counts (every study, double-zero ones included) with the
-    replicate's own seed.
+    than ``m.min_k`` estimable studies get NaN (they count as not analysable). Binomial
+    methods fit each replicate's counts (every study, double-zero ones included; MCMC with
+    the replicate's own seed); a fit that raises one of :data:`_FIT_ERRORS` or returns a
+    non-finite value gets NaN and is listed in :attr:`Interval.failures` with its message.
     """
     if m.counts_fn is not None:
         if reps.events_t is None or reps.seeds is None:
             raise DataError(f"method {m.name!r} analyses 2x2 counts: it needs a binary design")
-        fits = [
-            m.counts_fn(reps.events_t[i], reps.n_t[i], reps.events_c[i], reps.n_c[i], int(seed))
-            for i, seed in enumerate(reps.seeds)
-        ]
-        return Interval(*(np.array(col, dtype=float) for col in zip(*fits, strict=True)))
+        n = len(reps.seeds)
+        out = np.full((n, 3), np.nan)
+        failures: list[tuple[int, str]] = []
+        for i, seed in enumerate(reps.seeds):
+            try:
+                fit = m.counts_fn(
+                    reps.events_t[i], reps.n_t[i], reps.events_c[i], reps.n_c[i], int(seed)
+                )
+            except _FIT_ERRORS as exc:
+                failures.append((i, f"{type(exc).__name__}: {exc}"))
+                continue
+            if not np.all(np.isfinite(fit)):
+                failures.append((i, f"non-finite result (estimate, low, high) = {fit}"))
+                continue
+            out[i] = fit
+        return Interval(out[:, 0], out[:, 1], out[:, 2], tuple(failures))
     ok = np.isfinite(reps.y) & np.isfinite(reps.se)
     if ok.all():
         return m(reps.y, reps.se)
@@ -503,7 +599,13 @@ def _run_chunk(
     """Simulate one chunk and analyse it with every method (runs on a worker)."""
     k, t, j, n = task
     reps = draw(design, k, t, j, n)
-    out: dict[str, Any] = {"task": task, "intervals": {}, "seconds": {}, "cpu_seconds": {}}
+    out: dict[str, Any] = {
+        "task": task,
+        "intervals": {},
+        "seconds": {},
+        "cpu_seconds": {},
+        "failures": {},
+    }
     for name in methods:
         m = method(name, mu_prior)
         start, cpu = time.perf_counter(), time.thread_time()
@@ -511,18 +613,30 @@ def _run_chunk(
         out["seconds"][name] = time.perf_counter() - start
         out["cpu_seconds"][name] = time.thread_time() - cpu
         out["intervals"][name] = np.column_stack([res.estimate, res.low, res.high])
+        out["failures"][name] = [
+            (row, _counts_text(reps, row), message) for row, message in res.failures
+        ]
     return out
 
 
+def _counts_text(reps: Replicates, row: int) -> str:
+    """One replicate's 2×2 counts as ``events_t/n_t v events_c/n_c; ...`` (one per study)."""
+    if reps.events_t is None or reps.n_t is None or reps.events_c is None or reps.n_c is None:
+        return ""
+    cols = (reps.events_t[row], reps.n_t[row], reps.events_c[row], reps.n_c[row])
+    return "; ".join(f"{rt}/{nt} v {rc}/{nc}" for rt, nt, rc, nc in zip(*cols, strict=True))
+
+
 def summarise(
-    mu: float, method_name: str, k: int, tau: float, intervals: np.ndarray
+    mu: float, method_name: str, k: int, tau: float, intervals: np.ndarray, failed: int = 0
 ) -> dict[str, Any]:
     r"""Calibration summary of one method in one cell.
 
     ``intervals`` has columns (estimate, low, high), one row per replicate. Rows with a
-    missing limit are not analysable and are left out of every statistic
+    missing limit are not analysable or failed and are left out of every statistic
     (``replicates_analysed`` counts the others; ``n`` is the same count under its earlier
-    name). Coverage :math:`\hat c` = share of intervals containing μ, with Monte Carlo SE
+    name; ``failed``, given by the caller, how many of the left-out rows are fits that
+    failed). Coverage :math:`\hat c` = share of intervals containing μ, with Monte Carlo SE
     :math:`\sqrt{\hat c(1-\hat c)/n}`; width = high − low; bias = mean(estimate − μ) with
     SE sd/√n; RMSE = :math:`\sqrt{\mathrm{mean}((\hat\mu-\mu)^2)}`.
     """
@@ -540,6 +654,7 @@ def summarise(
         "reps": len(valid),
         "replicates_analysed": n,
         "n": n,  # the same as replicates_analysed (kept for earlier readers of the table)
+        "failed": failed,
         "coverage": cover,
         "coverage_se": math.sqrt(cover * (1 - cover) / n) if n else np.nan,
         "width_median": float(np.median(width)) if n else np.nan,
@@ -557,15 +672,21 @@ class Calibration:
     Attributes
     ----------
     table
-        One row per method × k × τ: ``method, k, tau, reps, n, coverage, coverage_se,
-        width_median, width_mean, bias, bias_se, rmse, seconds, cpu_seconds``
-        (``seconds``: wall time spent in the method, summed over chunks; ``cpu_seconds``: CPU
+        One row per method × k × τ: ``method, k, tau, reps, replicates_analysed, n, failed,
+        coverage, coverage_se, width_median, width_mean, bias, bias_se, rmse, seconds,
+        cpu_seconds`` (``failed``: replicates whose fit failed, see :attr:`failures`;
+        ``seconds``: wall time spent in the method, summed over chunks; ``cpu_seconds``: CPU
         time of the computing thread over the same calls, which does not grow when other
         processes compete for the cores).
     seconds
         Wall-clock time of the whole study.
     fits
         Meta-analyses analysed (replicates × methods).
+    failures
+        One row per failed fit: ``method, k, tau, replicate`` (its index in the cell, so
+        ``draw(design, k, t, replicate // chunk_size)`` holds it at row
+        ``replicate % chunk_size``), ``data`` (the 2×2 counts, ``events_t/n_t v
+        events_c/n_c`` per study) and ``error``.
     """
 
     design: Design
@@ -573,6 +694,7 @@ class Calibration:
     table: pd.DataFrame
     seconds: float
     fits: int
+    failures: pd.DataFrame = field(default_factory=lambda: _failure_frame([]))
 
     @property
     def fits_per_second(self) -> float:
@@ -595,6 +717,8 @@ class Calibration:
     def __str__(self) -> str:
         head = f"Calibration: {', '.join(self.methods)}; {self.fits} fits in {self.seconds:.1f} s"
         cols = ["method", "k", "tau", "reps", "coverage", "width_median", "bias", "rmse"]
+        if len(self.failures):
+            cols.insert(4, "failed")
         return head + "\n" + self.table[cols].to_string(index=False, float_format="%.4g")
 
     def to_dict(self) -> dict[str, Any]:
@@ -608,6 +732,7 @@ class Calibration:
                 "fits": self.fits,
                 "method_fits_per_second": self.method_fits_per_second(),
                 "method_fits_per_cpu_second": self.method_fits_per_second(cpu=True),
+                "failures": self.failures,
                 "design": asdict(self.design),
             }
         )
@@ -680,7 +805,7 @@ def simulate(
     if len(set(names)) != len(names):
         raise DataError(f"methods listed twice: {names}")
     for name in names:  # fail early on a bad name or prior, before any work
-        if method(name, mu_prior).kind == "mcmc" and not design.binary:
+        if method(name, mu_prior).counts_fn is not None and not design.binary:
             raise DataError(f"method {name!r} analyses 2x2 counts: it needs a binary design")
     tasks = list(design.chunks())
     start = time.perf_counter()
@@ -699,13 +824,38 @@ def simulate(
     finally:
         bar.close()
     seconds = time.perf_counter() - start
+    table, failures = _table(design, names, results)
+    _warn_failures(failures)
     return Calibration(
         design,
         names,
-        _table(design, names, results),
+        table,
         seconds,
         design.reps * len(names) * len(design.k) * len(design.taus),
+        failures,
     )
+
+
+def _failure_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """:attr:`Calibration.failures` from rows of :data:`FAILURE_COLUMNS`."""
+    return pd.DataFrame(rows, columns=list(FAILURE_COLUMNS))
+
+
+def _warn_failures(failures: pd.DataFrame) -> None:
+    """One warning per method whose fits failed: how many, where, and the first error."""
+    for name, rows in failures.groupby("method", sort=False):
+        first = rows.iloc[0]
+        cells = ", ".join(
+            f"k = {k}, tau = {tau:g}: {len(part)}" for (k, tau), part in rows.groupby(["k", "tau"])
+        )
+        warnings.warn(
+            f"method {name!r}: {len(rows)} replicate(s) failed and are left out of its "
+            f"statistics ({cells}); first: replicate {first['replicate']} of k = {first['k']}, "
+            f"tau = {first['tau']:g} ({first['data']}): {first['error']} "
+            "(all of them: Calibration.failures, or 'failures' in --json)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _run_dask(
@@ -724,21 +874,32 @@ def _run_dask(
     return c.gather(futures)
 
 
-def _table(design: Design, names: tuple[str, ...], results: list[dict[str, Any]]) -> pd.DataFrame:
-    """Concatenate chunk results in task order and summarise each method × cell."""
-    rows = []
+def _table(
+    design: Design, names: tuple[str, ...], results: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Concatenate chunk results in task order; summarise each method × cell and list the
+    failed fits (:attr:`Calibration.failures`)."""
+    rows, failed = [], []
     by_cell: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for res in results:
         by_cell.setdefault(res["task"][:2], []).append(res)
     for (k, t), parts in by_cell.items():
         parts.sort(key=lambda r: r["task"][2])
+        tau = design.taus[t]
         for name in names:
             intervals = np.concatenate([p["intervals"][name] for p in parts])
-            row = summarise(design.mu, name, k, design.taus[t], intervals)
+            cell_failed = [
+                (name, k, tau, p["task"][2] * design.chunk_size + row, data, error)
+                for p in parts
+                for row, data, error in p["failures"][name]
+            ]
+            row = summarise(design.mu, name, k, tau, intervals, failed=len(cell_failed))
             row["seconds"] = sum(p["seconds"][name] for p in parts)
             row["cpu_seconds"] = sum(p["cpu_seconds"][name] for p in parts)
             rows.append(row)
-    return pd.DataFrame(rows).sort_values(["k", "tau"], kind="stable", ignore_index=True)
+            failed.extend(cell_failed)
+    table = pd.DataFrame(rows).sort_values(["k", "tau"], kind="stable", ignore_index=True)
+    return table, _failure_frame(failed)
 
 
 # --------------------------------------------------------------------------- output
