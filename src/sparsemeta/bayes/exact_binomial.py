@@ -95,6 +95,7 @@ _LIMIT = 60.0  # the grid never extends beyond +-_LIMIT on the log-odds-ratio sc
 _MAX_POINTS = 8192
 _SWITCH = 1.5  # tau / h from which the sampled kernel replaces the Fourier multiplier
 _TINY = 1e-300
+_KEEP = 32  # log_l keeps its evaluations at this many tau values or more
 _FLUSH = 1e-40  # smaller spectral factors and densities (relative) are set to 0: subnormal
 # numbers would slow the FFTs down a hundredfold and carry no information
 
@@ -205,22 +206,9 @@ class _Lattice:
         right = np.repeat(f[..., -1:], pad // 2, axis=-1)
         return fft.rfft(np.concatenate([f, right, left], axis=-1), axis=-1)
 
-    def smooth(
-        self,
-        f: NDArray[np.float64],
-        spectra: NDArray[np.float64],
-        spec: NDArray[np.complex128] | None = None,
-    ) -> NDArray[np.float64]:
-        r"""Values on the grid of :math:`\int f(m) \phi_\tau(x - m) dm`, f given on the grid.
-
-        ``f`` has shape (k, N) (the same for every tau) or (m, k, N) (one per tau); the
-        result has shape (m, k, N) for the m rows of ``spectra``. Outside the grid f is
-        continued by its edge values (the padding holds the right edge value, then the
-        left one).
-        """
-        if spec is None:
-            spec = self.spectrum(f)
-        return fft.irfft(spec * spectra[:, None, :], n=self.size, axis=-1)[..., : self.x.size]
+    def smooth(self, spec: NDArray[np.complex128]) -> NDArray[np.float64]:
+        """Grid values (..., N) of the function whose spectrum (..., P//2 + 1) is ``spec``."""
+        return fft.irfft(spec, n=self.size, axis=-1)[..., : self.x.size]
 
     def mixture_weights(self, density: NDArray[np.float64]) -> NDArray[np.float64]:
         """Weights of components N(x_j, h^2) reproducing ``density`` (..., N) on the grid."""
@@ -250,6 +238,7 @@ class _BinomialData:
         self.top = log_ell.max(axis=1)
         self.ell = _exp(log_ell - self.top[:, None])
         self.ell_spectrum = lattice.spectrum(self.ell)
+        self._kept: dict[bytes, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self.mu_prior = mu_prior
         self.y, self.se = y[None, :], se[None, :]
         self.valid = np.ones_like(self.y, dtype=bool)
@@ -268,11 +257,21 @@ class _BinomialData:
         """Power of the large-tau decay of p(y | tau): k (the mu prior is normal)."""
         return self.k
 
-    def log_l(self, tau: NDArray[np.float64]) -> NDArray[np.float64]:
-        """log L_i(mu_j, tau_t), shape (m, k, N)."""
+    def log_l(self, tau: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """log L_i(mu_j, tau_t), shape (m, k, N), and the kernel spectra (m, P//2 + 1).
+
+        Evaluations at :data:`_KEEP` or more tau values (the quadrature nodes) are kept:
+        the margins and the tau posterior's mode check use them again.
+        """
+        key = tau.tobytes()
+        if key in self._kept:
+            return self._kept[key]
         spectra = self.lattice.kernel_spectra(tau)
-        smoothed = self.lattice.smooth(self.ell, spectra, self.ell_spectrum)
-        return np.log(np.maximum(smoothed, _TINY)) + self.top[None, :, None]
+        smoothed = self.lattice.smooth(self.ell_spectrum * spectra[:, None, :])
+        out = np.log(np.maximum(smoothed, _TINY)) + self.top[None, :, None], spectra
+        if tau.size >= _KEEP:
+            self._kept[key] = out
+        return out
 
     def conditional(
         self, tau: NDArray[np.float64]
@@ -280,7 +279,7 @@ class _BinomialData:
         """log p(y | tau), E[mu | tau, y], Var[mu | tau, y] for tau of shape (1, m)."""
         t = np.asarray(tau, dtype=float)
         flat = t.ravel()
-        log_joint = self.log_mu_prior + self.log_l(flat).sum(axis=1)  # (m, N)
+        log_joint = self.log_mu_prior + self.log_l(flat)[0].sum(axis=1)  # (m, N)
         top = log_joint.max(axis=1, keepdims=True)
         dens = np.exp(log_joint - top)
         mass = dens.sum(axis=1)
@@ -381,38 +380,45 @@ class BinomialPosterior(exact.ExactPosterior):
         self.tau = exact.TauPosterior(grid)
 
     def _margins(self, data: _BinomialData, grid: exact._Grid) -> None:
+        """Margins of mu, theta_new and each theta_i from the quadrature nodes' products.
+
+        The sums over the tau nodes of convolutions with N(0, tau_t^2) are taken in Fourier
+        space (one inverse transform per margin); the study likelihoods at the nodes are
+        those the tau quadrature computed.
+        """
         lat = data.lattice
         w_all = grid.weight[0]
         keep = w_all > 1e-14 * w_all.max()
         w = w_all[keep] / w_all[keep].sum()
         tau = grid.tau[0, keep]
-        log_l = data.log_l(tau)  # (m, k, N)
+        log_l_all, spectra_all = data.log_l(grid.tau[0])
+        log_l, spectra = log_l_all[keep], spectra_all[keep]  # (m, k, N), (m, P//2 + 1)
         log_joint = data.log_mu_prior + log_l.sum(axis=1)  # (m, N)
-        log_z = special.logsumexp(log_joint, axis=1) + math.log(lat.h)
+        log_z = grid.loglik[0, keep]  # log of h * sum_j exp(log_joint), as in conditional
         cond = _exp(log_joint - log_z[:, None])  # p(mu_j | tau_t, y), density
         # mu: mixture from the conditional densities
         x = lat.x
-        mu_w = lat.mixture_weights((w[:, None] * cond).sum(axis=0))
+        mu_w = lat.mixture_weights(w @ cond)
         # theta_new: on the grid for tau within reach of the padding, else explicit
         # components N(x_j, h^2 + tau^2) from each tau node's mixture for mu
-        spectra = lat.kernel_spectra(tau)
         near = tau <= (lat.size - x.size) * lat.h / 12.0
-        dens_new = np.einsum(
-            "t,tn->n", w[near], lat.smooth(cond[near][:, None, :], spectra[near])[:, 0]
-        )
-        new_means, new_sds, new_w = [x], [np.full(x.size, lat.h)], [lat.mixture_weights(dens_new)]
+        spec_new = w[near] @ (spectra[near] * lat.spectrum(cond[near]))
+        new_means, new_sds = [x], [np.full(x.size, lat.h)]
+        new_w = [lat.mixture_weights(lat.smooth(spec_new))]
         if (~near).any():
             comp = w[~near, None] * lat.mixture_weights(cond[~near])
             t_idx, j_idx = np.nonzero(np.abs(comp) > 1e-13 * np.abs(comp).max())
             new_means.append(x[j_idx])
             new_sds.append(np.sqrt(lat.h**2 + tau[~near][t_idx] ** 2))
             new_w.append(comp[t_idx, j_idx])
-        # theta_i: ell_i(theta) * sum_t w_t (g_it * phi_tau)(theta)
+        # theta_i: ell_i(theta) * sum_t w_t (g_it * phi_tau)(theta), g_it = p(mu | tau_t, y)
+        # / L_i(mu, tau_t), each scaled by its maximum
         log_rest = log_joint[:, None, :] - log_l - log_z[:, None, None]  # (m, k, N)
-        g_top = log_rest.max(axis=-1, keepdims=True)
-        smoothed = lat.smooth(_exp(log_rest - g_top), spectra) * np.exp(g_top)  # (m, k, N)
-        post = np.exp(data.log_ell) * np.einsum("t,tkn->kn", w, smoothed)
-        post = np.maximum(post, 0.0)
+        g_top = log_rest.max(axis=-1)
+        g_spec = lat.spectrum(_exp(log_rest - g_top[..., None]))  # (m, k, P//2 + 1)
+        scale = np.exp(np.log(w)[:, None] + g_top)  # (m, k)
+        spec = np.einsum("tk,tf,tkf->kf", scale, spectra, g_spec)
+        post = np.maximum(np.exp(data.log_ell) * lat.smooth(spec), 0.0)
         self._theta_mass = post.sum(axis=1) * lat.h  # 1 up to quadrature error
         theta_w = lat.mixture_weights(post / self._theta_mass[:, None])
         sd_h = np.full(x.size, lat.h)
