@@ -126,38 +126,41 @@ def _log_effect_likelihood(
 
     Adaptive Gauss-Hermite quadrature over the baseline alpha: Newton steps (capped at 4 in
     alpha) to the mode of the concave log integrand, then ``nodes`` nodes scaled by the
-    curvature there.
+    curvature there. With :math:`z = \alpha + c\,\theta` an arm's log likelihood is
+    :math:`r \log \mathrm{expit}(z) + (n - r) \log \mathrm{expit}(-z) = n \log
+    \mathrm{expit}(z) - (n - r) z`, one log-expit per arm.
     """
     rt, nt, rc, nc = (c[:, None] for c in counts)
-    th = theta[None, :]
-    off_t, off_c = (1.0 - shift) * th, -shift * th
+    off_t, off_c = (1.0 - shift) * theta, -shift * theta  # (N,)
     prec0 = 1.0 / baseline_sd**2
     # start at the pooled log odds, moved to the arms' mean
     pooled = np.log((rt + rc + 0.5) / (nt + nc - rt - rc + 0.5))
-    alpha = np.broadcast_to(pooled - 0.5 * (off_t + off_c), (rt.shape[0], th.shape[1])).copy()
+    alpha = pooled - 0.5 * (off_t + off_c)  # (k, N)
+    events = rt + rc
     for _ in range(40):
         pt_, pc_ = special.expit(alpha + off_t), special.expit(alpha + off_c)
-        grad = rt - nt * pt_ + rc - nc * pc_ - alpha * prec0
-        curv = nt * pt_ * (1 - pt_) + nc * pc_ * (1 - pc_) + prec0
+        mt, mc = nt * pt_, nc * pc_
+        grad = events - mt - mc - alpha * prec0
+        curv = mt * (1.0 - pt_) + mc * (1.0 - pc_) + prec0
         step = np.clip(grad / curv, -4.0, 4.0)
         alpha = alpha + step
         if np.max(np.abs(step)) < 1e-9:  # the quadrature only needs a good centre
             break
     pt_, pc_ = special.expit(alpha + off_t), special.expit(alpha + off_c)
-    scale = 1.0 / np.sqrt(nt * pt_ * (1 - pt_) + nc * pc_ * (1 - pc_) + prec0)
+    scale = 1.0 / np.sqrt(nt * pt_ * (1.0 - pt_) + nc * pc_ * (1.0 - pc_) + prec0)
     x, w = _hermite(nodes)
-    a = alpha[..., None] + math.sqrt(2.0) * scale[..., None] * x
+    a = alpha[..., None] + math.sqrt(2.0) * scale[..., None] * x  # (k, N, nodes)
+    z_t, z_c = a + off_t[:, None], a + off_c[:, None]
     rt3, nt3, rc3, nc3 = (c[..., None] for c in (rt, nt, rc, nc))
-    ot3, oc3 = off_t[..., None], off_c[..., None]
     log_f = (
-        rt3 * special.log_expit(a + ot3)
-        + (nt3 - rt3) * special.log_expit(-(a + ot3))
-        + rc3 * special.log_expit(a + oc3)
-        + (nc3 - rc3) * special.log_expit(-(a + oc3))
-        - 0.5 * a * a * prec0
+        nt3 * special.log_expit(z_t)
+        - (nt3 - rt3) * z_t
+        + nc3 * special.log_expit(z_c)
+        - (nc3 - rc3) * z_c
+        - (0.5 * prec0) * a * a
     )
     top = log_f.max(axis=-1, keepdims=True)
-    integral = np.log((np.exp(log_f - top) * w).sum(axis=-1)) + top[..., 0]
+    integral = np.log(np.exp(log_f - top) @ w) + top[..., 0]
     const = (
         _log_binom_coef(nt, rt)
         + _log_binom_coef(nc, rc)
