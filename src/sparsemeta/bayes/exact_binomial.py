@@ -85,7 +85,7 @@ __all__ = ["ACCURACY", "BinomialPosterior", "posterior"]
 #: baselines, and the tau quadrature (likelihood break points, Gauss-Legendre order)
 ACCURACY: dict[str, dict[str, Any]] = {
     "fast": {"per_sd": 2.5, "hermite": 20, "n_breaks": 12, "order": 6},
-    "default": {"per_sd": 3.0, "hermite": 32, "n_breaks": 14, "order": 6},
+    "default": {"per_sd": 2.5, "hermite": 32, "n_breaks": 14, "order": 6},
     "fine": {"per_sd": 4.5, "hermite": 48, "n_breaks": 24, "order": 10},
 }
 _COARSER = {"fine": "default", "default": "fast", "fast": "fast"}
