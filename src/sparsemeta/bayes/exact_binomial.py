@@ -100,9 +100,21 @@ _FLUSH = 1e-40  # smaller spectral factors and densities (relative) are set to 0
 # numbers would slow the FFTs down a hundredfold and carry no information
 
 
-def _exp(log_values: NDArray[np.float64]) -> NDArray[np.float64]:
-    """exp, with values below :data:`_FLUSH` set to 0."""
-    return np.where(log_values < math.log(_FLUSH), 0.0, np.exp(log_values))
+_LOG_FLUSH = math.log(_FLUSH)
+
+
+def _exp(
+    log_values: NDArray[np.float64], out: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
+    """exp, with values below :data:`_FLUSH` set to 0 (into ``out``, which may be the input).
+
+    The arguments are clipped first: numpy's exp is several times slower on arguments far
+    below -700 (subnormal or zero results).
+    """
+    values = np.maximum(log_values, _LOG_FLUSH - 1.0, out=out)
+    np.exp(values, out=values)
+    values[values < _FLUSH] = 0.0
+    return values
 
 
 @functools.cache
@@ -190,8 +202,7 @@ class _Lattice:
         small = tau < (self.size - self.x.size) * self.h / 12.0
         out = np.empty((tau.size, self.omega.size))
         if small.any():
-            out[small] = np.exp(-0.5 * (self.omega[None, :] * tau[small, None]) ** 2)
-            out[small] = np.where(out[small] < _FLUSH, 0.0, out[small])  # no subnormals
+            out[small] = _exp(-0.5 * (self.omega[None, :] * tau[small, None]) ** 2)
         if (~small).any():
             d = np.arange(self.size)
             d = np.where(d <= self.size // 2, d, d - self.size) * self.h
@@ -270,8 +281,11 @@ class _BinomialData:
         if key in self._kept:
             return self._kept[key]
         spectra = self.lattice.kernel_spectra(tau)
-        smoothed = self.lattice.smooth(self.ell_spectrum * spectra[:, None, :])
-        out = np.log(np.maximum(smoothed, _TINY)) + self.top[None, :, None], spectra
+        log_l = self.lattice.smooth(self.ell_spectrum * spectra[:, None, :])
+        np.maximum(log_l, _TINY, out=log_l)
+        np.log(log_l, out=log_l)
+        log_l += self.top[:, None]
+        out = log_l, spectra
         if tau.size >= _KEEP:
             self._kept[key] = out
         return out
@@ -282,9 +296,10 @@ class _BinomialData:
         """log p(y | tau), E[mu | tau, y], Var[mu | tau, y] for tau of shape (1, m)."""
         t = np.asarray(tau, dtype=float)
         flat = t.ravel()
-        log_joint = self.log_mu_prior + self.log_l(flat)[0].sum(axis=1)  # (m, N)
+        log_joint = self.log_l(flat)[0].sum(axis=1)  # (m, N)
+        log_joint += self.log_mu_prior
         top = log_joint.max(axis=1, keepdims=True)
-        dens = np.exp(log_joint - top)
+        dens = _exp(np.subtract(log_joint, top, out=log_joint), out=log_joint)
         mass = dens.sum(axis=1)
         loglik = np.log(mass * self.lattice.h) + top[:, 0]
         x = self.lattice.x
@@ -416,9 +431,10 @@ class BinomialPosterior(exact.ExactPosterior):
             new_w.append(comp[t_idx, j_idx])
         # theta_i: ell_i(theta) * sum_t w_t (g_it * phi_tau)(theta), g_it = p(mu | tau_t, y)
         # / L_i(mu, tau_t), each scaled by its maximum
-        log_rest = log_joint[:, None, :] - log_l - log_z[:, None, None]  # (m, k, N)
-        g_top = log_rest.max(axis=-1)
-        g_spec = lat.spectrum(_exp(log_rest - g_top[..., None]))  # (m, k, P//2 + 1)
+        log_rest = np.subtract((log_joint - log_z[:, None])[:, None, :], log_l, out=log_l)
+        g_top = log_rest.max(axis=-1)  # (m, k)
+        log_rest -= g_top[..., None]
+        g_spec = lat.spectrum(_exp(log_rest, out=log_rest))  # (m, k, P//2 + 1)
         scale = np.exp(np.log(w)[:, None] + g_top)  # (m, k)
         spec = np.einsum("tk,tf,tkf->kf", scale, spectra, g_spec)
         post = np.maximum(np.exp(data.log_ell) * lat.smooth(spec), 0.0)
