@@ -24,8 +24,9 @@ Prints, per item, the measured figure next to its target:
   HN(0.5), N(0, 2.82^2)) for k = 2, 5 and 10 sparse studies with zero cells: median wall
   and CPU time of the fit plus ``summary()`` (2.5/50/97.5% quantiles and shortest intervals
   of mu, tau, theta_new and every theta_i; target <= 20 ms at k <= 5, printed with the
-  ratio of CPU time to it), and binomial calibration throughput: fits per second (``accuracy="fast"``, mu's 95% interval) on simulated
-  k = 3 data sets, with the coverage of mu's interval as a sanity figure.
+  ratio of CPU time to it), and binomial calibration throughput: fits per second
+  (``accuracy="fast"``, mu's 95% interval) on simulated k = 3 data sets, with the coverage
+  of mu's interval as a sanity figure.
 
 ``--section exact|extras|binomial|mcmc`` runs one part only.
 """
