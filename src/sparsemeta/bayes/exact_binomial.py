@@ -441,12 +441,16 @@ class BinomialPosterior(exact.ExactPosterior):
         self._theta_mass = post.sum(axis=1) * lat.h  # 1 up to quadrature error
         theta_w = lat.mixture_weights(post / self._theta_mass[:, None])
         sd_h = np.full(x.size, lat.h)
-        self.mu = exact.NormalMixture("mu", x, sd_h, mu_w)
+        # each margin's weights sum to 1: the deconvolution's ringing beyond the grid (cut
+        # off with the padding) would otherwise leave a mass defect of up to about 1e-9
+        new_weights = np.concatenate(new_w)
+        theta_w /= theta_w.sum(axis=1, keepdims=True)
+        self.mu = exact.NormalMixture("mu", x, sd_h, mu_w / mu_w.sum())
         self.theta_new = exact.NormalMixture(
             "theta_new",
             np.concatenate(new_means),
             np.concatenate(new_sds),
-            np.concatenate(new_w),
+            new_weights / new_weights.sum(),
             self._tail,
         )
         self.theta = {
