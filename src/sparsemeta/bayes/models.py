@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -54,9 +55,11 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 from numpy.typing import ArrayLike, NDArray
+from pymc.distributions.transforms import Transform
 
 from sparsemeta.bayes import priors
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
+from sparsemeta.bayes.priors.tau import Exponential, HalfNormal
 from sparsemeta.effects import Effects, as_effects
 from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
 
@@ -68,11 +71,13 @@ __all__ = [
     "BASELINE_SD",
     "FAMILIES",
     "ModelInfo",
+    "VarNames",
     "arm_normal",
     "binomial_normal",
     "binomial_rr",
     "is_extended",
     "model_info",
+    "model_name",
     "normal_normal",
 ]
 
@@ -114,8 +119,11 @@ class ModelInfo:
     options : dict
         Builder options that change the model graph (e.g. ``parameterization``).
     variables : tuple of str
-        Names of the model's variables as the builder left it; a model with more (extended
-        by the user) is no longer the builder's model, so it has no exact counterpart.
+        Names of the variables the builder created (as PyMC names them, with the model's
+        name); a model with more (extended by the user) is no longer the builder's model,
+        so it has no exact counterpart.
+    name : str
+        The model's name (:func:`model_name`; ``""`` for an unnamed model).
     """
 
     family: str
@@ -126,6 +134,7 @@ class ModelInfo:
     observed: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
     variables: tuple[str, ...] = ()
+    name: str = ""
 
     @property
     def k(self) -> int:
@@ -136,6 +145,56 @@ class ModelInfo:
 def model_info(model: pm.Model) -> ModelInfo | None:
     """The :class:`ModelInfo` a builder attached to ``model`` (``None`` for other models)."""
     return getattr(model, _INFO_ATTR, None)
+
+
+def model_name(model: pm.Model) -> str:
+    """The name PyMC puts before the model's variable names (``"m"`` for ``m::mu``).
+
+    The model's own prefix (``pm.Model(name="m")``, nested names joined by ``::``); for a
+    model that has lost its name but not its variables' (:func:`pymc.do` returns an
+    unnamed copy), the ``::``-separated prefix shared by every variable; ``""`` for none.
+    """
+    if model.prefix:
+        return str(model.prefix)
+    parts = [name.split("::")[:-1] for name in model.named_vars]
+    if not parts:
+        return ""
+    common = parts[0]
+    for other in parts[1:]:
+        n = 0
+        while n < min(len(common), len(other)) and common[n] == other[n]:
+            n += 1
+        common = common[:n]
+    return "::".join(common)
+
+
+@dataclass(frozen=True)
+class VarNames:
+    """Variable names of a (possibly named) model: the one place that adds or strips the
+    model's name. PyMC names variable ``mu`` of a model named ``m`` ``m::mu``;
+    :mod:`sparsemeta.bayes.sample` works with the plain names (``mu``).
+
+    Attributes
+    ----------
+    model : str
+        The model's name (:func:`model_name`), ``""`` for an unnamed model.
+    """
+
+    model: str = ""
+
+    @classmethod
+    def of(cls, model: pm.Model) -> VarNames:
+        """The names of ``model``'s variables."""
+        return cls(model_name(model))
+
+    def full(self, name: str) -> str:
+        """The model's name for plain ``name``: ``mu`` -> ``m::mu``."""
+        return f"{self.model}::{name}" if self.model else name
+
+    def plain(self, name: str) -> str:
+        """The plain name of one of the model's names: ``m::mu`` -> ``mu`` (others unchanged)."""
+        head = f"{self.model}::"
+        return name[len(head) :] if self.model and name.startswith(head) else name
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -253,6 +312,9 @@ def _mu_prior(mu_prior: MuPriorLike, measure: str) -> Any:
     return mu_prior
 
 
+#: tau priors sampled on the softplus scale (see :func:`_tau_rv`)
+SOFTPLUS_TAU: tuple[type, ...] = (HalfNormal, Exponential)
+
 #: standard deviation of the proper stand-in for a flat variable (see :func:`_flat`)
 FLAT_STAND_IN_SD: float = 10.0
 
@@ -280,16 +342,50 @@ def _add_mu_tau(
 ) -> tuple[Any, Any]:
     """Create ``mu`` and ``tau`` in the current model; ``se`` goes to priors that need it."""
     mu = _flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")
-    if getattr(tau_prior, "requires_se", False):
+    return mu, _tau_rv(tau_prior, se)
+
+
+class SoftplusTransform(Transform):
+    r"""The unconstrained value ``u`` of tau, :math:`\tau = c\,\log(1 + e^u)` (c > 0).
+
+    Inverse :math:`u = \log(e^{\tau/c} - 1)`, log Jacobian
+    :math:`\log c - \log(1 + e^{-u})`. Below c it behaves like the log transform
+    (:math:`\tau \approx c e^u`), above c like the identity (:math:`\tau \approx cu`).
+    """
+
+    name = "softplus"
+
+    def __init__(self, scale: float) -> None:
+        self.scale = float(scale)
+
+    def backward(self, value: Any, *inputs: Any) -> Any:
+        return self.scale * pt.softplus(value)
+
+    def forward(self, value: Any, *inputs: Any) -> Any:
+        x = value / self.scale
+        return x + pt.log(-pt.expm1(-x))
+
+    def log_jac_det(self, value: Any, *inputs: Any) -> Any:
+        return math.log(self.scale) - pt.softplus(-value)
+
+
+def _tau_rv(tau_p: Any, se: NDArray[np.float64] | None, **kwargs: Any) -> Any:
+    """Create ``tau`` in the current model (``se`` goes to priors that need it).
+
+    Priors with a light right tail are sampled on the :class:`SoftplusTransform` scale with
+    c their median (see :data:`SOFTPLUS_TAU`); the others keep their PyMC transform.
+    """
+    if getattr(tau_p, "requires_se", False):
         if se is None:
             raise PriorError(
-                f"tau prior {tau_prior} depends on the study standard errors; use it with "
+                f"tau prior {tau_p} depends on the study standard errors; use it with "
                 "the normal-normal model"
             )
-        tau = tau_prior.to_pymc("tau", se=se)
-    else:
-        tau = tau_prior.to_pymc("tau")
-    return mu, tau
+        kwargs["se"] = se
+    base = getattr(tau_p, "base", tau_p)
+    if isinstance(base, SOFTPLUS_TAU):
+        kwargs.update(transform=SoftplusTransform(tau_p.median()), default_transform=None)
+    return tau_p.to_pymc("tau", **kwargs)
 
 
 PARAMETERIZATIONS: tuple[str, ...] = ("conditional", "non-centred", "centred")
@@ -350,8 +446,32 @@ def _reference(counts: dict[str, NDArray[np.int64]], scale: str) -> dict[str, ND
     }
 
 
+_BEFORE_ATTR = "_sparsemeta_before"
+
+
+@contextmanager
+def _model(coords: dict[str, Any]) -> Iterator[pm.Model]:
+    """The model a builder fills: a new one, or, when the builder is called inside a
+    ``with pm.Model(...)`` block, that model (its variables then carry its name, e.g.
+    ``m::mu``, as any variable created in the block would)."""
+    parent = pm.Model.get_context(error_if_none=False)
+    if parent is None:
+        with pm.Model(coords=coords) as model:
+            setattr(model, _BEFORE_ATTR, frozenset())
+            yield model
+        return
+    parent.add_coords(coords)
+    setattr(parent, _BEFORE_ATTR, frozenset(parent.named_vars))
+    yield parent
+
+
 def _attach(model: pm.Model, info: ModelInfo) -> pm.Model:
-    setattr(model, _INFO_ATTR, replace(info, variables=tuple(model.named_vars)))
+    """Attach ``info`` (with the builder's variables and the model's name) to ``model``."""
+    before = getattr(model, _BEFORE_ATTR, frozenset())
+    if hasattr(model, _BEFORE_ATTR):
+        delattr(model, _BEFORE_ATTR)
+    own = tuple(name for name in model.named_vars if name not in before)
+    setattr(model, _INFO_ATTR, replace(info, variables=own, name=model_name(model)))
     return model
 
 
@@ -544,7 +664,7 @@ def normal_normal(
         return _normal_regression(arrays, labs, tau_p, mu_p, cov)
     if subgroups is not None:
         return _normal_subgroups(arrays, labs, tau_p, mu_p, subgroups)
-    with pm.Model(coords={"study": labs}) as model:
+    with _model(coords={"study": labs}) as model:
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
         tau = _tau_rv(tau_p, arrays["se"])
@@ -571,12 +691,6 @@ def normal_normal(
     return _attach(model, info)
 
 
-def _tau_rv(tau_p: Any, se: NDArray[np.float64]) -> Any:
-    if getattr(tau_p, "requires_se", False):
-        return tau_p.to_pymc("tau", se=se)
-    return tau_p.to_pymc("tau")
-
-
 def _normal_subgroups(
     arrays: dict[str, NDArray[np.float64]],
     labs: list[str],
@@ -593,13 +707,13 @@ def _normal_subgroups(
             raise DataError(f"study {lab!r}: subgroup is missing")
     levels = list(dict.fromkeys(values))
     G = np.array([[float(v == lev) for lev in levels] for v in values])
-    with pm.Model(coords={"study": labs, "subgroup": levels}) as model:
+    with _model(coords={"study": labs, "subgroup": levels}) as model:
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
         g_data = pm.Data("G", G, dims=("study", "subgroup"))
         if getattr(tau_p, "requires_se", False):
             raise PriorError(f"tau prior {tau_p} depends on the standard errors; not per subgroup")
-        tau = tau_p.to_pymc("tau", dims="subgroup")
+        tau = _tau_rv(tau_p, None, dims="subgroup")
         tau_study = pt.dot(g_data, tau)
         w = 1.0 / (se_data**2 + tau_study**2)
         precision, weighted = pt.dot(g_data.T, w), pt.dot(g_data.T, w * y_data)
@@ -642,7 +756,7 @@ def _normal_regression(
     if mu_p is not None:
         lam0[0], m0[0] = 1.0 / mu_p.sd**2, mu_p.mean
     coords = {"study": labs, "coefficient": ["intercept", *cov.names], **cov.coords}
-    with pm.Model(coords=coords) as model:
+    with _model(coords=coords) as model:
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
         X = pm.Data("X", cov.X, dims=("study", "covariate"))
@@ -761,7 +875,7 @@ def binomial_normal(
     tau_p, mu_p = _tau_prior(tau_prior, "OR"), _mu_prior(mu_prior, "OR")
     held = {**counts, **_reference(counts, "OR")}
     cov = _covariates(covariates, covariate_names, labs)
-    with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
+    with _model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, None)
         alpha = pm.Normal("baseline", 0.0, baseline_sd, dims="study")
@@ -854,7 +968,7 @@ def binomial_rr(
     tau_p, mu_p = _tau_prior(tau_prior, "RR"), _mu_prior(mu_prior, "RR")
     held = {**counts, **_reference(counts, "RR")}
     cov = _covariates(covariates, covariate_names, labs)
-    with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
+    with _model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, None)
         u = pm.Uniform("baseline", 0.0, 1.0, dims="study")
@@ -941,7 +1055,7 @@ def arm_normal(
         "se_c": arrays["sd_c"] / np.sqrt(arrays["n_c"]),
     }
     cov = _covariates(covariates, covariate_names, labs)
-    with pm.Model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
+    with _model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
         mu, tau = _add_mu_tau(tau_p, mu_p, np.sqrt(held["se_t"] ** 2 + held["se_c"] ** 2))
         a = _flat("baseline_std", dims="study")

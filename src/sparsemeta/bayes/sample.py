@@ -84,7 +84,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from sparsemeta.bayes.crosscheck import CrossCheck
-    from sparsemeta.bayes.models import ModelInfo
+    from sparsemeta.bayes.models import ModelInfo, VarNames
     from sparsemeta.bayes.priors import MuPrior, TauPrior
 
 __all__ = [
@@ -187,6 +187,11 @@ class FitResult:
     extended : bool
         Whether the model is a builder's model with variables added by the user (they
         appear in the summary; no exact cross-check then).
+    model_name : str
+        The name of a named model (``pm.Model(name="m")``, whose variables PyMC calls
+        ``m::mu`` etc.; :func:`sparsemeta.bayes.models.model_name`), ``""`` otherwise. The
+        posterior and the summary use the plain names (``mu``); the name is also kept in
+        ``idata.posterior.attrs["model_name"]``.
     prior_dominated : tuple of str
         Why the result is mostly its prior (:func:`sparsemeta.bayes.dominance.reasons`;
         empty when it is not); also the ``prior_dominated`` column of the summary.
@@ -212,6 +217,7 @@ class FitResult:
     crosscheck: CrossCheck | None = None
     extended: bool = False
     prior_dominated: tuple[str, ...] = ()
+    model_name: str = ""
 
     @property
     def k(self) -> int:
@@ -223,7 +229,10 @@ class FitResult:
         return np.quantile(self.idata.posterior[var].values.ravel(), probs)
 
     def _draws(self, param: str) -> np.ndarray:
+        from sparsemeta.bayes.models import VarNames
+
         post = self.idata.posterior
+        param = VarNames(self.model_name).plain(param)
         if param.startswith("theta[") and param.endswith("]"):
             return post["theta"].sel(study=param[6:-1]).values.ravel()
         if param in post and set(post[param].dims) == {"chain", "draw"}:
@@ -255,6 +264,7 @@ class FitResult:
         return json_safe(
             {
                 "family": self.family,
+                "model_name": self.model_name,
                 "measure": self.measure,
                 "tau_prior": None if self.tau_prior is None else str(self.tau_prior),
                 "mu_prior": str(self.mu_prior or "flat"),
@@ -279,6 +289,8 @@ class FitResult:
             else "priors as in the model"
         )
         name = (self.family or "user model") + (" extended by the user" if self.extended else "")
+        if self.model_name:
+            name += f" (model {self.model_name!r})"
         head = (
             f"{name} ({self.measure or '?'}), k = {self.k}, {priors}; "
             f"{self.engine}: {self.settings.get('chains')} chains x "
@@ -413,6 +425,7 @@ def _disk_record(info: ModelInfo, engine: str, settings: dict[str, Any]) -> dict
     sources = [Path(models.__file__).read_bytes(), Path(__file__).read_bytes()]
     record = {
         "family": info.family,
+        "name": info.name,
         "options": sorted((k, str(v)) for k, v in info.options.items()),
         "tau_prior": str(info.tau_prior),
         "mu_prior": str(info.mu_prior),
@@ -496,7 +509,7 @@ def _cache_key(info: ModelInfo) -> tuple[Any, ...]:
         se = info.data.get("se")
         se_key = tuple(np.round(se, 12)) if se is not None else ()
     options = tuple(sorted(info.options.items()))
-    return (info.family, k, str(info.tau_prior), str(info.mu_prior), options, se_key)
+    return (info.family, info.name, k, str(info.tau_prior), str(info.mu_prior), options, se_key)
 
 
 def _draw(
@@ -546,7 +559,9 @@ def _draw(
     cached, from_disk = key is not None and key in _COMPILED, False
     t0 = time.perf_counter()
     if cached:
-        compiled = _COMPILED[key].with_data(**info.data)  # type: ignore[union-attr]
+        names = models.VarNames(info.name)  # type: ignore[union-attr]
+        data = {names.full(n): arr for n, arr in info.data.items()}  # type: ignore[union-attr]
+        compiled = _COMPILED[key].with_data(**data)
     elif key is None:  # user and extended models: compiled afresh in each process
         compiled = nutpie.compile_pymc_model(model, var_names=var_names)
     else:
@@ -579,17 +594,25 @@ def _stored_vars(model: pm.Model, info: ModelInfo | None) -> list[str] | None:
 
     if info is None or models.is_extended(model):
         return None
-    names = [rv.name for rv in model.free_RVs]
+    plain = models.VarNames(info.name).plain
     kept = ("mu", "theta", "beta")
-    return names + [d.name for d in model.deterministics if d.name in kept]
+    free = [rv.name for rv in model.free_RVs]
+    return free + [d.name for d in model.deterministics if plain(d.name) in kept]
 
 
-def _posterior_only(idata: az.InferenceData, labels: list[str]) -> az.InferenceData:
-    """Keep posterior and sample_stats; set the study coordinate to the current labels."""
+def _posterior_only(
+    idata: az.InferenceData, labels: list[str], names: VarNames
+) -> az.InferenceData:
+    """Keep posterior and sample_stats; set the study coordinate to the current labels;
+    give the variables of a named model their plain names (``m::mu`` -> ``mu``) and keep
+    the model's name in the posterior's ``model_name`` attribute."""
     import arviz as az
 
     post = idata.posterior
     post = post.drop_vars([v for v in post.data_vars if str(v).endswith("__")])
+    if names.model:
+        post = post.rename({v: names.plain(str(v)) for v in post.data_vars})
+        post.attrs["model_name"] = names.model
     if "study" in post.dims:
         post = post.assign_coords(study=labels)
     elif "study" in post.coords:
@@ -872,8 +895,11 @@ def _summarise(
             draws = post["theta"].sel(study=lab).values.ravel()
             rows.append(_summary_row("theta", str(lab), draws, False, diag))
     if extended and info is not None:  # the variables the user added
+        from sparsemeta.bayes.models import VarNames
+
+        full = VarNames(info.name).full
         for var in post.data_vars:
-            if var in info.variables or var == "theta_new":
+            if full(str(var)) in info.variables or var in (*summarised, "theta_new"):
                 continue
             arr = post[var]
             extra = [d for d in arr.dims if d not in ("chain", "draw")]
@@ -1024,6 +1050,7 @@ def sample(
         info = models.model_info(pm_model)
         family = model
     extended = info is not None and models.is_extended(pm_model)
+    names = models.VarNames.of(pm_model)
     if info is not None:
         _check_proper(info)
     if target_accept is None:
@@ -1066,7 +1093,7 @@ def sample(
                 used, pm_model, info, settings, show
             )
         sampling_seconds = time.perf_counter() - t_sample - compile_seconds
-        idata = _posterior_only(raw, [str(lab) for lab in labels])
+        idata = _posterior_only(raw, [str(lab) for lab in labels], names)
         if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
             idata = _post_process(idata, info, np.random.default_rng(seed))
         if disk is not None and record is not None and used == engine:
@@ -1097,6 +1124,7 @@ def sample(
         crosscheck=check,
         extended=extended,
         prior_dominated=why,
+        model_name=names.model,
     )
     if not diag.passed:
         _alarm(gate_message(diag, family, settings), strict)
