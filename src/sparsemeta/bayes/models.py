@@ -680,15 +680,16 @@ def normal_normal(
         if mu_p is not None:
             pm.Potential("mu_prior", -0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2)
         location = pm.Deterministic("location", mu + pt.zeros_like(y_data), dims="study")
-        pm.Normal(
-            "y_obs",
-            mu=location,
-            sigma=pt.sqrt(se_data**2 + tau**2),
-            observed=y_data,
-            dims="study",
-        )
+        _normal_obs(location, se_data, tau, y_data)
     info = ModelInfo("normal-normal", tuple(labs), tau_p, mu_p, arrays, ("y",))
     return _attach(model, info)
+
+
+def _normal_obs(location: Any, se: Any, tau: Any, y: Any) -> Any:
+    """The marginal likelihood ``y_obs``: y_i ~ N(location_i, se_i^2 + tau_i^2)."""
+    return pm.Normal(
+        "y_obs", mu=location, sigma=pt.sqrt(se**2 + tau**2), observed=y, dims="study"
+    )
 
 
 def _normal_subgroups(
@@ -727,13 +728,7 @@ def _normal_subgroups(
         if mu_p is not None:
             pm.Potential("mu_prior", (-0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2).sum())
         location = pm.Deterministic("location", pt.dot(g_data, mu), dims="study")
-        pm.Normal(
-            "y_obs",
-            mu=location,
-            sigma=pt.sqrt(se_data**2 + tau_study**2),
-            observed=y_data,
-            dims="study",
-        )
+        _normal_obs(location, se_data, tau_study, y_data)
     data = {**arrays, "G": G}
     options = {"subgroups": tuple(levels)}
     info = ModelInfo("normal-normal", tuple(labs), tau_p, mu_p, data, ("y",), options)
@@ -776,13 +771,7 @@ def _normal_regression(
         if mu_p is not None:
             pm.Potential("mu_prior", -0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2)
         location = pm.Deterministic("location", pt.dot(design, coef), dims="study")
-        pm.Normal(
-            "y_obs",
-            mu=location,
-            sigma=pt.sqrt(se_data**2 + tau**2),
-            observed=y_data,
-            dims="study",
-        )
+        _normal_obs(location, se_data, tau, y_data)
     data = {**arrays, "X": cov.X}
     info = ModelInfo("normal-normal", tuple(labs), tau_p, mu_p, data, ("y",), cov.options)
     return _attach(model, info)
