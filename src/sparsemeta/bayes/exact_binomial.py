@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,7 @@ from sparsemeta.bayes import exact
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.results import json_safe
 
-__all__ = ["ACCURACY", "BinomialPosterior", "posterior"]
+__all__ = ["ACCURACY", "BinomialPosterior", "EffectModel", "posterior"]
 
 #: accuracy settings: grid points per narrowest posterior SD, Gauss-Hermite nodes for the
 #: baselines, and the tau quadrature (likelihood break points, Gauss-Legendre order)
@@ -334,12 +334,14 @@ def _lattice(
     ref_sd: NDArray[np.float64],
     mu_prior: exact._NormalMuPrior,
     per_sd: float,
+    kink: float | None = None,
 ) -> tuple[_Lattice, NDArray[np.float64], NDArray[np.float64]]:
     """Grid from the study likelihoods on a coarse pre-grid (means, SDs) and their widths.
 
     The spacing is the narrowest width (per-study SD, continuity-corrected SD, pooled width
     at tau = 0) divided by ``per_sd``; the range holds each likelihood and the mu prior to
-    :data:`_WIDTH` SDs, within +-:data:`_LIMIT`.
+    :data:`_WIDTH` SDs, within +-:data:`_LIMIT`. With a ``kink`` (a point where the study
+    likelihoods are not smooth) the grid is symmetric about it and has it as a node.
     """
     dens = np.exp(log_pre - log_pre.max(axis=1, keepdims=True))
     dens /= dens.sum(axis=1, keepdims=True)
@@ -352,12 +354,34 @@ def _lattice(
     lo = min(float((mean - _WIDTH * spread).min()), mu_prior.mean - _WIDTH * mu_prior.sd)
     hi = max(float((mean + _WIDTH * spread).max()), mu_prior.mean + _WIDTH * mu_prior.sd)
     lo, hi = max(lo, -_LIMIT), min(hi, _LIMIT)
+    if kink is not None:
+        half = max(hi - kink, kink - lo)
+        lo, hi = kink - half, kink + half
     n = math.ceil((hi - lo) / h) + 1
+    n += (kink is not None) and n % 2 == 0  # odd: the centre (the kink) is a node
     if n > _MAX_POINTS:
-        n = _MAX_POINTS
+        n = _MAX_POINTS - 1
         h = (hi - lo) / (n - 1)
     x = 0.5 * (lo + hi) + h * (np.arange(n) - 0.5 * (n - 1))  # mirrors under theta -> -theta
     return _Lattice(x, h, fft.next_fast_len(2 * n, real=True)), mean, np.maximum(sd, width)
+
+
+@dataclass(frozen=True)
+class EffectModel:
+    """Hook for another effect model with the same structure (theta_i ~ N(mu, tau^2)).
+
+    ``log_likelihood(theta, counts)`` gives log ell_i(theta), shape (k, len(theta));
+    ``kink`` is a theta where the ell_i are not smooth (made a grid node), and
+    ``per_sd_factor`` refines the grid spacing. Used for
+    :mod:`sparsemeta.bayes.exact_binomial_rr`.
+    """
+
+    name: str
+    log_likelihood: Callable[
+        [NDArray[np.float64], tuple[NDArray[np.float64], ...]], NDArray[np.float64]
+    ]
+    kink: float | None = None
+    per_sd_factor: float = 1.0
 
 
 class BinomialPosterior(exact.ExactPosterior):
@@ -377,7 +401,9 @@ class BinomialPosterior(exact.ExactPosterior):
         arms: str,
         baseline_sd: float,
         accuracy: str,
+        effect: EffectModel | None = None,
     ) -> None:
+        self.effect = effect
         self.counts, self.labels = counts, labels
         self.tau_prior, self.mu_prior = tau_prior, mu_prior
         self.arms, self.baseline_sd, self.accuracy = arms, baseline_sd, accuracy
@@ -385,9 +411,16 @@ class BinomialPosterior(exact.ExactPosterior):
         cfg = ACCURACY[accuracy]
         shift = 0.5 if arms == "symmetric" else 0.0
         pre = np.linspace(-_LIMIT, _LIMIT, 241)
-        log_pre = _log_effect_likelihood(pre, counts, shift, baseline_sd, 12)
-        lattice, y, se = _lattice(log_pre, pre, _reference(counts), mu_prior, cfg["per_sd"])
-        log_ell = _log_effect_likelihood(lattice.x, counts, shift, baseline_sd, cfg["hermite"])
+        if effect is None:
+            log_pre = _log_effect_likelihood(pre, counts, shift, baseline_sd, 12)
+            lattice, y, se = _lattice(log_pre, pre, _reference(counts), mu_prior, cfg["per_sd"])
+            log_ell = _log_effect_likelihood(lattice.x, counts, shift, baseline_sd, cfg["hermite"])
+        else:
+            per_sd = cfg["per_sd"] * effect.per_sd_factor
+            log_pre = effect.log_likelihood(pre, counts)
+            ref = _reference(counts)
+            lattice, y, se = _lattice(log_pre, pre, ref, mu_prior, per_sd, effect.kink)
+            log_ell = effect.log_likelihood(lattice.x, counts)
         data = _BinomialData(lattice, log_ell, mu_prior, y, se)
         self.y, self.se = y, se
         self.lattice = lattice
@@ -458,6 +491,11 @@ class BinomialPosterior(exact.ExactPosterior):
             for i, lab in enumerate(self.labels)
         }
 
+    @property
+    def model(self) -> str:
+        """Model family: ``"binomial-normal"`` or the ``effect`` hook's name."""
+        return "binomial-normal" if self.effect is None else self.effect.name
+
     def _tail(self) -> tuple[bool, bool]:
         has_mean, has_var = self._grid.moments_exist
         return bool(has_mean[0]), bool(has_var[0])
@@ -474,6 +512,7 @@ class BinomialPosterior(exact.ExactPosterior):
             self.arms,
             self.baseline_sd,
             other,
+            self.effect,
         )
         probs = np.array([0.025, 0.5, 0.975])
         diffs = [
@@ -496,7 +535,7 @@ class BinomialPosterior(exact.ExactPosterior):
         rt, nt, rc, nc = (c.astype(int).tolist() for c in self.counts)
         return json_safe(
             {
-                "model": "binomial-normal",
+                "model": self.model,
                 "arms": self.arms,
                 "k": self.k,
                 "labels": list(self.labels),
@@ -520,7 +559,7 @@ class BinomialPosterior(exact.ExactPosterior):
     def __str__(self) -> str:
         m = self.mu_prior
         head = (
-            f"Exact posterior (binomial-normal, arms {self.arms}), k = {self.k}; tau prior "
+            f"Exact posterior ({self.model}, arms {self.arms}), k = {self.k}; tau prior "
             f"{self.tau_prior}, mu prior normal({m.mean:g}, {m.sd:g}), baseline SD "
             f"{self.baseline_sd:.4g}"
         )
