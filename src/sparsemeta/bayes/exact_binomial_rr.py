@@ -17,7 +17,9 @@ has a polynomial integrand in u of degree at most :math:`n_{ci} + n_{ti}`, so Ga
 quadrature on (0, 1) with :math:`\lceil (n_{ci} + n_{ti} + 1)/2 \rceil` nodes is exact (done
 in logs). :math:`\ell_i` has a kink at :math:`\theta = 0` (the min); the engine of
 :mod:`sparsemeta.bayes.exact_binomial` puts 0 on its grid and uses a finer spacing
-(:data:`PER_SD_FACTOR`) for this model, see docs/formulas.md.
+(:data:`PER_SD_FACTOR`) for this model, and adds the Euler-Maclaurin term of the kink
+to the trapezoid convolution (h^2/12 times the jump of the integrand's derivative), see
+docs/formulas.md.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ __all__ = ["KINK", "PER_SD_FACTOR", "log_effect_likelihood", "posterior"]
 #: location of the kink of every study's effect likelihood (theta = 0)
 KINK = 0.0
 #: grid points per narrowest posterior SD, relative to the binomial-normal setting
-PER_SD_FACTOR = 4.0
+PER_SD_FACTOR = 2.0
 
 
 @functools.cache
