@@ -8,6 +8,7 @@ by :mod:`sparsemeta.bayes.models` without covariates and not extended by the use
   :math:`s_{ti}^2/n_{ti} + s_{ci}^2/n_{ci}` (integrating the flat-prior baselines out gives
   exactly the normal-normal model, see :func:`sparsemeta.bayes.models.arm_normal`);
 * ``binomial-normal`` with a normal mu prior: :func:`sparsemeta.bayes.exact_binomial.posterior`
+* ``binomial-rr`` with a normal mu prior: :func:`sparsemeta.bayes.exact_binomial_rr.posterior`
   with the model's arms and baseline SD;
 * ``binomial-rr``: no exact engine (its study likelihood has a kink at theta = 0).
 
@@ -131,6 +132,13 @@ def exact_reference(model: pm.Model) -> ExactPosterior | None:
             labels,
             arms=info.options.get("arms", "symmetric"),
             baseline_sd=info.options.get("baseline_sd"),
+        )
+    if info.family == "binomial-rr" and info.mu_prior is not None:
+        from sparsemeta.bayes import exact_binomial_rr
+
+        d = info.data
+        return exact_binomial_rr.posterior(
+            d["events_t"], d["n_t"], d["events_c"], d["n_c"], info.tau_prior, info.mu_prior, labels
         )
     return None
 

@@ -300,11 +300,12 @@ def compare_priors(
     """
     if not isinstance(level, int | float) or not 0 < level < 1:
         raise DataError(f"compare_priors: level must be a number in (0, 1), got {level!r}")
-    if model == "binomial-normal":
-        return _compare_binomial(data, priors, measure, mu_prior, level)
+    if model in ("binomial-normal", "binomial-rr"):
+        return _compare_binomial(data, priors, measure, mu_prior, level, model)
     if model != "normal-normal":
         raise DataError(
-            f"compare_priors: unknown model {model!r}; use 'normal-normal' or 'binomial-normal'"
+            f"compare_priors: unknown model {model!r}; use 'normal-normal', 'binomial-normal' "
+            "or 'binomial-rr'"
         )
     eff = as_effects(data, measure, se=se, labels=labels, where="compare_priors")
     eff = eff.require("compare_priors")
@@ -335,30 +336,36 @@ def compare_priors(
 
 
 def _compare_binomial(
-    data: Any, priors: Any, measure: str | None, mu_prior: pri.MuPriorLike, level: float
+    data: Any,
+    priors: Any,
+    measure: str | None,
+    mu_prior: pri.MuPriorLike,
+    level: float,
+    model: str = "binomial-normal",
 ) -> PriorComparison:
-    """:func:`compare_priors` for the binomial-normal model (exact binomial engine)."""
+    """:func:`compare_priors` for the binomial-normal (log OR) or binomial-rr (log RR) model
+    (exact binomial engines)."""
     from sparsemeta import data as data_mod
-    from sparsemeta.bayes import exact_binomial
+    from sparsemeta.bayes import exact_binomial, exact_binomial_rr
 
-    if measure is not None and measure.upper() != "OR":
+    scale_code = measures.MEASURE_OF_FAMILY[model]
+    engine = exact_binomial.posterior if model == "binomial-normal" else exact_binomial_rr.posterior
+    if measure is not None and measure.upper() != scale_code:
         raise DataError(
-            f"compare_priors: model binomial-normal analyses the OR scale, not {measure}"
+            f"compare_priors: model {model} analyses the {scale_code} scale, not {measure}"
         )
     if not isinstance(data, pd.DataFrame):
-        raise DataError("compare_priors: model binomial-normal needs a binary study table")
+        raise DataError(f"compare_priors: model {model} needs a binary study table")
     tab = data_mod.single_analysis(data)
     if data_mod.data_type(tab) != "binary":
-        raise DataError(
-            "compare_priors: model binomial-normal needs binary data (events_t, n_t, ...)"
-        )
+        raise DataError(f"compare_priors: model {model} needs binary data (events_t, n_t, ...)")
     labs = tab["study"].astype(str).tolist()
     cols = [tab[c].to_numpy() for c in data_mod.BINARY_COLUMNS]
-    tau_priors = _priors([pri.tau_prior(None, "OR")] if priors is None else priors)
-    mu = pri.mu_prior(mu_prior, "OR")
-    posts = {label: exact_binomial.posterior(*cols, p, mu, labs) for label, p in tau_priors.items()}
+    tau_priors = _priors([pri.tau_prior(None, scale_code)] if priors is None else priors)
+    mu = pri.mu_prior(mu_prior, scale_code)
+    posts = {label: engine(*cols, p, mu, labs) for label, p in tau_priors.items()}
     first = next(iter(posts.values()))
-    scale = measures.lookup("OR").scale
+    scale = measures.lookup(scale_code).scale
     rows = []
     for label, post in posts.items():
         row = _row(label, tau_priors[label], post, scale, first.se, level, True)
@@ -369,7 +376,7 @@ def _compare_binomial(
     table = pd.DataFrame(rows).set_index("label")
     table.index.name = "tau prior"
     return PriorComparison(
-        "OR",
+        scale_code,
         tuple(labs),
         first.y,
         first.se,
@@ -379,7 +386,7 @@ def _compare_binomial(
         posts,
         level,
         table,
-        "binomial-normal",
+        model,
     )
 
 

@@ -212,19 +212,23 @@ def _run_exact(
     from sparsemeta.effects import as_effects
 
     events = None
-    if args.model == "binomial-normal":
-        if args.measure != "OR":
-            raise DataError(f"fit: model binomial-normal analyses the OR scale, not {args.measure}")
+    if args.model in ("binomial-normal", "binomial-rr"):
+        code = "OR" if args.model == "binomial-normal" else "RR"
+        if args.measure != code:
+            raise DataError(
+                f"fit: model {args.model} analyses the {code} scale, not {args.measure}"
+            )
         tab = data.single_analysis(df)
         if data.data_type(tab) != "binary":
-            raise DataError("fit: model binomial-normal needs binary data (events_t, n_t, ...)")
+            raise DataError(f"fit: model {args.model} needs binary data (events_t, n_t, ...)")
         labels = tab["study"].astype(str).tolist()
         cols = [tab[c].to_numpy() for c in data.BINARY_COLUMNS]
         events = (cols[0], cols[2])
-        from sparsemeta.bayes import exact_binomial  # scipy.stats: only for this model
+        from sparsemeta.bayes import exact_binomial, exact_binomial_rr  # scipy: only here
 
-        post = exact_binomial.posterior(*cols, args.tau_prior, mu_prior, labels)
-        measure, excluded = "OR", pd.DataFrame({"study": [], "reason": []})
+        engine = exact_binomial if args.model == "binomial-normal" else exact_binomial_rr
+        post = engine.posterior(*cols, args.tau_prior, mu_prior, labels)
+        measure, excluded = code, pd.DataFrame({"study": [], "reason": []})
         corrections: list[dict[str, Any]] = []
     else:
         eff = as_effects(df, args.measure, where="fit").require("fit")
@@ -246,7 +250,7 @@ def _run_exact(
         p_mu_beyond={f"{t:g}": post.prob("mu", "<" if t < 0 else ">", t) for t in args.threshold},
         diagnostics=None,
     )
-    if args.model == "binomial-normal":
+    if args.model in ("binomial-normal", "binomial-rr"):
         return record, "exact binomial posterior (quadrature over mu and tau; no sampling)", True
     return record, "exact posterior (quadrature over tau; no sampling)", True
 
@@ -345,9 +349,9 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     engine = args.engine or ("exact" if args.model == "normal-normal" else "mcmc")
-    if engine == "exact" and args.model not in ("normal-normal", "binomial-normal"):
+    if engine == "exact" and args.model not in ("normal-normal", "binomial-normal", "binomial-rr"):
         raise DataError(
-            f"the exact engine fits the normal-normal and binomial-normal models; use "
+            f"the exact engine fits the normal-normal, binomial-normal and binomial-rr models; use "
             f"--engine mcmc for {args.model}"
         )
     from sparsemeta.measures import MEASURE_OF_FAMILY
