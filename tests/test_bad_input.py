@@ -1064,9 +1064,9 @@ CLI_CASES = [
         id="fit-unknown-prior",
     ),
     pytest.param(
-        ["fit", *FIT, "--model", "binomial-rr", "--engine", "exact", "ok.csv"],
-        ("exact", "normal-normal"),
-        id="fit-exact-engine-binomial-rr-model",
+        ["fit", *FIT, "--model", "arm-normal", "--engine", "exact", "ok.csv"],
+        ("exact", "normal-normal", "arm-normal"),
+        id="fit-exact-engine-arm-normal-model",
     ),
     pytest.param([*FIT_MCMC, "--draws", "0"], ("draws", "0"), id="fit-zero-draws"),
     pytest.param(

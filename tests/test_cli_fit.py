@@ -165,7 +165,7 @@ def test_failed_gate_exits_1(csv, capsys):
         ("study,effect,se\na,0.1,nan\nb,0.2,0.1\n", [], "se"),
         ("effect,se\n0.1,0.2\n", [], "missing column(s) 'study'"),
         (SECURE, ["--model", "binomial-normal"], "OR scale"),
-        (SECURE, ["--model", "binomial-rr", "--engine", "exact"], "exact engine"),
+        (SECURE, ["--model", "arm-normal", "--engine", "exact"], "exact engine"),
         (SECURE, ["--tau-prior", "nonsense(1)"], "nonsense"),
     ],
 )
