@@ -162,3 +162,76 @@ def test_priors_listing_fits_in_100_columns(capsys):
     assert max(len(line) for line in out.splitlines()) <= 100
     for string in priors.library()["string"]:
         assert string.split("(")[0] + "(" in out  # every prior is listed
+
+
+@pytest.mark.slow  # builds and installs the package (~15 s) and compiles a model afresh
+def test_fresh_pip_install_then_fit_prints_no_warning(tmp_path):
+    """``pip install .`` into a new venv, then ``sparsemeta fit`` from its console script.
+
+    The new venv gets the package itself by a real, non-editable ``pip install .`` (a wheel
+    built by pip as a user's install builds it); its dependencies come from this test run's
+    environment through a ``.pth`` line, so the test needs no download of PyMC and friends.
+    The fits run with a fresh HOME (no PyTensor compile folder, no user configuration), no
+    PYTHONPATH and no PYTENSOR_FLAGS: whatever they print on stderr a new user would see.
+    """
+    import sysconfig
+    import venv
+
+    root = SRC.parent
+    target = tmp_path / "venv"
+    venv.create(target, with_pip=False, symlinks=True)
+    python = target / "bin" / "python"
+    new_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(new_site, "dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--no-cache-dir",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    env = _env(tmp_path)
+    del env["PYTHONPATH"]
+    env["PATH"] = f"{target / 'bin'}{os.pathsep}{env['PATH']}"
+    where = subprocess.run(
+        [str(python), "-c", "import sparsemeta; print(sparsemeta.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert where.startswith(new_site), where  # the installed copy, not the source tree
+    data = tmp_path / "secure.csv"
+    data.write_text(SECURE, encoding="utf-8")
+    fit = [str(target / "bin" / "sparsemeta"), "fit", str(data), "--measure", "RR"]
+    exact = subprocess.run(fit, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert exact.returncode == 0, exact.stderr
+    assert "RR" in exact.stdout and exact.stderr == ""
+    mcmc = subprocess.run(
+        [*fit, "--model", "binomial-rr", "--draws", "300", "--tune", "300"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert mcmc.returncode in (0, 1), mcmc.stderr  # 1: the diagnostics gate, said on stderr
+    assert [ln for ln in mcmc.stderr.splitlines() if "diagnostics gate" not in ln] == []
