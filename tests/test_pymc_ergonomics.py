@@ -61,3 +61,38 @@ def test_plain_pm_sample_has_no_divergences_and_matches_exact(seed):
             mcse = float(az.mcse(draws, method="quantile", prob=p))
             ex = float(truth[var].quantile(np.array([p]))[0])
             assert abs(float(np.quantile(draws, p)) - ex) < 4 * mcse, (var, p)
+
+
+@pytest.mark.slow
+def test_sample_on_named_and_named_extended_models():
+    """``sparsemeta.sample`` on builders called inside ``pm.Model(name="m")``: plain names in
+    the posterior and summary, the name kept, the cross-check run against the exact
+    posterior (computed independently by quadrature), and a user's added variable reported."""
+    import numpy as np
+
+    from sparsemeta.bayes import exact, sample
+
+    y, se, labels = [0.3, -0.1, 0.5], [0.2, 0.3, 0.25], ["a", "b", "c"]
+    with pm.Model(name="m") as named:
+        models.normal_normal(y, se, labels, "halfnormal(0.5)", "normal(0, 1)")
+    fit = sample.sample(named, "MD", seed=4)
+    assert fit.model_name == "m" and "model 'm'" in str(fit)
+    assert {"mu", "tau"} <= set(fit.idata.posterior.data_vars)
+    assert fit.idata.posterior.attrs["model_name"] == "m"
+    assert fit.crosscheck is not None and fit.crosscheck.engine == "exact"
+    assert fit.crosscheck.max_z <= 4.0, fit.crosscheck.message()
+    truth = exact.posterior(np.array(y), np.array(se), "halfnormal(0.5)", "normal(0, 1)", labels)
+    row = fit.summary().set_index("param").loc["mu"]
+    assert abs(row["median"] - float(truth["mu"].quantile(np.array([0.5]))[0])) < 0.02
+    assert fit.prob("mu", "<", 0.0) == pytest.approx(float(truth["mu"].cdf(0.0)), abs=0.02)
+
+    with pm.Model(name="m") as extended:
+        models.normal_normal(y, se, labels, "halfnormal(0.5)", "normal(0, 1)")
+        pm.Deterministic("mu_doubled", 2 * extended["m::mu"])
+    fit = sample.sample(extended, "MD", seed=4)
+    assert fit.extended and fit.model_name == "m" and fit.crosscheck is None
+    params = list(fit.summary()["param"])
+    assert "mu_doubled" in params and "m::mu_doubled" not in params
+    assert params.count("mu") == 1 and all(not p.startswith("m::") for p in params)
+    doubled = fit.summary().set_index("param").loc["mu_doubled", "median"]
+    assert doubled == pytest.approx(2 * fit.summary().set_index("param").loc["mu", "median"])
