@@ -213,12 +213,19 @@ class _Lattice:
         return out
 
     def spectrum(self, f: NDArray[np.float64]) -> NDArray[np.complex128]:
-        """rfft of f (..., N) continued by its edge values (right edge, then left edge)."""
+        """rfft of f (..., N) continued by its edge values (right edge, then left edge).
+
+        Both edges get the same number of padding points, and an odd padding has the mean
+        of the two edge values in its middle: the periodic sequence is then mirrored by
+        x -> -x exactly when f is, so a grid symmetric about 0 gives convolutions whose
+        values for f(-x) are those for f(x) reversed, to rounding (arm-swap antisymmetry).
+        """
         n = self.x.size
         pad = self.size - n
-        left = np.repeat(f[..., :1], pad - pad // 2, axis=-1)
-        right = np.repeat(f[..., -1:], pad // 2, axis=-1)
-        return fft.rfft(np.concatenate([f, right, left], axis=-1), axis=-1)
+        edge_r = np.repeat(f[..., -1:], pad // 2, axis=-1)
+        edge_l = np.repeat(f[..., :1], pad // 2, axis=-1)
+        mid = [0.5 * (f[..., -1:] + f[..., :1])] if pad % 2 else []
+        return fft.rfft(np.concatenate([f, edge_r, *mid, edge_l], axis=-1), axis=-1)
 
     def smooth(self, spec: NDArray[np.complex128]) -> NDArray[np.float64]:
         """Grid values (..., N) of the function whose spectrum (..., P//2 + 1) is ``spec``."""
