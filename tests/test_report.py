@@ -334,18 +334,21 @@ def test_statuses_on_the_bundled_plan():
 
 
 def test_binomial_prior_comparison_and_prior_dominated_rows(result, folder):
-    """Issue 11: the report shows the exact binomial-normal comparison for binary analyses
-    and flags prior-dominated rows; the flagged rows are those the documented rule picks
-    (k = 1, only double-zero studies, or KL(tau prior -> posterior) < 0.05 nats)."""
+    """Issue 11: the report shows the exact comparison of the measure's binomial model for
+    binary analyses (binomial-rr on the log RR scale for these RR analyses) and flags
+    prior-dominated rows; the flagged rows are those the documented rule picks (k = 1, only
+    double-zero studies, or KL(tau prior -> posterior) < 0.05 nats)."""
     from sparsemeta.bayes import dominance
 
     text = (folder / "report.md").read_text(encoding="utf-8")
-    assert "Exact binomial-normal posterior (log OR, arm-symmetric" in text
+    assert "Exact binomial-rr posterior (log RR, arm-symmetric risk-ratio model" in text
+    assert "Exact binomial-normal posterior" not in text  # no OR analysis in the report
     flagged = 0
     for a in result.analyses:
         comp = a.binomial_comparison
         if comp is None:
             continue
+        assert comp.model == "binomial-rr" and comp.log_scale
         for label, row in comp.table.iterrows():
             why = dominance.reasons(comp.k, None, row["kl_tau"])
             if why:
@@ -353,3 +356,8 @@ def test_binomial_prior_comparison_and_prior_dominated_rows(result, folder):
                 flagged += 1
     assert flagged > 0  # the one-study PPI analysis at least
     assert "**prior-dominated** under" in text
+    # and right under a binomial-rr table (the one-study PPI analysis: k = 1)
+    under_rr = (
+        r"Exact binomial-rr posterior [^\n]*\n\n(\|[^\n]*\n)+\n- \*\*prior-dominated\*\* under"
+    )
+    assert re.search(under_rr + r"[^\n]*k = 1: the tau posterior is its prior", text)

@@ -257,6 +257,34 @@ def test_json_shape(result: reproduce.ReproduceResult) -> None:
     assert hn["mu_ratio"]["q50"] == pytest.approx(math.exp(hn["mu"]["q50"]))
 
 
+def test_binomial_prior_comparison_uses_the_measures_binomial_model(
+    result: reproduce.ReproduceResult,
+) -> None:
+    """Issue 11: an RR analysis's binomial prior comparison is the exact binomial-rr
+    posterior (log RR), not the log OR model; checked against the brute-force integration
+    of tests/test_exact_binomial_rr.py on secure to insecure (0/46 vs 6/54, 0/14 vs 0/54)."""
+    from test_exact_binomial_rr import PROBS, _brute
+
+    comparisons = [a for a in result.analyses if a.binomial_comparison is not None]
+    assert len(comparisons) >= 10  # the RR analyses with 2x2 tables
+    for a in comparisons:
+        comp = a.binomial_comparison
+        assert a.analysis.measure == "RR"
+        assert (comp.model, comp.measure) == ("binomial-rr", "RR"), a.analysis.label
+        assert all(p.model == "binomial-rr" for p in comp.posteriors.values())
+    key = ("PIP vs control", "Attachment change: secure to insecure", "post")
+    comp = result[key].binomial_comparison
+    assert comp.labels == ("Cicchetti 1999a", "Cicchetti 2006b")  # the double-zero study kept
+    assert (comp.mu_prior.mean, comp.mu_prior.sd) == (0.0, 2.82)
+    ref = _brute(([0, 0], [46, 14], [6, 0], [54, 54]), 0.5, 2.82)
+    post = comp.posteriors["halfnormal(scale=0.5)"]
+    for name in ("mu", "tau", "theta_new"):
+        got = post[name].quantile(PROBS)
+        assert got == pytest.approx(ref[name], abs=1e-4, rel=0), name
+    row = comp.table.loc["halfnormal(scale=0.5)"]
+    assert row["mu_median"] == pytest.approx(ref["mu"][2], abs=1e-4, rel=0)
+
+
 @pytest.mark.slow
 def test_binomial_model_keeps_the_double_zero_study(pip: plan.Plan) -> None:
     """Secure to insecure: RevMan drops Cicchetti 2006b (0/14 vs 0/54); the binomial-RR

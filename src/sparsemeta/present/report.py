@@ -88,6 +88,11 @@ _DPI = 100
 #: KL divergence (nats) of the tau posterior from its prior below which the report says
 #: that the data barely moved tau
 _KL_LITTLE = 0.25
+#: how each exact binomial model of the prior comparison treats the arms and the baseline
+_BINOMIAL_FORM = {
+    "binomial-normal": "arm-symmetric logit model, normal baselines",
+    "binomial-rr": "arm-symmetric risk-ratio model of Warn et al. 2002, uniform baseline risk",
+}
 _STATUS_TEXT = {
     "reproduced": "every printed value is what our recomputation rounds to, except any "
     "secondary statistic flagged as a likely typo (listed with both values)",
@@ -988,8 +993,9 @@ def _analysis_section(
     if binomial is not None:
         blocks += [
             _Para(
-                "Exact binomial-normal posterior (log OR, arm-symmetric, every study kept, "
-                f"no continuity correction; mu prior `{binomial.mu_prior}`) under each tau prior:"
+                f"Exact {binomial.model} posterior (log {binomial.measure}, "
+                f"{_BINOMIAL_FORM[binomial.model]}, every study kept, no continuity "
+                f"correction; mu prior `{binomial.mu_prior}`) under each tau prior:"
             ),
             _prior_table(binomial),
             *_dominated(binomial),

@@ -226,9 +226,11 @@ class AnalysisResult:
         (:func:`sparsemeta.bayes.sensitivity.compare_priors`), keyed alike; ``None`` when
         the exact model was not fitted.
     binomial_comparison : PriorComparison or None
-        The exact arm-symmetric binomial-normal posterior (log OR, every study kept) under
+        The exact posterior of the measure's binomial-likelihood model (every study kept):
+        ``binomial-rr`` (log RR) for RR analyses, the arm-symmetric ``binomial-normal``
+        (log OR) for OR analyses (``_BINOMIAL_FAMILY``, the family the MCMC fit uses), under
         each tau prior of the plan that does not need standard errors
-        (:func:`~sparsemeta.bayes.sensitivity.compare_priors` with ``model="binomial-normal"``);
+        (:func:`~sparsemeta.bayes.sensitivity.compare_priors` with that ``model``);
         ``None`` without binary data or without the ``binomial`` model.
     mcmc : dict[str, BayesSummary]
         Binomial-likelihood MCMC fits, keyed by the prior's label.
@@ -550,11 +552,14 @@ def _analysis(
 def _binomial_comparison(
     plan: Plan, a: Analysis, rows: pd.DataFrame, r: MetaResult, notes: list[str]
 ) -> PriorComparison | None:
-    """The exact binomial-normal prior comparison (see :class:`AnalysisResult`)."""
+    """The exact binomial prior comparison of the analysis's measure (see
+    :class:`AnalysisResult`)."""
     from sparsemeta import data
 
     if not set(data.BINARY_COLUMNS) <= set(rows.columns):
         return None
+    assert a.measure is not None  # analyses with study data always have a measure
+    family = _BINOMIAL_FAMILY[a.measure]
     _, se, _, n = _estimable(rows, r)
     priors = {}
     for choice in plan.priors_for(a):
@@ -570,9 +575,9 @@ def _binomial_comparison(
     ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        comparison = compare_priors(table, priors, mu_prior=None, model="binomial-normal")
+        comparison = compare_priors(table, priors, mu_prior=None, model=family)
     for w in caught:
-        if (text := f"exact binomial model: {w.message}") not in notes:
+        if (text := f"exact {family} model: {w.message}") not in notes:
             notes.append(text)
     return comparison
 
