@@ -8,9 +8,9 @@ by :mod:`sparsemeta.bayes.models` without covariates and not extended by the use
   :math:`s_{ti}^2/n_{ti} + s_{ci}^2/n_{ci}` (integrating the flat-prior baselines out gives
   exactly the normal-normal model, see :func:`sparsemeta.bayes.models.arm_normal`);
 * ``binomial-normal`` with a normal mu prior: :func:`sparsemeta.bayes.exact_binomial.posterior`
-* ``binomial-rr`` with a normal mu prior: :func:`sparsemeta.bayes.exact_binomial_rr.posterior`
   with the model's arms and baseline SD;
-* ``binomial-rr``: no exact engine (its study likelihood has a kink at theta = 0).
+* ``binomial-rr`` with a normal mu prior: :func:`sparsemeta.bayes.exact_binomial_rr.posterior`
+  (the kink of its study likelihood at theta = 0 is handled there).
 
 :func:`compare` then puts the MCMC quantiles (2.5%, 50%, 97.5%) of mu, tau and theta_new
 beside the exact ones in units of their Monte Carlo standard error
