@@ -27,6 +27,9 @@ Prints, per item, the measured figure next to its target:
   ratio of CPU time to it), and binomial calibration throughput: fits per second
   (``accuracy="fast"``, mu's 95% interval) on simulated k = 3 data sets, with the coverage
   of mu's interval as a sanity figure.
+* exact binomial-rr posterior (``sparsemeta.bayes.exact_binomial_rr``, log risk ratio, same
+  priors) on the same k = 2, 5 and 10 data sets: median wall and CPU time of the fit plus
+  ``summary()``.
 
 ``--section exact|extras|binomial|mcmc`` runs one part only.
 """
@@ -229,6 +232,23 @@ def bench_binomial(repeats: int, replicates: int) -> None:
     )
 
 
+def bench_binomial_rr(repeats: int) -> None:
+    """Exact binomial-rr fit + summary() on the data sets of :func:`bench_binomial`."""
+    from sparsemeta.bayes import exact_binomial_rr
+
+    print("exact binomial-rr posterior (fit + summary(): all quantiles and intervals)")
+    rng = np.random.default_rng(2024)  # the k = 2, 5, 10 data sets of bench_binomial
+    for k in (2, 5, 10):
+        data = _binomial_data(k, rng)
+        zeros = int((data[0] == 0).sum() + (data[2] == 0).sum())
+
+        def fit(data=data) -> None:
+            exact_binomial_rr.posterior(*data, "halfnormal(0.5)").summary()
+
+        wall, cpu = _median_times(fit, repeats)
+        print(f"  k = {k:2d} ({zeros} zero-event arms): {wall:6.1f} ms wall, {cpu:6.1f} ms CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -247,6 +267,7 @@ def main() -> None:
         bench_extras(repeats=5 if args.quick else 30)
     if args.section in (None, "binomial"):
         bench_binomial(repeats=5 if args.quick else 30, replicates=50 if args.quick else 400)
+        bench_binomial_rr(repeats=5 if args.quick else 30)
     if args.section in (None, "mcmc"):
         bench_mcmc(fits=2 if args.quick else 5)
 
