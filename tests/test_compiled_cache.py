@@ -70,7 +70,9 @@ def test_key_follows_the_model_structure_not_the_data():
 
 def _binomial(k: int):
     labels = [f"S{i}" for i in range(k)]
-    return models.binomial_rr([3] * k, [20] * k, [1] * k, [20] * k, labels, parse("halfnormal(0.5)"))
+    return models.binomial_rr(
+        [3] * k, [20] * k, [1] * k, [20] * k, labels, parse("halfnormal(0.5)")
+    )
 
 
 def test_key_holds_the_number_of_study_parameters():

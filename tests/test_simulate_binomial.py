@@ -78,8 +78,9 @@ def test_same_seed_same_table_in_process_and_on_dask() -> None:
     again = sim.simulate(design, f"dl,{NAME}").table[cols]
     pd.testing.assert_frame_equal(first, again, check_exact=True)
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
-        as cluster,
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         on_dask = sim.simulate(design, f"dl,{NAME}", dask_client=client).table[cols]

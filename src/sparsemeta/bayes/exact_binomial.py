@@ -76,6 +76,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import fft, integrate, special, stats
 
 from sparsemeta.bayes import exact
+from sparsemeta.bayes.priors import MuPriorLike, TauPrior, TauPriorLike
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.results import json_safe
 
@@ -424,7 +425,7 @@ class BinomialPosterior(exact.ExactPosterior):
         self,
         counts: tuple[NDArray[np.float64], ...],
         labels: list[str],
-        tau_prior: Any,
+        tau_prior: TauPrior,
         mu_prior: exact._NormalMuPrior,
         arms: str,
         baseline_sd: float,
@@ -627,7 +628,7 @@ def check_proper(
     family: str,
     arms: str,
     baseline_sd: float,
-    mu_prior: Any,
+    mu_prior: MuPriorLike,
 ) -> None:
     r"""Raise PriorError when a flat mu prior gives an improper posterior.
 
@@ -665,8 +666,8 @@ def posterior(
     n_t: ArrayLike,
     events_c: ArrayLike,
     n_c: ArrayLike,
-    tau_prior: Any,
-    mu_prior: Any = "normal(0, 2.82)",
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike = "normal(0, 2.82)",
     labels: Sequence[Any] | None = None,
     *,
     arms: str = "symmetric",

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import math
-
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from sparsemeta.bayes import exact, exact_binomial
+from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.errors import DataError, PriorError
 
 __all__ = ["KINK", "PER_SD_FACTOR", "log_effect_likelihood", "posterior"]
@@ -86,8 +86,12 @@ def log_effect_likelihood(
         top = log_f.max(axis=0)
         val = np.log((np.exp(log_f - top) * w[:, None]).sum(axis=0)) + top
         coef = (
-            special.gammaln(nt + 1) - special.gammaln(rt + 1) - special.gammaln(nt - rt + 1)
-            + special.gammaln(nc + 1) - special.gammaln(rc + 1) - special.gammaln(nc - rc + 1)
+            special.gammaln(nt + 1)
+            - special.gammaln(rt + 1)
+            - special.gammaln(nt - rt + 1)
+            + special.gammaln(nc + 1)
+            - special.gammaln(rc + 1)
+            - special.gammaln(nc - rc + 1)
         )
         rows.append(val + coef)
     return np.array(rows)
@@ -98,8 +102,8 @@ def posterior(
     n_t: ArrayLike,
     events_c: ArrayLike,
     n_c: ArrayLike,
-    tau_prior: Any,
-    mu_prior: Any = "normal(0, 2.82)",
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike = "normal(0, 2.82)",
     labels: Sequence[Any] | None = None,
     *,
     accuracy: str = "default",

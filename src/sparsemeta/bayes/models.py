@@ -687,9 +687,7 @@ def normal_normal(
 
 def _normal_obs(location: Any, se: Any, tau: Any, y: Any) -> Any:
     """The marginal likelihood ``y_obs``: y_i ~ N(location_i, se_i^2 + tau_i^2)."""
-    return pm.Normal(
-        "y_obs", mu=location, sigma=pt.sqrt(se**2 + tau**2), observed=y, dims="study"
-    )
+    return pm.Normal("y_obs", mu=location, sigma=pt.sqrt(se**2 + tau**2), observed=y, dims="study")
 
 
 def _normal_subgroups(

@@ -449,9 +449,7 @@ def _bnhm(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, f
     return fn
 
 
-def _bnhm_exact(
-    prior_text: str, mu_prior: str | None
-) -> Callable[..., tuple[float, float, float]]:
+def _bnhm_exact(prior_text: str, mu_prior: str | None) -> Callable[..., tuple[float, float, float]]:
     r"""Binomial-normal model (log odds ratio, arm-symmetric), exact posterior by quadrature
     (:func:`sparsemeta.bayes.exact_binomial.posterior`): the posterior median and the 95%
     equal-tailed interval :math:`[q_{0.025}, q_{0.975}]` of μ.
