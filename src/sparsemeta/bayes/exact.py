@@ -115,6 +115,7 @@ __all__ = [
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
+_REACH = 20.0  # normal components further than this many sds from x: cdf 0 or 1 (_Mixtures)
 
 # Prior probabilities whose quantiles become panel break points (probability 1 gives the
 # upper end of a bounded support, e.g. of a uniform prior).
@@ -633,6 +634,85 @@ def _mixture_derivatives(
     return cdf, pdf, slope
 
 
+class _Mixtures:
+    r"""Normal mixtures (n rows of N components) prepared for repeated evaluation.
+
+    :meth:`derivatives` gives the cdf, pdf and the pdf's slope at points x (n, q). When
+    every row's means are sorted and the components are narrow compared with their spread
+    (the binomial engine's margins: components :math:`N(x_j, h^2)` on a grid of spacing
+    h), a point needs only the components within :data:`_REACH` sds of it: those further
+    below add their whole weight to the cdf (a cumulative sum), those further above
+    nothing; the neglected terms are below :math:`\Phi(-20) \approx 3 \times 10^{-89}`
+    per unit weight. Otherwise every component is evaluated.
+    """
+
+    def __init__(
+        self, m: NDArray[np.float64], s: NDArray[np.float64], w: NDArray[np.float64]
+    ) -> None:
+        self.m, self.s, self.w = m, s, w
+        n, size = m.shape
+        self.window = 0  # components evaluated per point when windowed; 0: all
+        if size < 4 * _REACH or not np.all(m[:, 1:] >= m[:, :-1]):
+            return
+        self.reach = _REACH * s.max(axis=1)  # (n,)
+        # most means in any interval of length 2 reach: the components a point can need
+        self.shared = bool((m == m[:1]).all() and (self.reach == self.reach[0]).all())
+        rows = range(1 if self.shared else n)
+        count = max(
+            int((np.searchsorted(m[r], m[r] + 2.0 * self.reach[r], "right") - np.arange(size)).max())
+            for r in rows
+        )
+        if count > size // 2:
+            return
+        self.window = count
+        pad = np.zeros((n, count))
+        self.m_pad = np.concatenate([m, pad + m[:, -1:]], axis=1)  # zero weight beyond the end
+        self.s_pad = np.concatenate([s, pad + 1.0], axis=1)
+        self.w_pad = np.concatenate([w, pad], axis=1)
+        self.cum = np.concatenate([np.zeros((n, 1)), np.cumsum(w, axis=1)], axis=1)
+
+    def _first(self, x: NDArray[np.float64], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Index of the first component within reach of each point x (len(rows), q)."""
+        low = x - self.reach[rows, None]
+        if self.shared:
+            return np.searchsorted(self.m[0], low)
+        return np.stack([np.searchsorted(self.m[r], low[i]) for i, r in enumerate(rows)])
+
+    def derivatives(
+        self, x: NDArray[np.float64], rows: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """cdf, pdf and derivative of the pdf at x (len(rows), q) of the given rows (all)."""
+        rows = np.arange(self.m.shape[0]) if rows is None else rows
+        if not self.window:
+            return _mixture_derivatives(x, self.m[rows], self.s[rows], self.w[rows])
+        first = self._first(x, rows)
+        stride = self.m_pad.shape[1]
+        flat = (rows[:, None, None] * stride + first[..., None]) + np.arange(self.window)
+        m, s, w = self.m_pad.ravel()[flat], self.s_pad.ravel()[flat], self.w_pad.ravel()[flat]
+        z = (x[..., None] - m) / s
+        below = np.take_along_axis(self.cum[rows], first, axis=1)
+        cdf = below + (special.ndtr(z) * w).sum(axis=-1)
+        dens = np.exp(-0.5 * z * z) * (w / (s * math.sqrt(2.0 * math.pi)))
+        return cdf, dens.sum(axis=-1), -(dens * z / s).sum(axis=-1)
+
+    def start(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        r"""Starting values for the quantiles at p (n, q).
+
+        Windowed: the cdf's values between neighbouring means are close to the cumulative
+        weights (exactly so for point masses), so p is interpolated linearly in those.
+        Otherwise the weighted average of the component quantiles,
+        :math:`\sum_j \omega_j (m_j + s_j \Phi^{-1}(p))`.
+        """
+        if not self.window:
+            z = special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
+            return (self.w * self.m).sum(axis=1)[:, None] + (self.w * self.s).sum(axis=1)[
+                :, None
+            ] * z
+        mid = 0.5 * (self.m[:, 1:] + self.m[:, :-1])
+        cum = np.maximum.accumulate(self.cum[:, 1:-1], axis=1)
+        return np.stack([np.interp(p[r], cum[r], mid[r]) for r in range(p.shape[0])])
+
+
 def _mixture_moments(
     m: NDArray[np.float64], s: NDArray[np.float64], w: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -650,25 +730,23 @@ def _mixture_quantile(
 ) -> NDArray[np.float64]:
     r"""Quantiles (n, q) of normal mixtures: Halley steps kept inside a bisection bracket.
 
-    Halley's method (Newton's with the density's slope; cubic convergence) starts from the
-    weighted average of the component quantiles,
-    :math:`\sum_j \omega_j (m_j + s_j \Phi^{-1}(p))`, and iterates each row until its
-    steps are below ``tol`` times the mixture's sd (converged rows drop out).
+    Halley's method (Newton's with the density's slope; cubic convergence) starts from
+    :meth:`_Mixtures.start` and iterates each row until its steps are below ``tol`` times
+    the mixture's sd (converged rows drop out).
     """
     p_in = p
     ends = (p_in <= 0.0) | (p_in >= 1.0)  # -inf and inf, set at the end
     p = np.where(ends, 0.5, p_in)
+    mixtures = _Mixtures(m, s, w)
     sd = _mixture_moments(m, s, w)[1]
-    z = special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
-    x = (w * m).sum(axis=1)[:, None] + (w * s).sum(axis=1)[:, None] * z
     lo = np.broadcast_to((m - 40.0 * s).min(axis=1)[:, None], p.shape).copy()
     hi = np.broadcast_to((m + 40.0 * s).max(axis=1)[:, None], p.shape).copy()
-    x = np.clip(x, lo, hi)
+    x = np.clip(mixtures.start(p), lo, hi)
     xtol = tol * sd[:, None]
     rows = np.arange(p.shape[0])
     for _ in range(200):
         xa, la, ha = x[rows], lo[rows], hi[rows]
-        f, d, slope = _mixture_derivatives(xa, m[rows], s[rows], w[rows])
+        f, d, slope = mixtures.derivatives(xa, rows)
         f = f - p[rows]
         la = np.where(f < 0, xa, la)
         ha = np.where(f < 0, ha, xa)
@@ -802,10 +880,10 @@ def _hpd_newton(
 
 
 def _mixture_log_density(
-    x: NDArray[np.float64], m: NDArray[np.float64], s: NDArray[np.float64], w: NDArray[np.float64]
+    x: NDArray[np.float64], mixtures: _Mixtures
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """cdf, log pdf and derivative of the log pdf at x (n, q) of normal mixtures (n, N)."""
-    cdf, pdf, slope = _mixture_derivatives(x, m, s, w)
+    cdf, pdf, slope = mixtures.derivatives(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         return cdf, np.log(pdf), slope / pdf
 
@@ -819,7 +897,8 @@ def _mixture_shortest(
     hi: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
     """Shortest intervals of normal mixtures (n, N) from the equal-tailed ones (lo, hi)."""
-    return _hpd_newton(lambda x: _mixture_log_density(x, m, s, w), lo, hi, level)
+    mixtures = _Mixtures(m, s, w)
+    return _hpd_newton(lambda x: _mixture_log_density(x, mixtures), lo, hi, level)
 
 
 # ----------------------------------------------------------------------------- marginals
