@@ -502,7 +502,7 @@ class BinomialPosterior(exact.ExactPosterior):
         log_rest -= g_top[..., None]
         g_spec = lat.spectrum(_exp(log_rest, out=log_rest))  # (m, k, P//2 + 1)
         scale = np.exp(np.log(w)[:, None] + g_top)  # (m, k)
-        spec = np.einsum("tk,tf,tkf->kf", scale, spectra, g_spec)
+        spec = np.einsum("tk,tf,tkf->kf", scale, spectra, g_spec, optimize=True)
         post = np.maximum(np.exp(data.log_ell) * lat.smooth(spec), 0.0)
         self._theta_mass = post.sum(axis=1) * lat.h  # 1 up to quadrature error
         theta_w = lat.mixture_weights(post / self._theta_mass[:, None])
