@@ -534,7 +534,7 @@ class _Grid:
             new = np.where(bad, 0.5 * (u_lo + u_hi), new)
             step = np.abs(new - u)
             u = new
-            if np.all(step <= _EXACT_TOL * u):
+            if np.all((step <= _EXACT_TOL * u) | (p <= 0.0) | (p >= 1.0)):  # ends set below
                 break
         tau = c * u / (1.0 - u)
         tau = np.where(p <= 0.0, 0.0, tau)
