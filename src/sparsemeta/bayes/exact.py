@@ -374,13 +374,13 @@ def _legendre_to_power(order: int) -> NDArray[np.float64]:
     are polished on the exact cdf anyway.
     """
     legendre = np.zeros((order + 1, order + 1))
-    for l in range(order + 1):
-        c = np.polynomial.legendre.leg2poly(np.eye(order + 1)[l])
-        legendre[l, : c.size] = c
+    for deg in range(order + 1):
+        c = np.polynomial.legendre.leg2poly(np.eye(order + 1)[deg])
+        legendre[deg, : c.size] = c
     out = np.zeros((3, order, order + 1))
     out[0, 0, :2] = 1.0
-    for l in range(1, order):
-        out[0, l] = (legendre[l + 1] - legendre[l - 1]) / (2 * l + 1)
+    for deg in range(1, order):
+        out[0, deg] = (legendre[deg + 1] - legendre[deg - 1]) / (2 * deg + 1)
     out[1] = legendre[:order]
     out[2, :, :-1] = legendre[:order, 1:] * np.arange(1, order + 1)
     return out
@@ -654,7 +654,9 @@ class _Mixtures:
         self.shared = bool((m == m[:1]).all() and (self.reach == self.reach[0]).all())
         rows = range(1 if self.shared else n)
         count = max(
-            int((np.searchsorted(m[r], m[r] + 2.0 * self.reach[r], "right") - np.arange(size)).max())
+            int(
+                (np.searchsorted(m[r], m[r] + 2.0 * self.reach[r], "right") - np.arange(size)).max()
+            )
             for r in rows
         )
         if count > size // 2:
