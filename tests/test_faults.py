@@ -182,7 +182,7 @@ def test_concurrent_writers_and_readers_share_a_cache_folder(bare_cache):
     def read() -> None:
         while any(w.is_alive() for w in writers):
             loaded = sample._load_fit(entry, record)
-            results.append(None if loaded is None else loaded.posterior["mu"].values)
+            results.append(None if loaded is None else loaded[0].posterior["mu"].values)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -30,11 +30,14 @@ Compiled models also persist across processes: nutpie's compiled code is kept on
 keyed by the model's structure and the library versions, and a later process links it back
 in instead of compiling (:mod:`sparsemeta.bayes.compiled`; ``FitResult.compiled_from_disk``).
 Besides, ``sample(..., cache=True)`` keeps each finished fit on disk, in
-:func:`cache_dir`, as ArviZ NetCDF keyed by everything that determines its draws: family,
+:func:`cache_dir`, keyed by everything that determines its draws: family,
 model options, priors, data, labels, sampler settings and seed, the versions of sparsemeta,
 nutpie, PyMC and PyTensor, and the source of :mod:`sparsemeta.bayes.models` and this module. A
 later identical call (e.g. in a new process) loads the draws instead of compiling and
-sampling; the diagnostics gate and the summary are computed afresh from them.
+sampling; the diagnostics gate and the summary are computed afresh from them. An entry holds
+the InferenceData twice: as raw arrays with a JSON description (loaded in milliseconds,
+exactly, without a NetCDF library) and as the NetCDF file ArviZ writes
+(``FitResult.netcdf``, which a report saves as it is instead of encoding it again).
 
 The cache verifies what it reads, as content-addressed stores do: each entry holds the full
 key it was made for and the length and SHA-256 of its NetCDF payload, and an entry whose key
@@ -48,6 +51,7 @@ warning per problem and process).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import sys
@@ -195,6 +199,10 @@ class FitResult:
     prior_dominated : tuple of str
         Why the result is mostly its prior (:func:`sparsemeta.bayes.dominance.reasons`;
         empty when it is not); also the ``prior_dominated`` column of the summary.
+    netcdf : bytes or None
+        ``idata`` as a NetCDF-4 file (what :meth:`arviz.InferenceData.to_netcdf` writes)
+        when the fit went through the disk cache of fits (``cache=True``: stored or loaded),
+        so that it can be saved without encoding it again; ``None`` otherwise.
     """
 
     idata: az.InferenceData
@@ -218,6 +226,7 @@ class FitResult:
     extended: bool = False
     prior_dominated: tuple[str, ...] = ()
     model_name: str = ""
+    netcdf: bytes | None = field(default=None, repr=False)
 
     @property
     def k(self) -> int:
@@ -440,65 +449,151 @@ def _disk_record(info: ModelInfo, engine: str, settings: dict[str, Any]) -> dict
 
 
 #: first line of every fit-cache entry (:mod:`sparsemeta.bayes.disk_cache`); the payload is
-#: the fit's InferenceData as NetCDF-4 (h5netcdf), the header also lists its ``groups``
-_ENTRY_MAGIC = b"sparsemeta fit-cache entry 1\n"
+#: a JSON line describing the InferenceData (groups, variables, dims, dtypes, attributes, where
+#: each array's bytes are), the arrays' raw bytes, then the same InferenceData as NetCDF-4
+#: (h5netcdf), which a report copies as it is instead of encoding it again
+_ENTRY_MAGIC = b"sparsemeta fit-cache entry 2\n"
+#: array kinds stored as raw bytes (booleans, integers, floats, complex)
+_RAW_KINDS = "biufc"
 
 
-def _load_fit(path: Path, record: dict[str, Any]) -> az.InferenceData | None:
-    """The verified cached draws at ``path``, or ``None`` (absent, or broken: refit).
+def _jsonable(value: Any) -> Any:
+    """An attribute value for the payload's JSON line (numpy scalars and arrays as Python)."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"attribute value {value!r} cannot be kept in the fit cache")
 
-    The entry must pass :func:`sparsemeta.bayes.disk_cache.read_entry` for ``record`` and
-    its NetCDF payload must load; anything else (another fit's entry, a truncated or
-    unreadable file, a folder in its place) warns once with :class:`~sparsemeta.errors.CacheWarning` and
-    returns ``None``.
+
+def _encode(idata: az.InferenceData) -> tuple[bytes, bytes]:
+    """The payload of a fit-cache entry: every group's variables as raw arrays (read back
+    without a NetCDF library, exactly: dtype, shape, dims, coordinates, attributes) and
+    the NetCDF-4 file of :meth:`arviz.InferenceData.to_netcdf`; and that file's bytes.
+
+    Raises
+    ------
+    OSError
+        The temporary NetCDF file cannot be written.
+    TypeError
+        A variable or attribute that the format cannot hold (e.g. an object array).
     """
-    import io
+    import tempfile
 
+    blobs: list[bytes] = []
+    offset = 0
+    groups = []
+    for name in idata.groups():
+        ds = idata[name]
+        variables = []
+        for var_name, var in ds.variables.items():
+            arr = np.ascontiguousarray(var.values)
+            item: dict[str, Any] = {
+                "name": str(var_name),
+                "coord": var_name in ds.coords,
+                "dims": [str(d) for d in var.dims],
+                "attrs": var.attrs,
+            }
+            if arr.dtype.kind in _RAW_KINDS:
+                raw = arr.tobytes()
+                item.update(dtype=arr.dtype.str, shape=list(arr.shape), at=[offset, len(raw)])
+                blobs.append(raw)
+                offset += len(raw)
+            elif arr.dtype.kind == "U" and arr.ndim == 1:  # labels (study, covariate, ...)
+                item.update(dtype=arr.dtype.str, values=arr.tolist())
+            else:
+                raise TypeError(f"{name}/{var_name}: {arr.dtype} arrays are not cached")
+            variables.append(item)
+        groups.append({"name": name, "attrs": ds.attrs, "variables": variables})
+    fd, tmp = tempfile.mkstemp(suffix=".nc")
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp, engine="h5netcdf")
+        netcdf = Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    meta = {"groups": groups, "netcdf": [offset, len(netcdf)]}
+    head = json.dumps(meta, default=_jsonable).encode()
+    return head + b"\n" + b"".join(blobs) + netcdf, netcdf
+
+
+def _decode(payload: bytes) -> tuple[az.InferenceData, bytes]:
+    """The InferenceData and the NetCDF bytes of an entry's payload (see :func:`_encode`).
+
+    Raises
+    ------
+    ValueError, KeyError, TypeError
+        A payload that does not have this layout.
+    """
     import arviz as az
     import xarray as xr
 
+    line, _, rest = payload.partition(b"\n")
+    meta = json.loads(line)
+    start, size = meta["netcdf"]
+    if start + size != len(rest):
+        raise ValueError("payload layout does not match its arrays")
+    groups = {}
+    for group in meta["groups"]:
+        coords, data_vars = {}, {}
+        for item in group["variables"]:
+            if "values" in item:
+                values = np.array(item["values"], dtype=item["dtype"])
+            else:
+                at, length = item["at"]
+                if at + length > start:
+                    raise ValueError("payload layout does not match its arrays")
+                dtype = np.dtype(item["dtype"])
+                if length != dtype.itemsize * math.prod(item["shape"]):
+                    raise ValueError("payload layout does not match its arrays")
+                values = np.frombuffer(rest, dtype, length // dtype.itemsize, at)
+                values = values.reshape(item["shape"]).copy()
+            var = xr.Variable(item["dims"], values, attrs=item["attrs"])
+            (coords if item["coord"] else data_vars)[item["name"]] = var
+        groups[group["name"]] = xr.Dataset(data_vars, coords=coords, attrs=group["attrs"])
+    return az.InferenceData(**groups), bytes(rest[start:])
+
+
+def _load_fit(path: Path, record: dict[str, Any]) -> tuple[az.InferenceData, bytes] | None:
+    """The verified cached draws at ``path`` and their NetCDF bytes, or ``None`` (absent, or
+    broken: refit).
+
+    The entry must pass :func:`sparsemeta.bayes.disk_cache.read_entry` for ``record`` and
+    its payload must decode (:func:`_decode`); anything else (another fit's entry, a
+    truncated or unreadable file, a folder in its place) warns once with
+    :class:`~sparsemeta.errors.CacheWarning` and returns ``None``.
+    """
     try:
         entry = disk_cache.read_entry(path, _ENTRY_MAGIC, record, "fit")
         if entry is None:
             return None
-        header, payload = entry
-        groups = {}
-        for group in header["groups"]:
-            with xr.open_dataset(io.BytesIO(payload), group=group, engine="h5netcdf") as ds:
-                groups[group] = ds.load()
+        return _decode(entry[1])
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         disk_cache.notice(f"fit cache entry {path} unusable ({problem}); refitting")
         return None
-    return az.InferenceData(**groups)
 
 
-def _store_fit(idata: az.InferenceData, path: Path, record: dict[str, Any]) -> None:
+def _store_fit(idata: az.InferenceData, path: Path, record: dict[str, Any]) -> bytes | None:
     """Write a verified entry to ``path`` (:func:`sparsemeta.bayes.disk_cache.write_entry`:
-    a concurrent reader sees the old entry or the whole new one).
+    a concurrent reader sees the old entry or the whole new one); return the fit's NetCDF
+    bytes (``None`` when the entry could not be made).
 
-    Never raises for a file-system problem: the fit is still returned by :func:`sample`,
-    and the problem is reported once (:class:`~sparsemeta.errors.CacheWarning`).
+    Never raises for a file-system problem or a fit the format cannot hold: the fit is
+    still returned by :func:`sample`, and the problem is reported once
+    (:class:`~sparsemeta.errors.CacheWarning`).
     """
-    import tempfile
-
-    tmp: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nc.tmp", dir=path.parent)
-        os.close(fd)
-        idata.to_netcdf(tmp, engine="h5netcdf")
-        payload = Path(tmp).read_bytes()
-        extra = {"groups": list(idata.groups())}
-        disk_cache.write_entry(path, _ENTRY_MAGIC, record, payload, extra)
+        payload, netcdf = _encode(idata)
+        disk_cache.write_entry(path, _ENTRY_MAGIC, record, payload)
     except OSError as exc:
         disk_cache.notice(
             f"fit cache folder {path.parent} cannot be written ({exc.strerror or exc}); "
             "the fit is not kept (results are unaffected)"
         )
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+        return None
+    except TypeError as exc:
+        disk_cache.notice(f"fit not kept in the cache ({exc}; results are unaffected)")
+        return None
+    return netcdf
 
 
 def _cache_key(info: ModelInfo) -> tuple[Any, ...]:
@@ -1069,7 +1164,8 @@ def sample(
     if cache and info is not None:
         record = _disk_record(info, engine, settings)
         disk = cache_dir() / f"{disk_cache.sha256_key(record)}.fit"
-    idata = _load_fit(disk, record) if disk is not None and record is not None else None
+    loaded = _load_fit(disk, record) if disk is not None and record is not None else None
+    idata, netcdf = loaded if loaded is not None else (None, None)
     from_disk = idata is not None
     if idata is None:
         show = sys.stderr.isatty() if progress is None else bool(progress)
@@ -1097,7 +1193,7 @@ def sample(
         if info is not None and "mu" in idata.posterior and "tau" in idata.posterior:
             idata = _post_process(idata, info, np.random.default_rng(seed))
         if disk is not None and record is not None and used == engine:
-            _store_fit(idata, disk, record)  # a fallback's draws are not cached
+            netcdf = _store_fit(idata, disk, record)  # a fallback's draws are not cached
     conv = convergence(idata.posterior)
     diag = gate(idata, conv)
     table = _summarise(idata, measure, conv, info, extended)
@@ -1125,6 +1221,7 @@ def sample(
         extended=extended,
         prior_dominated=why,
         model_name=names.model,
+        netcdf=netcdf,
     )
     if not diag.passed:
         _alarm(gate_message(diag, family, settings), strict)

@@ -673,7 +673,10 @@ def _write_idata(result: ReproduceResult, root: Path) -> list[str]:
             (root / "idata").mkdir(exist_ok=True)
             slug = _slug(index, f"{a.analysis.outcome} {a.analysis.timepoint or ''}")
             name = f"idata/{slug}-{_slug(0, label)[4:]}.nc"
-            idata.to_netcdf(str(root / name))
+            if s.netcdf is not None:  # encoded once already, by the fit cache
+                (root / name).write_bytes(s.netcdf)
+            else:
+                idata.to_netcdf(str(root / name))
             written.append(name)
     return written
 

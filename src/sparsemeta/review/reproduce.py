@@ -152,6 +152,9 @@ class BayesSummary:
     posterior : ExactPosterior or None
         The exact posterior itself (``None`` for MCMC fits), kept so that nothing has to
         be recomputed to present it.
+    netcdf : bytes or None
+        ``idata`` already encoded as NetCDF (:attr:`sparsemeta.bayes.sample.FitResult.netcdf`,
+        when the fit went through the fit cache), written as it is by the report.
     """
 
     model: str
@@ -165,6 +168,7 @@ class BayesSummary:
     extra: dict[str, Any] = field(default_factory=dict)
     idata: Any = field(default=None, repr=False, compare=False)
     posterior: exact.ExactPosterior | None = field(default=None, repr=False, compare=False)
+    netcdf: bytes | None = field(default=None, repr=False, compare=False)
 
     def prob(self, param: str, op: Op, value: float) -> float:
         """Posterior probability ``P(param op value)`` (analysis scale): from the exact
@@ -799,6 +803,7 @@ def _mcmc_fits(
             log_scale=r.log_scale,
             extra={"diagnostics": diagnostics},
             idata=result.idata,
+            netcdf=result.netcdf,
         )
     }
 
