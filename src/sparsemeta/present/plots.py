@@ -186,8 +186,12 @@ def prior_comparison(comp: PriorComparison, ax: Sequence[Axes] | None = None) ->
         a.set_ylim(len(labels) - 0.4, -0.6)
         a.tick_params(axis="y", length=0, pad=10)
     pct = f"{100 * comp.level:g}%"
-    eff_ax.set_title(f"mu: median, {pct} CrI (thick), {pct} prediction (thin)", fontsize=9)
-    tau_ax.set_title(f"tau: median, {pct} CrI; grey: prior median to 95% quantile", fontsize=9)
+    # y given: the title sits on the axes' top edge, where matplotlib would put it (no ticks
+    # on top), without measuring every tick label at each draw to find that out
+    eff_ax.set_title(f"mu: median, {pct} CrI (thick), {pct} prediction (thin)", fontsize=9, y=1.0)
+    tau_ax.set_title(
+        f"tau: median, {pct} CrI; grey: prior median to 95% quantile", fontsize=9, y=1.0
+    )
     fig.tight_layout()
     return fig
 
@@ -297,7 +301,7 @@ def tau_densities(
         head = wrap(name, 34) + (
             f"\nKL = {kl:.3f} nats" if math.isfinite(kl) else "\n(improper prior)"
         )
-        a.set_title(head, fontsize=8.5)
+        a.set_title(head, fontsize=8.5, y=1.0)  # y given: not placed by measuring tick labels
         a.set_xlim(0.0, upper)
         a.set_ylim(bottom=0.0)
         a.yaxis.set_major_locator(MaxNLocator(4))
@@ -599,7 +603,8 @@ def forest(
     if summary:
         ax.axhline(summary[0] - 0.5, color="0.8", lw=0.6)
     if title:
-        ax.set_title(title, fontsize=10, loc="left")
+        # y given: on the top edge, not placed by measuring every tick label at each draw
+        ax.set_title(title, fontsize=10, loc="left", y=1.0)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     height = fig.get_figheight()
