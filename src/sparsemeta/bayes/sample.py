@@ -74,6 +74,7 @@ from sparsemeta.bayes.diagnostics import (
     convergence,
     gate,
     gate_message,
+    without_numba,
 )
 from sparsemeta.bayes.disk_cache import cache_dir
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
@@ -895,42 +896,47 @@ def _summary_row(
     }
 
 
-def _rao_blackwell_row(
+def _rao_blackwell_rows(
     param: str,
     study: str | None,
     means: np.ndarray,
     sds: np.ndarray,
-    transform: bool,
+    ratio: bool,
     diag: dict[str, float],
-) -> dict[str, Any]:
-    r"""Summary of an effect whose conditional given each draw is N(means, sds^2).
+) -> list[dict[str, Any]]:
+    r"""Summary of an effect whose conditional given each draw is N(means, sds^2), and with
+    ``ratio`` also of its exp (row ``exp(param)``).
 
     The margin is the mixture :math:`\frac1S \sum_s N(m_s, s_s^2)` (Rao-Blackwellisation:
     no extra normal draw per posterior draw); quantiles by
-    :class:`sparsemeta.bayes.exact.NormalMixture`, moments in closed form (for
-    ``transform``, of exp of the effect: :math:`E e^{X} = \overline{e^{m + s^2/2}}`).
+    :class:`sparsemeta.bayes.exact.NormalMixture` (computed once: those of exp of the effect
+    are their exp), moments in closed form (of exp of the effect:
+    :math:`E e^{X} = \overline{e^{m + s^2/2}}`).
     """
     from sparsemeta.bayes import exact
 
     m, sd = np.asarray(means, float).ravel(), np.maximum(np.asarray(sds, float).ravel(), 1e-12)
     mix = exact.NormalMixture(param, m, sd, np.full(m.size, 1.0 / m.size))
     q = np.asarray(mix.quantile(np.array([0.5, 0.025, 0.975])))
-    if transform:
-        q = np.exp(q)
-        mean = float(np.mean(np.exp(m + sd**2 / 2)))
-        sd_out = math.sqrt(max(float(np.mean(np.exp(2 * m + 2 * sd**2))) - mean**2, 0.0))
-    else:
-        mean, sd_out = float(m.mean()), math.sqrt(float(np.mean(sd**2) + m.var()))
-    return {
-        "param": param,
-        "study": study,
-        "mean": mean,
-        "sd": sd_out,
-        "median": float(q[0]),
-        "lower": float(q[1]),
-        "upper": float(q[2]),
-        **diag,
-    }
+    mean, sd_out = float(m.mean()), math.sqrt(float(np.mean(sd**2) + m.var()))
+    moments = [(param, q, mean, sd_out)]
+    if ratio:
+        exp_mean = float(np.mean(np.exp(m + sd**2 / 2)))
+        exp_sd = math.sqrt(max(float(np.mean(np.exp(2 * m + 2 * sd**2))) - exp_mean**2, 0.0))
+        moments.append((f"exp({param})", np.exp(q), exp_mean, exp_sd))
+    return [
+        {
+            "param": name,
+            "study": study,
+            "mean": mean_,
+            "sd": sd_,
+            "median": float(q_[0]),
+            "lower": float(q_[1]),
+            "upper": float(q_[2]),
+            **diag,
+        }
+        for name, q_, mean_, sd_ in moments
+    ]
 
 
 def _summarise(
@@ -946,7 +952,8 @@ def _summarise(
     ratio = measure is not None and measures.is_ratio(measure.upper())
     rows = []
     summarised = [v for v in ("mu", "tau", "theta_new", "theta") if v in post]
-    mcse = az.mcse(post[summarised], method="quantile", prob=0.5)
+    with without_numba():
+        mcse = az.mcse(post[summarised], method="quantile", prob=0.5)
     stats = {"mcse_median": mcse, **conv}
 
     def diag_of(var: Any, sel: dict[str, Any]) -> dict[str, float]:
@@ -964,9 +971,7 @@ def _summarise(
         diag = diag_of(var, {})
         if var == "theta_new" and rao_blackwell:  # theta_new | mu, tau ~ N(mu, tau^2)
             mu, tau = post["mu"].values.ravel(), post["tau"].values.ravel()
-            rows.append(_rao_blackwell_row(var, None, mu, tau, False, diag))
-            if ratio:
-                rows.append(_rao_blackwell_row(f"exp({var})", None, mu, tau, True, diag))
+            rows += _rao_blackwell_rows(var, None, mu, tau, ratio, diag)
             continue
         rows.append(_summary_row(var, None, draws, False, diag))
         if ratio and effect:
@@ -985,7 +990,7 @@ def _summarise(
                 mu, tau = post["mu"].values.ravel(), post["tau"].values.ravel()
                 b = se**2 / (se**2 + tau**2)
                 means, sds = b * mu + (1 - b) * y, np.sqrt((1 - b) * se**2)
-                rows.append(_rao_blackwell_row("theta", str(lab), means, sds, False, diag))
+                rows += _rao_blackwell_rows("theta", str(lab), means, sds, False, diag)
                 continue
             draws = post["theta"].sel(study=lab).values.ravel()
             rows.append(_summary_row("theta", str(lab), draws, False, diag))
@@ -1248,7 +1253,8 @@ def _against_exact(
     if all(v in idata.posterior for v in ("mu", "tau", "theta_new")):
         reference = crosscheck.exact_reference(pm_model)
         if reference is not None:
-            check = crosscheck.compare(idata, reference)
+            with without_numba():  # its MCSEs: ArviZ's NumPy code, no JIT compilation
+                check = crosscheck.compare(idata, reference)
             if getattr(reference.tau_prior, "proper", True):
                 kl = reference.kl_tau()
     events = None
