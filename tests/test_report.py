@@ -13,6 +13,7 @@ from pathlib import Path
 
 import arviz as az
 import matplotlib
+import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,6 +60,41 @@ def test_every_file_is_written(result, folder):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask  # not a private temp folder
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"), reason="figures drawn in workers"
+)
+def test_figures_drawn_by_worker_processes_are_those_drawn_in_process(
+    result, tmp_path, monkeypatch
+):
+    """The 8 figures of ``result`` drawn by forked workers and in this process: the same
+    pixels, the same progress steps, and the workers (not this process) saved them."""
+    real_save = report._save
+
+    def save(fig, path):  # forked workers inherit this patch: each notes its process id
+        (tmp_path / f"pid-{os.getpid()}").touch()
+        real_save(fig, path)
+
+    monkeypatch.setattr(report, "_save", save)
+    steps, pids = {}, {}
+    for how, least in (("workers", 1), ("here", 10**6)):
+        monkeypatch.setattr(report, "PARALLEL_FIGURES", least)
+        calls: list[str] = []
+        report.write_report(result, tmp_path / how, progress=calls.append)
+        steps[how] = calls
+        pids[how] = {int(p.name[4:]) for p in tmp_path.glob("pid-*")}
+        for p in tmp_path.glob("pid-*"):
+            p.unlink()
+    assert pids["here"] == {os.getpid()} and os.getpid() not in pids["workers"]
+    assert steps["workers"] == steps["here"] and len(steps["here"]) == report.report_steps(result)
+    names = sorted(p.name for p in (tmp_path / "here" / "figures").iterdir())
+    assert len(names) == 8
+    assert names == sorted(p.name for p in (tmp_path / "workers" / "figures").iterdir())
+    for name in names:
+        here = matplotlib.image.imread(tmp_path / "here" / "figures" / name)
+        there = matplotlib.image.imread(tmp_path / "workers" / "figures" / name)
+        np.testing.assert_array_equal(here, there)
 
 
 def test_html_is_self_contained(folder):

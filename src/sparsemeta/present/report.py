@@ -446,6 +446,65 @@ def _save(fig: Figure, path: Path) -> None:
     plt.close(fig)
 
 
+#: a figure of the report: the function that draws it, its arguments, the file to save it to
+_FigureTask = tuple[Callable[..., "Figure"], tuple[Any, ...], Path]
+#: reports with at least this many figures draw them in parallel processes
+PARALLEL_FIGURES = 8
+#: the figures being drawn; forked worker processes inherit the list and are sent only
+#: indices into it (the results they draw from hold closures, which cannot be pickled)
+_FIGURES: list[_FigureTask] = []
+
+
+def _draw_figure(index: int) -> None:
+    make, args, path = _FIGURES[index]
+    _save(make(*args), path)
+
+
+def _draw_figures(figures: Sequence[_FigureTask], done: Callable[[int], object]) -> None:
+    """Draw and save ``figures``, calling ``done(i)`` once figures 0..i are saved.
+
+    With :data:`PARALLEL_FIGURES` figures or more, on a machine with several cores where
+    processes can be forked (POSIX), the figures are drawn by forked worker processes, one
+    per core (at most 4): matplotlib draws in one thread, and forking shares the finished
+    results without pickling them. Otherwise, and for fewer figures, they are drawn here.
+    An error in a worker is raised here; figures not yet started are then cancelled and
+    those being drawn are waited for, so nothing is written after this returns or raises.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 4)
+    parallel = (
+        workers > 1
+        and len(figures) >= PARALLEL_FIGURES
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+    _FIGURES[:] = figures
+    try:
+        if not parallel:
+            for i in range(len(figures)):
+                _draw_figure(i)
+                done(i)
+            return
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(_draw_figure, i) for i in range(len(figures))]
+            try:
+                for i, future in enumerate(futures):
+                    future.result()
+                    done(i)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        _FIGURES.clear()
+
+
+def _tau_figure(comp: PriorComparison, title: str) -> Figure:
+    return plots.tau_densities(comp, title=title)
+
+
 def _forest_figure(a: AnalysisResult, default: str, rows: pd.DataFrame | None) -> Figure:
     r = a.frequentist
     assert r is not None
@@ -611,32 +670,37 @@ def _build(
     by_key = dict(data.analyses(studies))
     compared: list[tuple[AnalysisResult, PriorComparison]] = []
     sections: list[_Block] = []
+    figures: list[_FigureTask] = []
+    steps: list[str] = []  # the progress step after each figure ("": none)
     for index, a in _with_data(result):
         slug = _slug(index, f"{a.analysis.outcome} {a.analysis.timepoint or ''}")
         comp = prior_comparison_of(result, a)
-        _save(
-            _forest_figure(a, default, by_key.get(a.key)), root / "figures" / f"{slug}-forest.png"
-        )
+        forest = root / "figures" / f"{slug}-forest.png"
+        figures.append((_forest_figure, (a, default, by_key.get(a.key)), forest))
+        steps.append("")
         if comp is not None:
             compared.append((a, comp))
-            fig = plots.tau_densities(comp, title=f"{a.analysis.label}: tau prior vs posterior")
-            _save(fig, root / "figures" / f"{slug}-tau.png")
+            title = f"{a.analysis.label}: tau prior vs posterior"
+            figures.append((_tau_figure, (comp, title), root / "figures" / f"{slug}-tau.png"))
+            steps.append("")
+        steps[-1] = a.analysis.label
         sections += _analysis_section(a, comp, slug, default, by_key.get(a.key))
-        step(a.analysis.label)
     overview: list[_Block] = []
     if compared:
-        fig = plots.sensitivity_overview(
-            [
-                (
-                    f"{a.analysis.comparison}: {a.analysis.outcome}"
-                    + (f" ({a.analysis.timepoint})" if a.analysis.timepoint else ""),
-                    c,
-                )
-                for a, c in compared
-            ],
+        items = [
+            (
+                f"{a.analysis.comparison}: {a.analysis.outcome}"
+                + (f" ({a.analysis.timepoint})" if a.analysis.timepoint else ""),
+                c,
+            )
+            for a, c in compared
+        ]
+        figures.append(
+            (plots.sensitivity_overview, (items,), root / "figures" / "prior-sensitivity.png")
         )
-        _save(fig, root / "figures" / "prior-sensitivity.png")
+        steps.append("")
         overview = _overview_section(compared)
+    _draw_figures(figures, lambda i: steps[i] and step(steps[i]))
     step("prior sensitivity figure")
     escape.csv_frame(_prior_frame(compared)).to_csv(root / "prior_comparison.csv", index=False)
     escape.csv_frame(_summary_frame(result, studies)).to_csv(root / "summary.csv", index=False)
