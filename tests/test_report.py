@@ -297,6 +297,30 @@ def test_mcmc_fit_of_reproduce_is_written_as_netcdf_and_loads_back_identical(tmp
     ).read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
+def test_netcdf_of_a_cached_fit_is_the_fit_caches_file_and_loads_back_identical(
+    tmp_path, monkeypatch
+):
+    """A fit stored in, then loaded from, the fit cache: the report's .nc file is the
+    NetCDF kept in the cache entry, and it loads back equal to the draws in memory."""
+    monkeypatch.setenv("SPARSEMETA_CACHE_DIR", str(tmp_path / "cache"))
+    plan = plan_mod.load(plan_mod.packaged("pip_barlow2015"))
+    key = ("PIP vs control", "Attachment change: secure to insecure", "post")
+    sub = dataclasses.replace(plan, analyses=(plan.analysis(key),))
+    stored = reproduce(sub, cache=True)
+    loaded = reproduce(sub, cache=True)
+    for result, from_disk in ((stored, False), (loaded, True)):
+        (s,) = result.analyses[0].mcmc.values()
+        assert s.extra["diagnostics"]["from_disk"] is from_disk and s.netcdf is not None
+        out = report.write_report(result, tmp_path / f"r-{from_disk}")
+        (nc,) = (out / "idata").iterdir()
+        assert nc.read_bytes() == s.netcdf
+        back = az.from_netcdf(nc)
+        assert set(back.groups()) == set(s.idata.groups())
+        for group in s.idata.groups():
+            assert back[group].equals(s.idata[group]), group
+
+
 # --------------------------------------------------------------------------- data provenance
 # Expected sources, read by hand from the `provenance` column of the bundled PIP data
 # (src/sparsemeta/datasets_files/pip_barlow2015/studies.csv, the same text as the shared
