@@ -9,6 +9,7 @@ import math
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 
 import arviz as az
@@ -63,7 +64,7 @@ def test_every_file_is_written(result, folder):
 
 
 @pytest.mark.skipif(
-    (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"), reason="figures drawn in workers"
+    (os.cpu_count() or 1) < 2 or sys.platform != "linux", reason="workers: Linux, 2+ cores"
 )
 def test_figures_drawn_by_worker_processes_are_those_drawn_in_process(
     result, tmp_path, monkeypatch

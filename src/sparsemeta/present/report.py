@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -463,10 +464,11 @@ def _draw_figure(index: int) -> None:
 def _draw_figures(figures: Sequence[_FigureTask], done: Callable[[int], object]) -> None:
     """Draw and save ``figures``, calling ``done(i)`` once figures 0..i are saved.
 
-    With :data:`PARALLEL_FIGURES` figures or more, on a machine with several cores where
-    processes can be forked (POSIX), the figures are drawn by forked worker processes, one
-    per core (at most 4): matplotlib draws in one thread, and forking shares the finished
-    results without pickling them. Otherwise, and for fewer figures, they are drawn here.
+    With :data:`PARALLEL_FIGURES` figures or more, on Linux with several cores, the figures
+    are drawn by forked worker processes, one per core (at most 4): matplotlib draws in one
+    thread, and forking shares the finished results without pickling them (macOS, where
+    forking is unsafe with some system libraries, and Windows cannot fork). Otherwise, and
+    for fewer figures, they are drawn here.
     An error in a worker is raised here; figures not yet started are then cancelled and
     those being drawn are waited for, so nothing is written after this returns or raises.
     """
@@ -474,11 +476,7 @@ def _draw_figures(figures: Sequence[_FigureTask], done: Callable[[int], object])
     from concurrent.futures import ProcessPoolExecutor
 
     workers = min(os.cpu_count() or 1, 4)
-    parallel = (
-        workers > 1
-        and len(figures) >= PARALLEL_FIGURES
-        and "fork" in multiprocessing.get_all_start_methods()
-    )
+    parallel = workers > 1 and len(figures) >= PARALLEL_FIGURES and sys.platform == "linux"
     _FIGURES[:] = figures
     try:
         if not parallel:
