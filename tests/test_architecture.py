@@ -166,3 +166,19 @@ def test_the_report_renders_a_reproduction_without_computing(tmp_path, monkeypat
         monkeypatch.setattr(mod, name, computes)
     out = report.write_report(result, tmp_path / "r")
     assert (out / "report.md").is_file() and (out / "prior_comparison.csv").is_file()
+
+
+def test_exact_engines_run_without_pymc():
+    """The exact engines and the prior comparison built on them never load PyMC or PyTensor
+    (importing them costs seconds: ``reproduce --no-mcmc`` and ``fit --engine exact``)."""
+    code = (
+        "import sys\n"
+        "from sparsemeta.bayes import exact, exact_binomial, exact_binomial_rr, sensitivity\n"
+        "counts = ([3, 0], [30, 25], [0, 0], [28, 26])\n"
+        "exact_binomial.posterior(*counts, 'halfnormal(0.5)').summary()\n"
+        "exact_binomial_rr.posterior(*counts, 'halfnormal(0.5)').summary()\n"
+        "exact.posterior([0.1, 0.5], [0.2, 0.3], 'halfnormal(0.5)', None).summary()\n"
+        "print(sorted(m for m in ('pymc', 'pytensor', 'nutpie') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

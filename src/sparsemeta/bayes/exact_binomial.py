@@ -75,7 +75,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft, integrate, special, stats
 
-from sparsemeta.bayes import exact
+from sparsemeta.bayes import exact, inputs
 from sparsemeta.bayes.priors import MuPriorLike, TauPrior, TauPriorLike
 from sparsemeta.errors import DataError, PriorError
 from sparsemeta.results import json_safe
@@ -336,9 +336,7 @@ def _check_counts(
     n_c: ArrayLike,
     labels: Sequence[Any] | None,
 ) -> tuple[tuple[NDArray[np.float64], ...], list[str]]:
-    from sparsemeta.bayes import models
-
-    counts, labs = models._counts(events_t, n_t, events_c, n_c, labels)
+    counts, labs = inputs.binomial_counts(events_t, n_t, events_c, n_c, labels)
     return tuple(counts[c].astype(float) for c in ("events_t", "n_t", "events_c", "n_c")), labs
 
 
@@ -693,7 +691,7 @@ def posterior(
     arms : {"symmetric", "comparator"}
         Arm parameterisation, as in :func:`sparsemeta.bayes.models.binomial_normal`.
     baseline_sd : float, optional
-        Prior SD of the baselines (default :data:`sparsemeta.bayes.models.BASELINE_SD`).
+        Prior SD of the baselines (default :data:`sparsemeta.bayes.inputs.BASELINE_SD`).
     accuracy : {"fast", "default", "fine"}
         Grid and quadrature resolution (:data:`ACCURACY`).
 
@@ -704,14 +702,12 @@ def posterior(
     PriorError
         A flat mu prior, a tau prior that needs standard errors, or an improper posterior.
     """
-    from sparsemeta.bayes import models
-
     counts, labs = _check_counts(events_t, n_t, events_c, n_c, labels)
-    if arms not in models.ARMS:
-        raise DataError(f"arms {arms!r}: use one of {list(models.ARMS)}")
+    if arms not in inputs.ARMS:
+        raise DataError(f"arms {arms!r}: use one of {list(inputs.ARMS)}")
     if accuracy not in ACCURACY:
         raise DataError(f"accuracy {accuracy!r}: use one of {list(ACCURACY)}")
-    sd = models.BASELINE_SD if baseline_sd is None else float(baseline_sd)
+    sd = inputs.BASELINE_SD if baseline_sd is None else float(baseline_sd)
     if not (math.isfinite(sd) and sd > 0):
         raise PriorError(f"baseline_sd must be finite and > 0, got {baseline_sd!r}")
     mu = exact._mu_prior(mu_prior)

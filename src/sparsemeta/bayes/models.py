@@ -44,7 +44,6 @@ Röver C (2020). Bayesian random-effects meta-analysis using the bayesmeta R pac
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -58,10 +57,20 @@ from numpy.typing import ArrayLike, NDArray
 from pymc.distributions.transforms import Transform
 
 from sparsemeta.bayes import priors
+from sparsemeta.bayes.inputs import (
+    ARMS,
+    BASELINE_SD,
+    binomial_counts,
+    check_finite,
+    check_positive,
+    float_arrays,
+    study_labels,
+    warn_single,
+)
 from sparsemeta.bayes.priors import MuPriorLike, TauPriorLike
 from sparsemeta.bayes.priors.tau import Exponential, HalfNormal
 from sparsemeta.effects import Effects, as_effects
-from sparsemeta.errors import DataError, PriorError, SingleStudyWarning
+from sparsemeta.errors import DataError, PriorError
 
 if TYPE_CHECKING:
     from sparsemeta.bayes.priors import MuPrior, TauPrior
@@ -83,19 +92,6 @@ __all__ = [
 
 #: model family names, as used by :func:`sparsemeta.bayes.sample.sample` and ``sparsemeta fit --model``
 FAMILIES: tuple[str, ...] = ("normal-normal", "binomial-normal", "binomial-rr", "arm-normal")
-
-#: prior SD of the baseline log odds alpha_i in :func:`binomial_normal`: sqrt(10) = 3.16,
-#: i.e. variance 10. This is NOT MetaStan's default (its Stan code has normal(0, 10) with 10
-#: the SD); with SD 10 about half the prior mass (P(abs(alpha) > 6.9) = 0.49) puts the risk
-#: below 0.001 or above 0.999, while SD sqrt(10) keeps 95% of the baseline risks within
-#: 0.002-0.998 (see docs/formulas.md, "Binomial models").
-BASELINE_SD: float = math.sqrt(10.0)
-
-#: how the log odds of the two arms are built from the baseline alpha_i and the effect theta_i
-#: in :func:`binomial_normal`: ``"symmetric"`` (default; alpha_i is the mean of the two arms'
-#: log odds, logit p = alpha_i +- theta_i / 2, Agresti & Hartzel 2000, model (6)) or
-#: ``"comparator"`` (alpha_i is the comparator arm's log odds, Smith et al. 1995)
-ARMS: tuple[str, ...] = ("symmetric", "comparator")
 
 _INFO_ATTR = "sparsemeta_info"
 
@@ -195,103 +191,6 @@ class VarNames:
         """The plain name of one of the model's names: ``m::mu`` -> ``mu`` (others unchanged)."""
         head = f"{self.model}::"
         return name[len(head) :] if self.model and name.startswith(head) else name
-
-
-# ----------------------------------------------------------------------------- input checks
-
-
-def _labels(labels: Sequence[Any] | None, k: int) -> list[str]:
-    if labels is None:
-        return [f"study {i + 1}" for i in range(k)]
-    out = [str(lab) for lab in labels]
-    if len(out) != k:
-        raise DataError(f"study labels: {len(out)} labels for {k} studies")
-    if len(set(out)) != len(out):
-        dup = sorted({lab for lab in out if out.count(lab) > 1})
-        raise DataError(f"study labels: must be unique, repeated: {dup}")
-    return out
-
-
-def _is_number(value: object) -> bool:
-    try:
-        float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _arrays(named: dict[str, ArrayLike]) -> dict[str, NDArray[np.float64]]:
-    out = {}
-    for name, values in named.items():
-        try:
-            arr = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            bad = next(
-                (i, v)
-                for i, v in enumerate(np.ravel(np.asarray(values, dtype=object)))
-                if not _is_number(v)
-            )
-            raise DataError(
-                f"field {name!r}: value {bad[1]!r} (study {bad[0] + 1}) is not a number"
-            ) from None
-        if arr.ndim != 1:
-            raise DataError(f"field {name!r}: expected a one-dimensional array, got {arr.shape}")
-        out[name] = arr
-    sizes = {name: arr.size for name, arr in out.items()}
-    if len(set(sizes.values())) != 1:
-        raise DataError(f"mismatched lengths: {sizes}")
-    if next(iter(sizes.values())) == 0:
-        raise DataError("no studies: the arrays are empty")
-    return out
-
-
-def _check_finite(arrays: dict[str, NDArray[np.float64]], labels: list[str]) -> None:
-    for name, arr in arrays.items():
-        for lab, value in zip(labels, arr, strict=True):
-            if not math.isfinite(value):
-                raise DataError(f"study {lab!r}, field {name!r}: value is not finite ({value})")
-
-
-def _check_positive(arrays: dict[str, NDArray[np.float64]], labels: list[str]) -> None:
-    for name, arr in arrays.items():
-        for lab, value in zip(labels, arr, strict=True):
-            if value <= 0:
-                raise DataError(f"study {lab!r}, field {name!r}: must be > 0, got {value:g}")
-
-
-def _warn_single(labels: list[str]) -> None:
-    if len(labels) == 1:
-        warnings.warn(
-            f"only one study (k = 1, {labels[0]}): the data say nothing about tau, whose "
-            "posterior is its prior; the model is built anyway",
-            SingleStudyWarning,
-            stacklevel=3,
-        )
-
-
-def _counts(
-    events_t: ArrayLike,
-    n_t: ArrayLike,
-    events_c: ArrayLike,
-    n_c: ArrayLike,
-    labels: Sequence[Any] | None,
-) -> tuple[dict[str, NDArray[np.int64]], list[str]]:
-    arrays = _arrays({"events_t": events_t, "n_t": n_t, "events_c": events_c, "n_c": n_c})
-    labs = _labels(labels, arrays["n_t"].size)
-    _check_finite(arrays, labs)
-    for name, arr in arrays.items():
-        for lab, value in zip(labs, arr, strict=True):
-            if value < 0 or value != math.floor(value):
-                raise DataError(
-                    f"study {lab!r}, field {name!r}: must be a non-negative integer, got {value:g}"
-                )
-    _check_positive({"n_t": arrays["n_t"], "n_c": arrays["n_c"]}, labs)
-    for ev, n in (("events_t", "n_t"), ("events_c", "n_c")):
-        for lab, e, m in zip(labs, arrays[ev], arrays[n], strict=True):
-            if e > m:
-                raise DataError(f"study {lab!r}, field {ev!r}: events ({e:g}) exceed {n} ({m:g})")
-    _warn_single(labs)
-    return {name: arr.astype(np.int64) for name, arr in arrays.items()}, labs
 
 
 def _tau_prior(tau_prior: TauPriorLike, measure: str) -> Any:
@@ -650,7 +549,7 @@ def normal_normal(
     )
     arrays = {"y": eff.y, "se": eff.se}
     labs = list(eff.studies)
-    _warn_single(labs)
+    warn_single(labs)
     tau_p = _tau_prior(tau_prior, eff.measure.code)
     mu_p = _mu_prior(mu_prior, eff.measure.code)
     if mu_p is not None and not all(hasattr(mu_p, a) for a in ("mean", "sd")):
@@ -853,7 +752,7 @@ def binomial_normal(
         (alpha_i) and ``z`` (or ``theta`` when centred); deterministic ``theta``; observed
         ``events_t_obs, events_c_obs``.
     """
-    counts, labs = _counts(events_t, n_t, events_c, n_c, labels)
+    counts, labs = binomial_counts(events_t, n_t, events_c, n_c, labels)
     if not (math.isfinite(baseline_sd) and baseline_sd > 0):
         raise PriorError(f"baseline_sd must be finite and > 0, got {baseline_sd!r}")
     _check_parameterization(parameterization)
@@ -950,7 +849,7 @@ def binomial_rr(
         ``theta``; observed
         ``events_t_obs, events_c_obs``.
     """
-    counts, labs = _counts(events_t, n_t, events_c, n_c, labels)
+    counts, labs = binomial_counts(events_t, n_t, events_c, n_c, labels)
     _check_parameterization(parameterization)
     tau_p, mu_p = _tau_prior(tau_prior, "RR"), _mu_prior(mu_prior, "RR")
     held = {**counts, **_reference(counts, "RR")}
@@ -1027,13 +926,13 @@ def arm_normal(
         Data ``mean_t, se_t, mean_c, se_c`` (se = sd / sqrt(n)); free ``mu, tau, z,
         baseline_std``; deterministic ``theta``; observed ``mean_t_obs, mean_c_obs``.
     """
-    arrays = _arrays(
+    arrays = float_arrays(
         {"mean_t": mean_t, "sd_t": sd_t, "n_t": n_t, "mean_c": mean_c, "sd_c": sd_c, "n_c": n_c}
     )
-    labs = _labels(labels, arrays["mean_t"].size)
-    _check_finite(arrays, labs)
-    _check_positive({k: arrays[k] for k in ("sd_t", "n_t", "sd_c", "n_c")}, labs)
-    _warn_single(labs)
+    labs = study_labels(labels, arrays["mean_t"].size)
+    check_finite(arrays, labs)
+    check_positive({k: arrays[k] for k in ("sd_t", "n_t", "sd_c", "n_c")}, labs)
+    warn_single(labs)
     tau_p, mu_p = _tau_prior(tau_prior, "MD"), _mu_prior(mu_prior, "MD")
     held = {
         "mean_t": arrays["mean_t"],
