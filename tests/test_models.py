@@ -48,6 +48,33 @@ def _nn_expected(y, se, mu_z, tau, tau_logpdf, mu_prior=None):
     return out
 
 
+def _mu_of(mu_z, tau, ref, v, mu_prior=None):
+    """mu and the log density terms of the standardised mu (``models._add_mu_tau``), written
+    out: mu = muhat(tau) + sqrt(V(tau)) mu_z with w_i = 1/(v_i + tau^2), V = 1/(sum w_i +
+    s0^-2), muhat = V (sum w_i ref_i + m0 s0^-2); the terms are the Jacobian 0.5 log V and
+    the unnormalised normal prior of mu."""
+    w = 1 / (v + tau**2)
+    prec, wsum = w.sum(), (w * ref).sum()
+    if mu_prior is not None:
+        prec, wsum = prec + 1 / mu_prior[1] ** 2, wsum + mu_prior[0] / mu_prior[1] ** 2
+    var = 1 / prec
+    mu = wsum * var + math.sqrt(var) * mu_z
+    terms = 0.5 * math.log(var)
+    if mu_prior is not None:
+        terms += -0.5 * ((mu - mu_prior[0]) / mu_prior[1]) ** 2
+    return mu, terms
+
+
+def _binomial_reference(et, nt, ec, nc, scale):
+    """The normal approximation (0.5 added to every cell) that shapes mu and theta."""
+    a, c = np.asarray(et, float) + 0.5, np.asarray(ec, float) + 0.5
+    n1, n2 = np.asarray(nt, float) + 1.0, np.asarray(nc, float) + 1.0
+    if scale == "OR":
+        b, d = n1 - a, n2 - c
+        return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+    return np.log(a / n1) - np.log(c / n2), 1 / a - 1 / n1 + 1 / c - 1 / n2
+
+
 def test_normal_normal_structure_and_density():
     y, se = np.array([1.39, 3.43]), np.array([0.33, 1.0])
     model = models.normal_normal(y, se, LABELS, "halfnormal(0.5)", None)
@@ -96,9 +123,16 @@ def test_binomial_normal_density_no_correction(arms, shift):
         parameterization="non-centred",
         arms=arms,
     )
-    assert {rv.name for rv in model.free_RVs} == {"mu", "tau", "baseline", "z"}
-    point = {"mu": -1.0, "tau": 0.3, "baseline": np.array([-2.0, -4.0]), "z": np.array([0.5, -1.0])}
-    theta = point["mu"] + point["tau"] * point["z"]
+    assert {rv.name for rv in model.free_RVs} == {"mu_z", "tau", "baseline", "z"}
+    point = {
+        "mu_z": -0.4,
+        "tau": 0.3,
+        "baseline": np.array([-2.0, -4.0]),
+        "z": np.array([0.5, -1.0]),
+    }
+    ref, v = _binomial_reference(et, nt, ec, nc, "OR")
+    mu, mu_terms = _mu_of(point["mu_z"], point["tau"], ref, v, (0.0, 2.82))
+    theta = mu + point["tau"] * point["z"]
     # symmetric: logit p_c = alpha - theta/2, logit p_t = alpha + theta/2;
     # comparator: logit p_c = alpha, logit p_t = alpha + theta
     a = point["baseline"]
@@ -107,7 +141,7 @@ def test_binomial_normal_density_no_correction(arms, shift):
         + stats.binom.logpmf(et, nt, special.expit(a + (1 - shift) * theta)).sum()
         + stats.norm.logpdf(point["baseline"], 0, models.BASELINE_SD).sum()
         + stats.norm.logpdf(point["z"]).sum()
-        + stats.norm.logpdf(point["mu"], 0, 2.82)
+        + mu_terms
         + stats.halfnorm.logpdf(point["tau"], scale=0.5)
     )
     assert _logp(model, point) == pytest.approx(expected, rel=1e-8)
@@ -120,8 +154,13 @@ def test_binomial_rr_density_and_constraint(theta_sign):
         et, nt, ec, nc, LABELS, "halfnormal(0.5)", "normal(0, 2.82)", parameterization="non-centred"
     )
     u = np.array([0.7, 0.95])
-    point = {"mu": theta_sign * 1.2, "tau": 0.5, "baseline": u, "z": np.array([0.4, 1.5])}
-    theta = point["mu"] + point["tau"] * point["z"]
+    ref, v = _binomial_reference(et, nt, ec, nc, "RR")
+    # mu_z chosen so that mu is about +1.2 or -1.2: both branches of the constraint
+    mu_z = (theta_sign * 1.2 - _mu_of(0.0, 0.5, ref, v, (0.0, 2.82))[0]) / 0.5
+    point = {"mu_z": mu_z, "tau": 0.5, "baseline": u, "z": np.array([0.4, 1.5])}
+    mu, mu_terms = _mu_of(mu_z, point["tau"], ref, v, (0.0, 2.82))
+    theta = mu + point["tau"] * point["z"]
+    assert np.sign(theta).tolist() == [theta_sign, theta_sign]
     # Warn et al. (2002): p_t = p_c exp(theta), both <= 1; the baseline u is the larger risk
     p_c = np.where(theta > 0, u * np.exp(-theta), u)
     p_t = p_c * np.exp(theta)
@@ -130,7 +169,7 @@ def test_binomial_rr_density_and_constraint(theta_sign):
         stats.binom.logpmf(ec, nc, p_c).sum()
         + stats.binom.logpmf(et, nt, p_t).sum()
         + stats.norm.logpdf(point["z"]).sum()
-        + stats.norm.logpdf(point["mu"], 0, 2.82)
+        + mu_terms
         + stats.halfnorm.logpdf(point["tau"], scale=0.5)
     )  # uniform(0, 1) baseline: log density 0
     assert _logp(model, point) == pytest.approx(expected, rel=1e-8)
@@ -141,18 +180,21 @@ def test_arm_normal_density():
     model = models.arm_normal(*args, LABELS, "halfnormal(2)", None)
     mt, sdt, nt, mc, sdc, nc = (np.asarray(a, float) for a in args)
     a = np.array([0.3, -0.2])
-    point = {"mu": 1.0, "tau": 0.5, "baseline_std": a, "z": np.array([0.1, -0.4])}
+    point = {"mu_z": 0.7, "tau": 0.5, "baseline_std": a, "z": np.array([0.1, -0.4])}
     alpha = mc + sdc / np.sqrt(nc) * a
-    # conditional parameterisation: theta = b mu + (1 - b) md + sqrt((1 - b) v) z
+    # mu standardised by the MD and its variance; flat mu prior
     md, v = mt - mc, sdt**2 / nt + sdc**2 / nc
+    mu, mu_terms = _mu_of(point["mu_z"], point["tau"], md, v)
+    # conditional parameterisation: theta = b mu + (1 - b) md + sqrt((1 - b) v) z
     bw = v / (v + point["tau"] ** 2)
     scale = np.sqrt((1 - bw) * v)
-    theta = bw * point["mu"] + (1 - bw) * md + scale * point["z"]
+    theta = bw * mu + (1 - bw) * md + scale * point["z"]
     expected = (
         stats.norm.logpdf(mc, alpha, sdc / np.sqrt(nc)).sum()
         + stats.norm.logpdf(mt, alpha + theta, sdt / np.sqrt(nt)).sum()
-        + stats.norm.logpdf(theta, point["mu"], point["tau"]).sum()
+        + stats.norm.logpdf(theta, mu, point["tau"]).sum()
         + np.log(scale).sum()
+        + mu_terms
         + stats.halfnorm.logpdf(point["tau"], scale=2.0)
     )
     assert _logp(model, point) == pytest.approx(expected, rel=1e-8)
@@ -165,18 +207,17 @@ def test_binomial_parameterizations_share_one_density():
     centred = models.binomial_normal(
         *counts, None, "halfnormal(1)", None, parameterization="centred"
     )
-    assert {rv.name for rv in centred.free_RVs} == {"mu", "tau", "baseline", "theta"}
+    assert {rv.name for rv in centred.free_RVs} == {"mu_z", "tau", "baseline", "theta"}
     cond = models.binomial_normal(*counts, None, "halfnormal(1)", None)
-    assert {rv.name for rv in cond.free_RVs} == {"mu", "tau", "baseline", "z"}
-    a, n1, c, n2 = (np.asarray(x, float) for x in counts)
-    a, c, b, d = a + 0.5, c + 0.5, n1 - a + 0.5, n2 - c + 0.5
-    ref, v = np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
-    mu, tau, z = 1.0, 0.6, np.array([0.3, -0.8])
+    assert {rv.name for rv in cond.free_RVs} == {"mu_z", "tau", "baseline", "z"}
+    ref, v = _binomial_reference(*counts, "OR")
+    mu_z, tau, z = 0.5, 0.6, np.array([0.3, -0.8])
+    mu, _ = _mu_of(mu_z, tau, ref, v, (0.0, 2.82))  # the OR default N(0, 2.82^2)
     bw = v / (v + tau**2)
     theta = bw * mu + (1 - bw) * ref + np.sqrt((1 - bw) * v) * z
     base = np.array([-1.5, -3.0])
-    lp_c = _logp(centred, {"mu": mu, "tau": tau, "baseline": base, "theta": theta})
-    lp_z = _logp(cond, {"mu": mu, "tau": tau, "baseline": base, "z": z})
+    lp_c = _logp(centred, {"mu_z": mu_z, "tau": tau, "baseline": base, "theta": theta})
+    lp_z = _logp(cond, {"mu_z": mu_z, "tau": tau, "baseline": base, "z": z})
     assert lp_z - lp_c == pytest.approx(np.log(np.sqrt((1 - bw) * v)).sum(), abs=1e-9)
     with pytest.raises(DataError, match="parameterization"):
         models.binomial_rr(*counts, None, "halfnormal(1)", None, parameterization="other")

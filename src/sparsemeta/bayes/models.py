@@ -237,11 +237,42 @@ def _flat(name: str, dims: str | None = None) -> Any:
 
 
 def _add_mu_tau(
-    tau_prior: TauPriorLike, mu_prior: MuPriorLike, se: NDArray[np.float64] | None
+    tau_prior: TauPriorLike,
+    mu_prior: MuPriorLike,
+    se: NDArray[np.float64] | None,
+    reference: tuple[Any, Any] | None = None,
 ) -> tuple[Any, Any]:
-    """Create ``mu`` and ``tau`` in the current model; ``se`` goes to priors that need it."""
-    mu = _flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")
-    return mu, _tau_rv(tau_prior, se)
+    r"""Create ``tau`` and ``mu`` in the current model; ``se`` goes to priors that need it.
+
+    With ``reference`` :math:`(\hat y_i, v_i)`, effects and variances whose normal
+    likelihood is (or approximates) the studies' likelihood of :math:`\theta_i`, mu is
+    sampled standardised by its conditional posterior given tau under that normal
+    likelihood (Röver 2020, Eq. 10-12): with :math:`w_i = 1/(v_i + \tau^2)`,
+    :math:`V = 1/(\sum_i w_i + s_0^{-2})` and :math:`\hat\mu = V(\sum_i w_i \hat y_i +
+    m_0 s_0^{-2})` (:math:`s_0^{-2} = 0` for a flat prior), the free variable is ``mu_z``
+    with :math:`\mu = \hat\mu(\tau) + \sqrt{V(\tau)}\,\mu_z`, the Jacobian
+    :math:`\tfrac12\log V(\tau)` and the normal prior of mu enter as potentials, and
+    ``mu`` is deterministic. The model is unchanged (a change of variables); the funnel
+    between mu and tau (mu's posterior width growing with tau, sharpest at k = 2) is taken
+    out, exactly when the reference likelihood is the model's (normal-normal) and
+    approximately otherwise. Without ``reference`` mu is a free variable with its prior.
+    """
+    tau = _tau_rv(tau_prior, se)
+    if reference is None:
+        return (_flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")), tau
+    effect, var = reference
+    w = 1.0 / (var + tau**2)
+    precision, weighted = w.sum(), (w * effect).sum()
+    if mu_prior is not None:
+        precision = precision + 1.0 / mu_prior.sd**2
+        weighted = weighted + mu_prior.mean / mu_prior.sd**2
+    var_mu = 1.0 / precision
+    mu_z = _flat("mu_z")
+    mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z)
+    pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu))
+    if mu_prior is not None:
+        pm.Potential("mu_prior", -0.5 * ((mu - mu_prior.mean) / mu_prior.sd) ** 2)
+    return mu, tau
 
 
 class SoftplusTransform(Transform):
@@ -566,18 +597,7 @@ def normal_normal(
     with _model(coords={"study": labs}) as model:
         y_data = pm.Data("y", arrays["y"], dims="study")
         se_data = pm.Data("se", arrays["se"], dims="study")
-        tau = _tau_rv(tau_p, arrays["se"])
-        w = 1.0 / (se_data**2 + tau**2)
-        precision, weighted = w.sum(), (w * y_data).sum()
-        if mu_p is not None:
-            precision = precision + 1.0 / mu_p.sd**2
-            weighted = weighted + mu_p.mean / mu_p.sd**2
-        var_mu = 1.0 / precision
-        mu_z = _flat("mu_z")
-        mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z)
-        pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu))
-        if mu_p is not None:
-            pm.Potential("mu_prior", -0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2)
+        mu, tau = _add_mu_tau(tau_p, mu_p, arrays["se"], (y_data, se_data**2))
         location = pm.Deterministic("location", mu + pt.zeros_like(y_data), dims="study")
         _normal_obs(location, se_data, tau, y_data)
     info = ModelInfo("normal-normal", tuple(labs), tau_p, mu_p, arrays, ("y",))
@@ -748,9 +768,10 @@ def binomial_normal(
     -------
     pymc.Model
         Data ``events_t, n_t, events_c, n_c`` and ``ref_effect, ref_var`` (the normal
-        approximation that shapes the change of variables); free ``mu, tau, baseline``
-        (alpha_i) and ``z`` (or ``theta`` when centred); deterministic ``theta``; observed
-        ``events_t_obs, events_c_obs``.
+        approximation that shapes the changes of variables); free ``mu_z, tau, baseline``
+        (alpha_i) and ``z`` (or ``theta`` when centred); deterministic ``mu`` (standardised
+        by the reference as in :func:`normal_normal`; a free ``mu`` with covariates) and
+        ``theta``; observed ``events_t_obs, events_c_obs``.
     """
     counts, labs = binomial_counts(events_t, n_t, events_c, n_c, labels)
     if not (math.isfinite(baseline_sd) and baseline_sd > 0):
@@ -763,7 +784,8 @@ def binomial_normal(
     cov = _covariates(covariates, covariate_names, labs)
     with _model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
-        mu, tau = _add_mu_tau(tau_p, mu_p, None)
+        reference = None if cov else (data["ref_effect"], data["ref_var"])
+        mu, tau = _add_mu_tau(tau_p, mu_p, None, reference)
         alpha = pm.Normal("baseline", 0.0, baseline_sd, dims="study")
         location = _location(mu, cov)
         theta = _study_effects(location, tau, parameterization, data["ref_effect"], data["ref_var"])
@@ -845,8 +867,8 @@ def binomial_rr(
     -------
     pymc.Model
         Data ``events_t, n_t, events_c, n_c, ref_effect, ref_var``; free
-        ``mu, tau, baseline`` (u_i) and ``z`` (or ``theta`` when centred); deterministic
-        ``theta``; observed
+        ``mu_z, tau, baseline`` (u_i) and ``z`` (or ``theta`` when centred); deterministic
+        ``mu`` (as in :func:`binomial_normal`) and ``theta``; observed
         ``events_t_obs, events_c_obs``.
     """
     counts, labs = binomial_counts(events_t, n_t, events_c, n_c, labels)
@@ -856,7 +878,8 @@ def binomial_rr(
     cov = _covariates(covariates, covariate_names, labs)
     with _model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
-        mu, tau = _add_mu_tau(tau_p, mu_p, None)
+        reference = None if cov else (data["ref_effect"], data["ref_var"])
+        mu, tau = _add_mu_tau(tau_p, mu_p, None, reference)
         u = pm.Uniform("baseline", 0.0, 1.0, dims="study")
         location = _location(mu, cov)
         theta = _study_effects(location, tau, parameterization, data["ref_effect"], data["ref_var"])
@@ -923,8 +946,10 @@ def arm_normal(
     Returns
     -------
     pymc.Model
-        Data ``mean_t, se_t, mean_c, se_c`` (se = sd / sqrt(n)); free ``mu, tau, z,
-        baseline_std``; deterministic ``theta``; observed ``mean_t_obs, mean_c_obs``.
+        Data ``mean_t, se_t, mean_c, se_c`` (se = sd / sqrt(n)); free ``mu_z, tau, z,
+        baseline_std``; deterministic ``mu`` (standardised by the observed MDs and their
+        variances; a free ``mu`` with covariates) and ``theta``;
+        observed ``mean_t_obs, mean_c_obs``.
     """
     arrays = float_arrays(
         {"mean_t": mean_t, "sd_t": sd_t, "n_t": n_t, "mean_c": mean_c, "sd_c": sd_c, "n_c": n_c}
@@ -943,10 +968,12 @@ def arm_normal(
     cov = _covariates(covariates, covariate_names, labs)
     with _model(coords={"study": labs, **(cov.coords if cov else {})}) as model:
         data = {name: pm.Data(name, arr, dims="study") for name, arr in held.items()}
-        mu, tau = _add_mu_tau(tau_p, mu_p, np.sqrt(held["se_t"] ** 2 + held["se_c"] ** 2))
+        md_var = data["se_t"] ** 2 + data["se_c"] ** 2
+        reference = None if cov else (data["mean_t"] - data["mean_c"], md_var)
+        se_md = np.sqrt(held["se_t"] ** 2 + held["se_c"] ** 2)
+        mu, tau = _add_mu_tau(tau_p, mu_p, se_md, reference)
         a = _flat("baseline_std", dims="study")
         alpha = data["mean_c"] + data["se_c"] * a
-        md_var = data["se_t"] ** 2 + data["se_c"] ** 2
         location = _location(mu, cov)
         theta = _study_effects(
             location, tau, "conditional", data["mean_t"] - data["mean_c"], md_var
