@@ -31,7 +31,12 @@ Prints, per item, the measured figure next to its target:
   priors) on the same k = 2, 5 and 10 data sets: median wall and CPU time of the fit plus
   ``summary()``.
 
-``--section exact|extras|binomial|mcmc`` runs one part only.
+* plain ``pm.sample()`` on the arm-level builders (``--section plain``, not part of the
+  full run): divergences per seed, seeds 1-10, PyMC's defaults (1,000 draws after 1,000
+  tuning, target_accept 0.8, as many chains as cores but at least 2) on two studies with
+  the builders' default priors (arm-normal: HN(2), MD has no default).
+
+``--section exact|extras|binomial|mcmc|plain`` runs one part only.
 """
 
 from __future__ import annotations
@@ -249,11 +254,38 @@ def bench_binomial_rr(repeats: int) -> None:
         print(f"  k = {k:2d} ({zeros} zero-event arms): {wall:6.1f} ms wall, {cpu:6.1f} ms CPU")
 
 
+def bench_plain(seeds: range) -> None:
+    """Divergences of plain ``pm.sample()`` on the arm-level builders (see the docstring)."""
+    import logging
+
+    import pymc as pm
+
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    print(f"plain pm.sample() defaults, divergences per seed (seeds {seeds.start}-{seeds[-1]})")
+    builders = [
+        ("binomial-rr, PIP secure", lambda: models.binomial_rr(*PIP_SECURE, None)),
+        ("binomial-normal, PIP secure", lambda: models.binomial_normal(*PIP_SECURE, None)),
+        ("arm-normal, ARMS, HN(2)", lambda: models.arm_normal(*ARMS, None, "halfnormal(2)")),
+    ]
+    for name, build in builders:
+        counts = []
+        for seed in seeds:
+            with build(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                idata = pm.sample(
+                    random_seed=seed, progressbar=False, compute_convergence_checks=False
+                )
+            counts.append(int(idata.sample_stats["diverging"].sum()))
+        print(f"  {name:30s} {counts}  total {sum(counts)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument(
-        "--section", choices=["exact", "extras", "binomial", "mcmc"], help="run one part only"
+        "--section",
+        choices=["exact", "extras", "binomial", "mcmc", "plain"],
+        help="run one part only (plain: only when asked for)",
     )
     args = parser.parse_args()
     print(
@@ -270,6 +302,8 @@ def main() -> None:
         bench_binomial_rr(repeats=5 if args.quick else 30)
     if args.section in (None, "mcmc"):
         bench_mcmc(fits=2 if args.quick else 5)
+    if args.section == "plain":
+        bench_plain(seeds=range(1, 4) if args.quick else range(1, 11))
 
 
 if __name__ == "__main__":
