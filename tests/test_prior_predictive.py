@@ -85,7 +85,9 @@ def test_flat_stand_in_gives_the_same_posterior_draws_as_pm_flat(monkeypatch):
         return idata.posterior["mu"].values
 
     new = draws(models.normal_normal(y, se, ["A", "B"], measure="RR"))
-    monkeypatch.setattr(models, "_flat", lambda name, dims=None: pm.Flat(name, dims=dims))
+    monkeypatch.setattr(
+        models, "_flat", lambda name, dims=None, standardises=None: pm.Flat(name, dims=dims)
+    )
     old = draws(models.normal_normal(y, se, ["A", "B"], measure="RR"))
     assert np.array_equal(new, old)
 
@@ -97,3 +99,30 @@ def test_flat_stand_in_prior_draws_are_wide_normal():
     # N(0, 10^2): mean within 5 standard errors, sd within 5% of 10
     assert abs(x.mean()) < 5 * models.FLAT_STAND_IN_SD / np.sqrt(x.size)
     assert x.std() == pytest.approx(models.FLAT_STAND_IN_SD, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("name", "mean", "sd"),
+    [
+        ("normal_normal", 0.0, 2.82),  # OR default N(0, 2.82^2)
+        ("normal_normal_flat_mu", 0.0, models.FLAT_STAND_IN_SD),  # flat: the stand-in
+        ("normal_normal_subgroups", 0.0, 2.82),
+        ("binomial_normal_symmetric", 0.0, 2.82),
+        ("binomial_rr", 0.0, 2.82),  # RR default N(0, 2.82^2)
+        ("arm_normal", 0.0, models.FLAT_STAND_IN_SD),  # MD: flat mu
+    ],
+)
+def test_prior_predictive_mu_is_drawn_from_its_prior(name, mean, sd):
+    """mu is sampled standardised (mu = c(tau) + s(tau) mu_z), yet its prior predictive draws
+    are draws from mu's prior: Kolmogorov-Smirnov test of 4,000 draws against N(mean, sd^2),
+    and the sample mean and SD within 4 standard errors."""
+    from scipy import stats
+
+    model = _builders()[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        idata = pm.sample_prior_predictive(draws=4000, random_seed=3, model=model)
+    mu = idata.prior["mu"].values.ravel()
+    assert stats.kstest(mu, "norm", args=(mean, sd)).pvalue > 1e-3
+    assert abs(mu.mean() - mean) < 4 * sd / np.sqrt(mu.size)
+    assert abs(mu.std() / sd - 1) < 4 / np.sqrt(2 * mu.size)

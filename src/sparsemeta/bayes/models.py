@@ -218,22 +218,53 @@ SOFTPLUS_TAU: tuple[type, ...] = (HalfNormal, Exponential)
 FLAT_STAND_IN_SD: float = 10.0
 
 
-def _flat(name: str, dims: str | None = None) -> Any:
+def _flat(
+    name: str,
+    dims: str | None = None,
+    standardises: tuple[Any, Any, MuPrior | None] | None = None,
+) -> Any:
     r"""A variable with a flat (improper) density that still allows prior predictive draws.
 
     Its log density is 0, as for ``pm.Flat`` (same initial point 0, same model log density and
     gradient, so same posterior draws for a seed); unlike ``pm.Flat`` it can be drawn from:
     :func:`pymc.sample_prior_predictive` draws it from :math:`N(0, s^2)` with :math:`s` =
     ``FLAT_STAND_IN_SD``, a proper stand-in that lets prior predictive checks run, not the
-    (improper) prior itself. Prior predictive sampling also ignores potentials (the Jacobians
-    and priors added to the standardised variables), so draws of ``mu`` in the normal-normal
-    model or ``theta`` in the conditional form are not draws from their priors.
+    (improper) prior itself.
+
+    ``standardises = (centre, scale, prior)`` is for a standardised variable :math:`z` of
+    :math:`\mu = c + s z` (:func:`_add_mu_tau`; ``centre`` and ``scale`` may depend on tau):
+    its prior predictive draws are :math:`(m - c)/s` with :math:`m` drawn from ``prior``
+    (the stand-in above when ``None``, i.e. flat), so the draws of mu are draws from mu's
+    prior. Prior predictive sampling ignores potentials, so ``theta`` in the conditional
+    form (:func:`_study_effects`) is still not drawn from its prior.
     """
+    mean, sd = (0.0, FLAT_STAND_IN_SD)
+    if standardises is None:
 
-    def draw(rng: np.random.Generator | None = None, size: Any = None) -> NDArray[np.float64]:
-        return np.random.default_rng(rng).normal(0.0, FLAT_STAND_IN_SD, size)
+        def draw(rng: np.random.Generator | None = None, size: Any = None) -> NDArray[np.float64]:
+            return np.random.default_rng(rng).normal(mean, sd, size)
 
-    return pm.CustomDist(name, logp=lambda value: pt.zeros_like(value), random=draw, dims=dims)
+        return pm.CustomDist(name, logp=lambda value: pt.zeros_like(value), random=draw, dims=dims)
+    centre, scale, prior = standardises
+    if prior is not None:
+        mean, sd = prior.mean, prior.sd
+
+    def draw_z(
+        c: NDArray[np.float64],
+        s: NDArray[np.float64],
+        rng: np.random.Generator | None = None,
+        size: Any = None,
+    ) -> NDArray[np.float64]:
+        return (np.random.default_rng(rng).normal(mean, sd, size) - c) / s
+
+    return pm.CustomDist(
+        name,
+        centre,
+        scale,
+        logp=lambda value, c, s: pt.zeros_like(value),
+        random=draw_z,
+        dims=dims,
+    )
 
 
 def _add_mu_tau(
@@ -267,8 +298,9 @@ def _add_mu_tau(
         precision = precision + 1.0 / mu_prior.sd**2
         weighted = weighted + mu_prior.mean / mu_prior.sd**2
     var_mu = 1.0 / precision
-    mu_z = _flat("mu_z")
-    mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z)
+    centre, scale = weighted * var_mu, pt.sqrt(var_mu)
+    mu_z = _flat("mu_z", standardises=(centre, scale, mu_prior))
+    mu = pm.Deterministic("mu", centre + scale * mu_z)
     pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu))
     if mu_prior is not None:
         pm.Potential("mu_prior", -0.5 * ((mu - mu_prior.mean) / mu_prior.sd) ** 2)
@@ -639,8 +671,9 @@ def _normal_subgroups(
             precision = precision + 1.0 / mu_p.sd**2
             weighted = weighted + mu_p.mean / mu_p.sd**2
         var_mu = 1.0 / precision
-        mu_z = _flat("mu_z", dims="subgroup")
-        mu = pm.Deterministic("mu", weighted * var_mu + pt.sqrt(var_mu) * mu_z, dims="subgroup")
+        centre, scale = weighted * var_mu, pt.sqrt(var_mu)
+        mu_z = _flat("mu_z", dims="subgroup", standardises=(centre, scale, mu_p))
+        mu = pm.Deterministic("mu", centre + scale * mu_z, dims="subgroup")
         pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu).sum())
         if mu_p is not None:
             pm.Potential("mu_prior", (-0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2).sum())
