@@ -12,12 +12,15 @@ Run from the repository root (about a minute on two cores)::
     python examples/calibration.py [--workers 2] [--reps 4000]
 
 Writes ``docs/_static/calibration.png`` and ``docs/_static/calibration.csv`` and prints the
-table in Markdown.
+table in Markdown. ``$SPARSEMETA_OUTPUT`` writes them to that folder instead, and
+``SPARSEMETA_QUICK=1`` runs 100 replicates per cell (the example tests use both, so a
+test run never overwrites the documentation's figures).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from sparsemeta import simulate as sim
@@ -31,7 +34,10 @@ LABELS = {
     "halfnormal(0.5)": "Bayes HN(0.5)",
     "halfnormal(1.0)": "Bayes HN(1.0)",
 }
-OUT = Path(__file__).resolve().parents[1] / "docs" / "_static"
+QUICK = os.environ.get("SPARSEMETA_QUICK") == "1"
+OUT = Path(
+    os.environ.get("SPARSEMETA_OUTPUT") or Path(__file__).resolve().parents[1] / "docs" / "_static"
+)
 
 
 def markdown(table) -> str:
@@ -52,7 +58,7 @@ def markdown(table) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="calibration figure for the docs")
-    parser.add_argument("--reps", type=int, default=4000)
+    parser.add_argument("--reps", type=int, default=100 if QUICK else 4000)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--seed", type=int, default=20261121)
     args = parser.parse_args()

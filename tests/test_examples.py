@@ -26,6 +26,13 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "examples").glob("*.py"))
 
 
+def _static_files() -> dict[str, tuple[int, int]]:
+    """Modification time and inode of the documentation's generated files (figures,
+    tables), which examples could write; a rewrite with identical bytes still changes them."""
+    files = sorted((REPO / "docs" / "_static").rglob("*.*"))
+    return {str(p): (p.stat().st_mtime_ns, p.stat().st_ino) for p in files}
+
+
 def test_examples_folder_is_not_empty():
     assert EXAMPLES, "no scripts found in examples/"
 
@@ -39,6 +46,7 @@ def test_example_runs(script: Path, tmp_path: Path):
         "SPARSEMETA_OUTPUT": str(tmp_path),
         "MPLBACKEND": "Agg",
     }
+    before = _static_files()
     proc = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
@@ -51,6 +59,10 @@ def test_example_runs(script: Path, tmp_path: Path):
         f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    # the output goes to SPARSEMETA_OUTPUT: the documentation's own files are untouched
+    # (calibration.py once overwrote docs/_static/calibration.csv and .png on every run)
+    changed = [p for p, stamp in _static_files().items() if before.get(p) != stamp]
+    assert not changed, f"{script.name} wrote into the working tree: {changed}"
 
 
 @pytest.mark.slow
