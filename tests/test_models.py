@@ -32,22 +32,6 @@ def _logp(model: pm.Model, point: dict[str, object]) -> float:
     return float(model.compile_logp(jacobian=False)(values))
 
 
-def _nn_expected(y, se, mu_z, tau, tau_logpdf, mu_prior=None):
-    """log p(mu_z, tau | y) up to a constant, written out with numpy/scipy:
-    mu = muhat(tau) + sqrt(V(tau)) mu_z with the Jacobian sqrt(V)."""
-    w = 1 / (se**2 + tau**2)
-    prec, wsum = w.sum(), (w * y).sum()
-    if mu_prior is not None:
-        prec, wsum = prec + 1 / mu_prior[1] ** 2, wsum + mu_prior[0] / mu_prior[1] ** 2
-    v = 1 / prec
-    mu = wsum * v + math.sqrt(v) * mu_z
-    out = stats.norm.logpdf(y, mu, np.sqrt(se**2 + tau**2)).sum() + tau_logpdf(tau)
-    out += 0.5 * math.log(v)
-    if mu_prior is not None:  # unnormalised normal density, as in the model
-        out += -0.5 * ((mu - mu_prior[0]) / mu_prior[1]) ** 2
-    return out
-
-
 def _mu_of(mu_z, tau, ref, v, mu_prior=None):
     """mu and the log density terms of the standardised mu (``models._add_mu_tau``), written
     out: mu = muhat(tau) + sqrt(V(tau)) mu_z with w_i = 1/(v_i + tau^2), V = 1/(sum w_i +
@@ -73,6 +57,13 @@ def _binomial_reference(et, nt, ec, nc, scale):
         b, d = n1 - a, n2 - c
         return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
     return np.log(a / n1) - np.log(c / n2), 1 / a - 1 / n1 + 1 / c - 1 / n2
+
+
+def _nn_expected(y, se, mu_z, tau, tau_logpdf, mu_prior=None):
+    """log p(mu_z, tau | y) up to a constant, written out with numpy/scipy:
+    mu = muhat(tau) + sqrt(V(tau)) mu_z with the Jacobian sqrt(V) (:func:`_mu_of`)."""
+    mu, mu_terms = _mu_of(mu_z, tau, y, se**2, mu_prior)
+    return stats.norm.logpdf(y, mu, np.sqrt(se**2 + tau**2)).sum() + tau_logpdf(tau) + mu_terms
 
 
 def test_normal_normal_structure_and_density():

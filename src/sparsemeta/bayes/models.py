@@ -291,20 +291,33 @@ def _add_mu_tau(
     tau = _tau_rv(tau_prior, se)
     if reference is None:
         return (_flat("mu") if mu_prior is None else mu_prior.to_pymc("mu")), tau
-    effect, var = reference
+    return _standardised_mu(mu_prior, *reference, tau), tau
+
+
+def _standardised_mu(
+    mu_prior: MuPrior | None, effect: Any, var: Any, tau: Any, groups: Any = None
+) -> Any:
+    """Create the standardised ``mu_z``, the deterministic ``mu`` and their potentials (see
+    :func:`_add_mu_tau`); ``tau`` may be per study. ``groups``: a study-by-subgroup
+    indicator matrix, for one mu per subgroup (dims ``subgroup``, sums taken per column)."""
     w = 1.0 / (var + tau**2)
-    precision, weighted = w.sum(), (w * effect).sum()
+    if groups is None:
+        precision, weighted, dims = w.sum(), (w * effect).sum(), None
+    else:
+        precision, weighted, dims = pt.dot(groups.T, w), pt.dot(groups.T, w * effect), "subgroup"
     if mu_prior is not None:
         precision = precision + 1.0 / mu_prior.sd**2
         weighted = weighted + mu_prior.mean / mu_prior.sd**2
     var_mu = 1.0 / precision
     centre, scale = weighted * var_mu, pt.sqrt(var_mu)
-    mu_z = _flat("mu_z", standardises=(centre, scale, mu_prior))
-    mu = pm.Deterministic("mu", centre + scale * mu_z)
-    pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu))
+    mu_z = _flat("mu_z", dims=dims, standardises=(centre, scale, mu_prior))
+    mu = pm.Deterministic("mu", centre + scale * mu_z, dims=dims)
+    jacobian = 0.5 * pt.log(var_mu)
+    pm.Potential("mu_jacobian", jacobian if groups is None else jacobian.sum())
     if mu_prior is not None:
-        pm.Potential("mu_prior", -0.5 * ((mu - mu_prior.mean) / mu_prior.sd) ** 2)
-    return mu, tau
+        prior = -0.5 * ((mu - mu_prior.mean) / mu_prior.sd) ** 2
+        pm.Potential("mu_prior", prior if groups is None else prior.sum())
+    return mu
 
 
 class SoftplusTransform(Transform):
@@ -665,18 +678,7 @@ def _normal_subgroups(
             raise PriorError(f"tau prior {tau_p} depends on the standard errors; not per subgroup")
         tau = _tau_rv(tau_p, None, dims="subgroup")
         tau_study = pt.dot(g_data, tau)
-        w = 1.0 / (se_data**2 + tau_study**2)
-        precision, weighted = pt.dot(g_data.T, w), pt.dot(g_data.T, w * y_data)
-        if mu_p is not None:
-            precision = precision + 1.0 / mu_p.sd**2
-            weighted = weighted + mu_p.mean / mu_p.sd**2
-        var_mu = 1.0 / precision
-        centre, scale = weighted * var_mu, pt.sqrt(var_mu)
-        mu_z = _flat("mu_z", dims="subgroup", standardises=(centre, scale, mu_p))
-        mu = pm.Deterministic("mu", centre + scale * mu_z, dims="subgroup")
-        pm.Potential("mu_jacobian", 0.5 * pt.log(var_mu).sum())
-        if mu_p is not None:
-            pm.Potential("mu_prior", (-0.5 * ((mu - mu_p.mean) / mu_p.sd) ** 2).sum())
+        mu = _standardised_mu(mu_p, y_data, se_data**2, tau_study, g_data)
         location = pm.Deterministic("location", pt.dot(g_data, mu), dims="study")
         _normal_obs(location, se_data, tau_study, y_data)
     data = {**arrays, "G": G}
